@@ -1,0 +1,1 @@
+"""Benchmarks: device, framework, throughput and time-to-accuracy measurements."""

@@ -1,0 +1,299 @@
+"""The command line: parses, validates, calls the API. No training logic lives here.
+
+Every user mistake ends as one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from cifarbench import __version__
+from cifarbench.errors import UserError
+
+EXIT_USAGE = 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (no usage dump) and exit code 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _add_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--recipe", help="named recipe (see `cifarbench list recipes`); default: the model's own "
+                                    "recipe, or resnet18-onecycle")
+    p.add_argument("--config", metavar="YAML", help="YAML file of config sections, applied over the recipe")
+    p.add_argument("--set", dest="assignments", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                   help="override any config field, e.g. --set optim.nesterov=true (repeatable)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", help="cifar10, cifar100, mnist, fashion-mnist or synthetic")
+    g.add_argument("--data-dir", help="where datasets are looked for and downloaded "
+                                      "(default: $CIFARBENCH_DATA or ~/.cache/cifarbench)")
+    g.add_argument("--offline", action="store_true", help="never download; fail if the data is not here")
+    g.add_argument("--val-split", type=float, metavar="F",
+                   help="hold out fraction F of the training split for validation (default: validate on test)")
+    g.add_argument("--train-subset", type=int, metavar="N", help="train on the first N training images only")
+    g.add_argument("--test-subset", type=int, metavar="N", help="evaluate on the first N test images only")
+    g.add_argument("--coarse-labels", action="store_true", help="cifar100: the 20 superclasses")
+    g = p.add_argument_group("model")
+    g.add_argument("--model", help="model name (see `cifarbench list models`)")
+    g = p.add_argument_group("optimizer")
+    g.add_argument("--optimizer", dest="optim_name", help="sgd, adam, adamw or adadelta")
+    g.add_argument("--lr", type=float, help="learning rate")
+    g.add_argument("--momentum", type=float)
+    g.add_argument("--weight-decay", type=float)
+    g.add_argument("--label-smoothing", type=float)
+    g = p.add_argument_group("schedule")
+    g.add_argument("--schedule", help="constant, step, multistep, onecycle, cosine or triangle")
+    g = p.add_argument_group("augmentation")
+    g.add_argument("--flip", help="none, random or alternating")
+    g.add_argument("--crop-padding", type=int, metavar="PX", help="random crop after padding PX pixels")
+    g = p.add_argument_group("training and device")
+    g.add_argument("--epochs", type=float, help="epochs (fractions allowed)")
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--device", help="auto (cuda, then mps, then cpu), cpu, cuda or mps")
+    g.add_argument("--precision", help="auto, fp32, bf16 or fp16 (autocast)")
+    g.add_argument("--channels-last", action="store_true", default=None, help="NHWC memory format")
+    g.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    g.add_argument("--seed", type=int)
+    g.add_argument("--deterministic", action="store_true", default=None,
+                   help="deterministic algorithms (slower on GPU; same losses bit for bit)")
+    g.add_argument("--checkpoint-every", type=int, metavar="N", help="save a checkpoint every N epochs")
+    g.add_argument("--tta", type=int, help="test-time augmentation of the final test: 0, 1 (mirror) or 2")
+    g = p.add_argument_group("output")
+    g.add_argument("--runs-dir", help="where run directories are created (default: runs)")
+    g.add_argument("--name", help="run folder label (default: <dataset>-<model>)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar; results only")
+
+
+# flag -> (section, field): the command-line values that land in the config
+_FLAG_FIELDS = {
+    "dataset": ("data", "dataset"), "data_dir": ("data", "data_dir"), "val_split": ("data", "val_split"),
+    "train_subset": ("data", "train_subset"), "test_subset": ("data", "test_subset"),
+    "model": ("model", "name"), "optim_name": ("optim", "name"), "lr": ("optim", "lr"),
+    "momentum": ("optim", "momentum"), "weight_decay": ("optim", "weight_decay"),
+    "label_smoothing": ("optim", "label_smoothing"), "schedule": ("schedule", "name"),
+    "flip": ("augment", "flip"), "crop_padding": ("augment", "crop_padding"),
+    "epochs": ("train", "epochs"), "batch_size": ("train", "batch_size"), "device": ("train", "device"),
+    "precision": ("train", "precision"), "channels_last": ("train", "channels_last"),
+    "compile": ("train", "compile"), "seed": ("train", "seed"), "deterministic": ("train", "deterministic"),
+    "checkpoint_every": ("train", "checkpoint_every"), "tta": ("train", "tta"),
+    "runs_dir": (None, "runs_dir"), "name": (None, "name"),
+}
+
+
+def explicit_values(args: argparse.Namespace) -> dict:
+    """The config values given on the command line (flags, --set, --config), as nested sections."""
+    from cifarbench.config import load_yaml, merge, parse_assignment
+
+    flags: dict = {}
+    for attr, (section, key) in _FLAG_FIELDS.items():
+        value = getattr(args, attr, None)
+        if value is None:
+            continue
+        if section is None:
+            flags[key] = value
+        else:
+            flags.setdefault(section, {})[key] = value
+    if args.offline:
+        flags.setdefault("data", {})["download"] = False
+    if args.coarse_labels:
+        flags.setdefault("data", {})["coarse_labels"] = True
+    for text in args.assignments:
+        flags = merge(flags, parse_assignment(text))
+    return merge(load_yaml(args.config), flags) if args.config else flags
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_train(args) -> int:
+    from cifarbench.train.recipes import resolve_config
+    from cifarbench.train.session import train
+
+    asked = explicit_values(args)
+    if args.resume:
+        result = train(None, quiet=args.quiet, resume=args.resume, asked=asked, argv=sys.argv)
+    else:
+        result = train(resolve_config(args.recipe, asked), quiet=args.quiet, argv=sys.argv)
+    m, log = result.metrics, result.run_log
+    top5 = f"  top-5 {m['top5_accuracy']:.2%}" if "top5_accuracy" in m else ""
+    print(f"test accuracy {m['accuracy']:.2%}{top5}  test loss {m['loss']:.4f}  "
+          f"train time {log['train_seconds']:.1f}s  run {result.run.path}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from cifarbench.data.sources import load_dataset
+    from cifarbench.eval.inference import evaluate_loaded, load_model
+    from cifarbench.eval.metrics import classification_report
+
+    loaded = load_model(args.checkpoint, args.device)
+    d = loaded.config.data
+    dataset = load_dataset(args.dataset or d.dataset, data_dir=args.data_dir or d.data_dir,
+                           download=not args.offline, coarse_labels=d.coarse_labels,
+                           shape=d.synthetic_shape, num_classes=d.synthetic_classes,
+                           train_size=d.synthetic_train_size, test_size=d.synthetic_test_size,
+                           seed=loaded.config.train.seed)
+    test = dataset.test.take(slice(0, args.test_subset)) if args.test_subset else dataset.test
+    tta = loaded.config.train.tta if args.tta is None else args.tta
+    metrics = evaluate_loaded(loaded, test.images, test.labels, tta=tta)
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        print(classification_report(metrics), end="")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from cifarbench.eval.inference import load_model, predict
+
+    loaded = load_model(args.checkpoint, args.device)
+    for path, top in zip(args.images, predict(loaded, args.images, args.top_k)):
+        print(f"{path}: " + ", ".join(f"{name} {p:.1%}" for name, p in top))
+    return 0
+
+
+def cmd_info(args) -> int:
+    import torch
+
+    from cifarbench.devices import configure_threads, cpu_supports_fast_bf16, resolve_device
+    from cifarbench.fingerprint import fingerprint
+
+    configure_threads()
+    info = fingerprint(resolve_device("auto"))
+    info["auto_device"] = str(resolve_device("auto"))
+    info["cpu_fast_bf16"] = cpu_supports_fast_bf16()
+    info["cuda_available"] = torch.cuda.is_available()
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        width = max(map(len, info))
+        for key, value in info.items():
+            print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_lines=False)
+    if args.what == "models":
+        from cifarbench.models import MODELS, build_model, count_parameters
+
+        for col in ("model", "parameters (3x32x32, 10 classes)", "inputs", "source"):
+            table.add_column(col, justify="right" if col.startswith("param") else "left")
+        for name in sorted(MODELS):
+            params = count_parameters(build_model(name, 10, 3, 32))
+            table.add_row(name, f"{params:,}", "3x32x32, 1x28x28 (any square)", MODELS[name].source)
+    elif args.what == "datasets":
+        from cifarbench.data.sources import DATASETS, locate
+
+        for col in ("dataset", "classes", "shape", "on this machine", "source"):
+            table.add_column(col)
+        for name, spec in DATASETS.items():
+            where = locate(name)
+            table.add_row(name, str(spec.num_classes), "x".join(map(str, spec.shape)), str(where or "no"), spec.source)
+        table.add_row("synthetic", "any", "any", "generated", "cifarbench (for benchmarks and tests)")
+    else:
+        from cifarbench.train.recipes import DEFAULT_RECIPE, RECIPES
+
+        for col in ("recipe", "model", "dataset", "optimizer", "schedule", "epochs", "batch"):
+            table.add_column(col)
+        for name, r in RECIPES.items():
+            table.add_row(name + (" (default)" if name == DEFAULT_RECIPE else ""), r["model"]["name"],
+                          r.get("data", {}).get("dataset", "cifar10"),
+                          f"{r['optim']['name']} lr {r['optim']['lr']}", r["schedule"]["name"],
+                          str(r["train"]["epochs"]), str(r["train"]["batch_size"]))
+    Console(width=160).print(table)
+    return 0
+
+
+def cmd_data(args) -> int:
+    from cifarbench.data.sources import ensure_files, get_spec, load_dataset, verify_file
+
+    spec = get_spec(args.dataset)
+    if args.action == "download":
+        ds = load_dataset(args.dataset, data_dir=args.data_dir, quiet=False)
+        print(f"{ds.name}: {len(ds.train):,} train / {len(ds.test):,} test images, "
+              f"mean {ds.mean} std {ds.std} ({ds.location})")
+    else:
+        folder = ensure_files(spec, args.data_dir, download=False)
+        for rf in spec.members or spec.files:
+            verify_file(folder / rf.name, rf)
+            print(f"ok  {folder / rf.name}")
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="cifarbench", description="Train and benchmark small-image classifiers on any device.")
+    parser.add_argument("--version", action="version", version=f"cifarbench {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log diagnostics to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    p = sub.add_parser("train", help="train a model (no flags: the best CIFAR-10 recipe on the best device)",
+                       description="Train a model. Values resolve as: defaults < recipe < --config YAML < flags and --set.")
+    _add_train_arguments(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="evaluate a run directory or checkpoint on its test split")
+    p.add_argument("checkpoint", metavar="RUN_DIR|CHECKPOINT")
+    p.add_argument("--dataset", help="evaluate on another dataset with the same classes")
+    p.add_argument("--data-dir")
+    p.add_argument("--offline", action="store_true")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--tta", type=int, choices=(0, 1, 2), help="test-time augmentation level (default: the run's)")
+    p.add_argument("--test-subset", type=int, metavar="N")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("predict", help="classify image files (PNG or JPEG) with a checkpoint")
+    p.add_argument("checkpoint", metavar="RUN_DIR|CHECKPOINT")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("info", help="print this machine's fingerprint (what every run records)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("list", help="list models, datasets or recipes")
+    p.add_argument("what", choices=("models", "datasets", "recipes"))
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("data", help="download or verify a dataset")
+    p.add_argument("action", choices=("download", "verify"))
+    p.add_argument("dataset")
+    p.add_argument("--data-dir")
+    p.set_defaults(func=cmd_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    if getattr(args, "top_k", 1) < 1:
+        parser.error(f"argument --top-k: {args.top_k} must be at least 1")
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"cifarbench: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("cifarbench: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,313 @@
+"""The configuration of a run: frozen dataclasses, one per concern, validated when built.
+
+Values are resolved in this order, each overriding the one before:
+defaults < recipe < YAML file (--config) < command-line flags and `--set section.field=value`.
+Unknown keys and wrong types are refused with a ConfigError naming the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cifarbench.data.loader import Augment
+from cifarbench.devices import DEVICES, PRECISIONS
+from cifarbench.errors import ConfigError
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "adadelta")
+SCHEDULES = ("constant", "step", "multistep", "onecycle", "cosine", "triangle")
+INTERVALS = ("batch", "epoch")
+LOSS_REDUCTIONS = ("mean", "sum")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "cifar10"
+    data_dir: str | None = None  # default: $CIFARBENCH_DATA, then ~/.cache/cifarbench
+    download: bool = True
+    coarse_labels: bool = False  # cifar100's 20 superclasses instead of its 100 classes
+    val_split: float = 0.0  # hold out this fraction of train for validation; 0 = validate on test
+    train_subset: int | None = None  # first N training images only (quick runs, tests)
+    test_subset: int | None = None
+    # synthetic dataset only
+    synthetic_shape: tuple[int, int, int] = (3, 32, 32)
+    synthetic_classes: int = 10
+    synthetic_train_size: int = 5000
+    synthetic_test_size: int = 1000
+
+    def __post_init__(self):
+        from cifarbench.data.sources import DATASET_NAMES
+
+        _choice("data.dataset", self.dataset, DATASET_NAMES)
+        if not 0.0 <= self.val_split < 1.0:
+            raise ConfigError(f"data.val_split {self.val_split} must be in [0, 1)")
+        for name in ("train_subset", "test_subset"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"data.{name} {value} must be a positive number of images")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "resnet18"
+
+    def __post_init__(self):
+        from cifarbench.models import list_models  # the registry, imported late: models are heavy
+
+        _choice("model.name", self.name, list_models())
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    name: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 5e-4
+    betas: tuple[float, float] = (0.9, 0.999)  # adam, adamw
+    rho: float = 0.9  # adadelta
+    label_smoothing: float = 0.0
+    grad_clip: float | None = None  # max global L2 norm of the gradients
+    loss_reduction: str = "mean"  # airbench sums the per-example losses
+    # airbench's decoupled form: lr and weight decay given per 1024 examples, momentum-free
+    decoupled: bool = False
+    bias_lr_scale: float = 1.0  # multiplies the lr (not the decay) of BatchNorm biases
+
+    def __post_init__(self):
+        _choice("optim.name", self.name, OPTIMIZERS)
+        _choice("optim.loss_reduction", self.loss_reduction, LOSS_REDUCTIONS)
+        _positive("optim.lr", self.lr)
+        if not 0.0 <= self.momentum < 1.0:
+            raise ConfigError(f"optim.momentum {self.momentum} must be in [0, 1)")
+        if self.weight_decay < 0:
+            raise ConfigError(f"optim.weight_decay {self.weight_decay} must be >= 0")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError(f"optim.label_smoothing {self.label_smoothing} must be in [0, 1)")
+        if self.grad_clip is not None:
+            _positive("optim.grad_clip", self.grad_clip)
+        _positive("optim.bias_lr_scale", self.bias_lr_scale)
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    name: str = "onecycle"
+    interval: str = "batch"  # when the scheduler steps
+    step_size: int = 5  # step: every this many intervals
+    gamma: float = 0.1  # step, multistep: lr factor
+    milestones: tuple[int, ...] = ()  # multistep
+    max_lr: float | None = None  # onecycle peak; default optim.lr
+    pct_start: float = 0.3  # onecycle, triangle: share of the run spent warming up
+    anneal: str = "cos"  # onecycle: cos or linear
+    warmup_epochs: float = 0.0  # linear warm-up before constant, step, multistep or cosine
+    start_factor: float = 0.2  # triangle: lr factor at step 0
+    end_factor: float = 0.07  # triangle: lr factor at the last step
+
+    def __post_init__(self):
+        _choice("schedule.name", self.name, SCHEDULES)
+        _choice("schedule.interval", self.interval, INTERVALS)
+        _choice("schedule.anneal", self.anneal, ("cos", "linear"))
+        if not 0.0 < self.pct_start < 1.0:
+            raise ConfigError(f"schedule.pct_start {self.pct_start} must be in (0, 1)")
+        if self.step_size < 1:
+            raise ConfigError(f"schedule.step_size {self.step_size} must be at least 1")
+        if self.warmup_epochs < 0:
+            raise ConfigError(f"schedule.warmup_epochs {self.warmup_epochs} must be >= 0")
+        if self.max_lr is not None:
+            _positive("schedule.max_lr", self.max_lr)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: float = 40.0  # fractional epochs stop mid-epoch (airbench94 trains 9.9)
+    batch_size: int = 128
+    eval_batch_size: int = 1000
+    device: str = "auto"
+    precision: str = "auto"
+    channels_last: bool = False
+    compile: bool = False
+    seed: int = 0
+    deterministic: bool = False
+    checkpoint_every: int = 1  # epochs between checkpoints (0 = only at the end)
+    eval_every: int = 1  # epochs between validations (the last epoch is always validated)
+    tta: int = 0  # test-time augmentation of the final evaluation: 0 none, 1 mirror, 2 mirror + translate
+    drop_last: bool = False
+
+    def __post_init__(self):
+        _positive("train.epochs", self.epochs)
+        if self.batch_size < 1:
+            raise ConfigError(f"train.batch_size {self.batch_size} must be a positive integer")
+        if self.eval_batch_size < 1:
+            raise ConfigError(f"train.eval_batch_size {self.eval_batch_size} must be a positive integer")
+        if self.device.split(":")[0] not in DEVICES:
+            raise ConfigError(f"train.device {self.device!r} is not one of {', '.join(DEVICES)}")
+        _choice("train.precision", self.precision, PRECISIONS)
+        if self.checkpoint_every < 0 or self.eval_every < 1:
+            raise ConfigError("train.checkpoint_every must be >= 0 and train.eval_every >= 1")
+        _choice("train.tta", self.tta, (0, 1, 2))
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    recipe: str = "custom"
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: Augment = field(default_factory=Augment)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    runs_dir: str = "runs"
+    name: str | None = None  # run folder label; default <dataset>-<model>
+
+    def to_dict(self) -> dict:
+        return _plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "RunConfig":
+        return _build(cls, values, "")
+
+
+def _choice(name: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name} {value!r} is not one of {', '.join(map(str, allowed))}")
+
+
+def _positive(name: str, value) -> None:
+    if not value > 0:
+        raise ConfigError(f"{name} {value} must be positive")
+
+
+def _plain(value):
+    """Tuples to lists, so the dict is plain YAML and JSON."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------- building from plain values
+
+
+def _build(cls, values: dict, prefix: str):
+    if not isinstance(values, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a mapping, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        where = f"in {prefix.rstrip('.')}" if prefix else "at the top level"
+        raise ConfigError(f"unknown config key {prefix + unknown[0]!r}; keys {where}: {', '.join(sorted(known))}")
+    kwargs = {}
+    for key, value in values.items():
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            kwargs[key] = _build(hint, value, f"{prefix}{key}.")
+        else:
+            kwargs[key] = _coerce(value, hint, f"{prefix}{key}")
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, hint, name: str):
+    """Convert a YAML or command-line value to the field's type, or say why it cannot be."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            if type(None) in args:
+                return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], name)
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [v for v in value.replace("x", ",").split(",") if v.strip()] if value.strip() else []
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{name} {value!r} must be a list")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], name) for v in value)
+        if len(value) != len(args):
+            raise ConfigError(f"{name} {value!r} must have {len(args)} values")
+        return tuple(_coerce(v, a, name) for v, a in zip(value, args))
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on", "false", "no", "0", "off"):
+            return value.lower() in ("true", "yes", "1", "on")
+        raise ConfigError(f"{name} {value!r} must be true or false")
+    if hint is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{name} {value!r} must be an integer")
+        if isinstance(value, int):
+            return value
+        try:
+            return int(str(value).strip())  # exact for big integers, which float() would round
+        except ValueError:
+            pass
+        try:
+            as_float = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} {value!r} must be an integer") from None
+        if not as_float.is_integer():
+            raise ConfigError(f"{name} {value!r} must be an integer")
+        return int(as_float)
+    if hint is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{name} {value!r} must be a number")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} {value!r} must be a number") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ConfigError(f"{name} {value!r} must be a finite number")
+        return number
+    if hint is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ConfigError(f"{name} {value!r} must be a string")
+        return str(value)
+    raise ConfigError(f"{name}: unsupported field type {hint}")
+
+
+def merge(base: dict, update: dict) -> dict:
+    """Nested dict merge: values in `update` win; sections merge key by key."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_assignment(text: str) -> dict:
+    """`section.field=value` (value parsed as YAML) -> {"section": {"field": value}}."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r} must look like section.field=value")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else raw
+    except yaml.YAMLError:
+        value = raw
+    nested: dict = value
+    for part in reversed(key.strip().split(".")):
+        if not part:
+            raise ConfigError(f"--set {text!r}: empty key")
+        nested = {part: nested}
+    return nested
+
+
+def load_yaml(path: str | Path) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            values = yaml.safe_load(f) or {}
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections, not {type(values).__name__}")
+    return values

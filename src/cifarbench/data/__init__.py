@@ -1,0 +1,1 @@
+"""Datasets as uint8 tensors (sources) and device-resident batches (loader)."""

@@ -1,0 +1,157 @@
+"""Device-resident batches: the whole split lives on the training device, augmented there.
+
+No worker processes and no per-image Python: a split of CIFAR-10 is 150 MB as uint8, which
+fits on any device, and batch-wise tensor ops on it beat a torchvision DataLoader by far on
+both GPU and CPU (airbench's loader does the same).
+
+Every random choice of an epoch (order, flips, crops, rotations) is drawn from a CPU
+generator seeded by (seed, epoch), so an epoch is the same on every device and a resumed run
+sees exactly the batches an uninterrupted one would have.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+
+from cifarbench.data.sources import Split
+from cifarbench.errors import ConfigError
+
+FLIP_MODES = ("none", "random", "alternating")
+PAD_MODES = ("zeros", "reflect")
+
+
+@dataclass(frozen=True)
+class Augment:
+    """What happens to each training image, in this order: flip, crop, rotate."""
+
+    flip: str = "none"  # random: each image with p=0.5; alternating: airbench's derandomised flip
+    crop_padding: int = 0  # random crop after padding each side by this many pixels (= translate)
+    pad_mode: str = "zeros"  # zeros: torchvision RandomCrop(padding=p); reflect: airbench's translate
+    rotate_degrees: float = 0.0  # uniform rotation in [-d, d]
+
+    def __post_init__(self):
+        if self.flip not in FLIP_MODES:
+            raise ConfigError(f"augment.flip {self.flip!r} is not one of {', '.join(FLIP_MODES)}")
+        if self.pad_mode not in PAD_MODES:
+            raise ConfigError(f"augment.pad_mode {self.pad_mode!r} is not one of {', '.join(PAD_MODES)}")
+        if self.crop_padding < 0 or self.rotate_degrees < 0:
+            raise ConfigError("augment.crop_padding and augment.rotate_degrees must be >= 0")
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    # A large odd multiplier keeps (seed, epoch) pairs from colliding for any realistic values.
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+class DeviceLoader:
+    """Normalised (and for training, augmented) batches from a split kept on `device`."""
+
+    def __init__(self, split: Split, mean, std, batch_size: int, device: torch.device | str = "cpu", *,
+                 augment: Augment = Augment(), shuffle: bool = True, drop_last: bool = False, seed: int = 0,
+                 rank: int = 0, world_size: int = 1, channels_last: bool = False):
+        if batch_size < 1:
+            raise ConfigError(f"batch_size {batch_size} must be at least 1")
+        self.device = torch.device(device)
+        self.images = split.images.to(self.device)  # (N, C, H, W) uint8
+        self.labels = split.labels.to(self.device)
+        c = self.images.shape[1]
+        # x_norm = (x / 255 - mean) / std, folded into one multiply-add
+        std_t = torch.tensor(std, dtype=torch.float32).view(1, c, 1, 1)
+        mean_t = torch.tensor(mean, dtype=torch.float32).view(1, c, 1, 1)
+        self.scale = (1.0 / (255.0 * std_t)).to(self.device)
+        self.shift = (-mean_t / std_t).to(self.device)
+        self.batch_size = batch_size
+        self.augment = augment
+        self.shuffle, self.drop_last, self.seed = shuffle, drop_last, seed
+        self.rank, self.world_size = rank, world_size
+        self.channels_last = channels_last
+        # alternating flip: the first epoch's random choice per image, fixed for the run
+        self.base_flip = (torch.rand(len(self.labels), generator=epoch_generator(seed, -1)) < 0.5).to(self.device)
+        if self.local_size() < 1:
+            raise ConfigError(f"the split has {len(self.labels)} images, too few for {world_size} ranks")
+        if drop_last and self.local_size() < batch_size:
+            raise ConfigError(f"batch_size {batch_size} is larger than the {self.local_size()} training images "
+                              "(with drop_last every batch must be full)")
+
+    def __len__(self) -> int:
+        n = self.local_size()
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def local_size(self) -> int:
+        """Images this rank sees per epoch (the split cut to a multiple of the world size)."""
+        return len(self.labels) // self.world_size
+
+    @property
+    def num_images(self) -> int:
+        return len(self.labels)
+
+    def normalise(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        x = images_uint8.float() * self.scale + self.shift
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def epoch(self, epoch: int, start_batch: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The batches of one epoch, from `start_batch` on (for resuming mid-epoch)."""
+        gen = epoch_generator(self.seed, epoch)
+        n = len(self.labels)
+        order = torch.randperm(n, generator=gen) if self.shuffle else torch.arange(n)
+        used = self.local_size() * self.world_size
+        order = order[:used][self.rank :: self.world_size].to(self.device)
+        aug = self.augment
+        flips = shifts = angles = None
+        if aug.flip == "random":
+            flips = (torch.rand(n, generator=gen) < 0.5).to(self.device)
+        elif aug.flip == "alternating":
+            # every image is flipped in exactly one of each pair of epochs (0,1), (2,3), ...
+            flips = self.base_flip ^ bool(epoch % 2)
+        if aug.crop_padding:
+            shifts = torch.randint(0, 2 * aug.crop_padding + 1, (n, 2), generator=gen).to(self.device)
+        if aug.rotate_degrees:
+            angles = ((torch.rand(n, generator=gen) * 2 - 1) * aug.rotate_degrees).to(self.device)
+        for b in range(start_batch, len(self)):
+            idx = order[b * self.batch_size : (b + 1) * self.batch_size]
+            x = self.images[idx].float() * self.scale + self.shift
+            if flips is not None:
+                x = torch.where(flips[idx].view(-1, 1, 1, 1), x.flip(-1), x)
+            if shifts is not None:
+                x = random_crop(x, aug.crop_padding, shifts[idx], aug.pad_mode)
+            if angles is not None:
+                x = rotate(x, angles[idx])
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            yield x, self.labels[idx]
+
+    def batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Every image once, in order, normalised, not augmented (for evaluation)."""
+        for start in range(0, len(self.labels), self.batch_size):
+            yield (self.normalise(self.images[start : start + self.batch_size]),
+                   self.labels[start : start + self.batch_size])
+
+
+def random_crop(x: torch.Tensor, padding: int, shifts: torch.Tensor, pad_mode: str = "zeros") -> torch.Tensor:
+    """Pad each side by `padding`, then cut the original size at per-image offsets.
+
+    shifts: (B, 2) integers in [0, 2 * padding], the top-left corner of each crop. Two gathers
+    (rows, then columns) do every image's crop at once on any device.
+    """
+    b, c, h, w = x.shape
+    mode = "constant" if pad_mode == "zeros" else "reflect"
+    padded = F.pad(x, (padding,) * 4, mode=mode)  # (B, C, H + 2p, W + 2p)
+    rows = (shifts[:, 0:1] + torch.arange(h, device=x.device)).view(b, 1, h, 1).expand(b, c, h, w + 2 * padding)
+    x = padded.gather(2, rows)  # (B, C, H, W + 2p)
+    cols = (shifts[:, 1:2] + torch.arange(w, device=x.device)).view(b, 1, 1, w).expand(b, c, h, w)
+    return x.gather(3, cols)  # (B, C, H, W)
+
+
+def rotate(x: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
+    """Rotate each image by its own angle about the centre, filling corners with zeros."""
+    theta = torch.deg2rad(degrees)
+    cos, sin = torch.cos(theta), torch.sin(theta)
+    zero = torch.zeros_like(cos)
+    affine = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
+    grid = F.affine_grid(affine.to(x.dtype), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)

@@ -1,0 +1,1 @@
+"""Evaluation: metrics from predictions (metrics), test-time augmentation (tta)."""

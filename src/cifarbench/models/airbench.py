@@ -1,0 +1,133 @@
+"""The airbench nets of Keller Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single GPU"
+(arXiv 2404.00498; reference code: the `airbench` package, lib_airbench94/95/96.py).
+
+    input (B, C, H, W)
+    whiten  2x2 conv, 2*C*4 channels (24 for RGB), frozen weights set from the data, bias; GELU
+    group   conv3x3 -> max-pool 2 -> BN -> GELU -> conv3x3 -> BN -> GELU      (x3)
+            airbench96: a third conv + BN and a residual around the last two
+    pool    max-pool 3 (the 3x3 map left at 32x32 input becomes 1x1), flatten
+    head    linear without bias, output x 1/9
+
+BatchNorm has eps 1e-12, its weight frozen at 1 and only its bias trained; convs have no
+bias and start as identity (dirac) on their first in_channels filters. The net is built in
+fp32 on the CPU; the trainer moves it and picks the precision (the reference hard-codes
+`.half().cuda()`, which blocks CPU and MPS).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from cifarbench.models import register
+
+__all__ = ["Airbench", "WhiteningConv"]
+
+
+class BatchNorm(nn.BatchNorm2d):
+    def __init__(self, channels: int, momentum: float):
+        # `momentum` in the reference's convention (weight of the old running statistics);
+        # PyTorch's BatchNorm momentum is the weight of the new batch, hence 1 - momentum.
+        super().__init__(channels, eps=1e-12, momentum=1 - momentum)
+        self.weight.requires_grad_(False)  # scale frozen at 1: only the bias learns
+
+
+class Conv(nn.Conv2d):
+    """3x3 'same' conv without bias, identity-initialised on its first in_channels filters."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__(c_in, c_out, kernel_size=3, padding="same", bias=False)
+
+    def reset_parameters(self):
+        super().reset_parameters()
+        nn.init.dirac_(self.weight.data[: self.in_channels])
+
+
+class WhiteningConv(nn.Conv2d):
+    """A frozen 2x2 conv whose filters whiten the patches of the training images."""
+
+    def __init__(self, c_in: int, kernel_size: int = 2):
+        super().__init__(c_in, 2 * c_in * kernel_size**2, kernel_size, padding=0, bias=True)
+        self.weight.requires_grad_(False)
+        nn.init.zeros_(self.bias)
+
+    @torch.no_grad()
+    def init_from_images(self, images: torch.Tensor, eps: float = 5e-4) -> None:
+        """Set the filters to the eigenvectors of the patch covariance / sqrt(eigenvalue + eps),
+        and their negatives (so GELU passes both signs).
+
+        images: (N, C, H, W) normalised training images (the reference uses the first 5000).
+        """
+        c, (kh, kw) = self.in_channels, self.kernel_size
+        patches = images.float().unfold(2, kh, 1).unfold(3, kw, 1)  # (N, C, H', W', kh, kw)
+        patches = patches.permute(0, 2, 3, 1, 4, 5).reshape(-1, c * kh * kw)  # one row per patch
+        covariance = patches.T @ patches / len(patches)
+        eigenvalues, eigenvectors = torch.linalg.eigh(covariance)  # ascending
+        eigenvalues, eigenvectors = eigenvalues.flip(0), eigenvectors.T.flip(0)  # largest first
+        filters = (eigenvectors / torch.sqrt(eigenvalues + eps)[:, None]).reshape(-1, c, kh, kw)
+        self.weight.copy_(torch.cat([filters, -filters]).to(self.weight.dtype))
+
+
+class ConvGroup(nn.Module):
+    def __init__(self, c_in: int, c_out: int, bn_momentum: float, residual: bool):
+        super().__init__()
+        self.conv1 = Conv(c_in, c_out)
+        self.pool = nn.MaxPool2d(2)
+        self.norm1 = BatchNorm(c_out, bn_momentum)
+        self.conv2 = Conv(c_out, c_out)
+        self.norm2 = BatchNorm(c_out, bn_momentum)
+        self.residual = residual
+        if residual:  # airbench96
+            self.conv3 = Conv(c_out, c_out)
+            self.norm3 = BatchNorm(c_out, bn_momentum)
+        self.activ = nn.GELU()
+
+    def forward(self, x):
+        x = self.activ(self.norm1(self.pool(self.conv1(x))))
+        if not self.residual:
+            return self.activ(self.norm2(self.conv2(x)))
+        skip = x
+        x = self.activ(self.norm2(self.conv2(x)))
+        return self.activ(self.norm3(self.conv3(x)) + skip)
+
+
+class Airbench(nn.Module):
+    def __init__(self, num_classes: int, in_channels: int, widths: tuple[int, int, int],
+                 bn_momentum: float, residual: bool = False, scale: float = 1 / 9):
+        super().__init__()
+        self.whiten = WhiteningConv(in_channels)
+        self.activ = nn.GELU()
+        c, groups = self.whiten.out_channels, []
+        for width in widths:
+            groups.append(ConvGroup(c, width, bn_momentum, residual))
+            c = width
+        self.groups = nn.Sequential(*groups)
+        self.pool = nn.Sequential(nn.MaxPool2d(3), nn.Flatten())
+        self.head = nn.Linear(c, num_classes, bias=False)
+        self.scale = scale  # the reference multiplies the logits by 1/9
+
+    def forward(self, x):
+        x = self.activ(self.whiten(x))  # (B, 24, 31, 31) at 3x32x32
+        x = self.groups(x)  # (B, widths[-1], 3, 3)
+        return self.head(self.pool(x)) * self.scale
+
+    def init_from_data(self, images: torch.Tensor) -> None:
+        """Data-dependent initialisation, called by the trainer with normalised training images."""
+        self.whiten.init_from_images(images)
+
+
+@register("airbench94", source="Jordan 2024, arXiv 2404.00498; airbench/lib_airbench94.py")
+def airbench94(num_classes: int, in_channels: int, image_size: int) -> Airbench:
+    return Airbench(num_classes, in_channels, widths=(64, 256, 256), bn_momentum=0.6)
+
+
+@register("airbench95", source="Jordan 2024, arXiv 2404.00498; airbench/lib_airbench95.py")
+def airbench95(num_classes: int, in_channels: int, image_size: int) -> Airbench:
+    return Airbench(num_classes, in_channels, widths=(128, 384, 384), bn_momentum=0.6)
+
+
+@register("airbench96", source="Jordan 2024, arXiv 2404.00498; airbench/lib_airbench96.py")
+def airbench96(num_classes: int, in_channels: int, image_size: int) -> Airbench:
+    # lib_airbench96.py: widths 128/384/512, three convs per group with a residual, and
+    # PyTorch's default BatchNorm momentum (0.1, i.e. 0.9 in the reference's convention).
+    return Airbench(num_classes, in_channels, widths=(128, 384, 512), bn_momentum=0.9, residual=True)

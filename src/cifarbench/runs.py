@@ -1,0 +1,150 @@
+"""The run directory: the product's record of one run, every file written atomically.
+
+    runs/<UTC time>-<dataset>-<model>-<id>/
+        config.yaml               the resolved configuration
+        run_log.json              hardware fingerprint, versions, timing, results, status
+        history.json              one entry per epoch
+        metrics.json              final evaluation (per-class, confusion matrix, ...)
+        classification_report.txt
+        log.jsonl                 one JSON line per epoch, appended as training goes
+        checkpoints/last.pt       model, optimizer, scheduler, RNG states, history, config
+
+A file is written to a temporary name in the same folder, flushed to disk and renamed, so
+a kill at any moment leaves either the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import json
+import os
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from cifarbench.errors import UserError
+
+
+def _atomic_write_bytes(data: bytes, path: Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(text: str, path: Path) -> None:
+    _atomic_write_bytes(text.encode("utf-8"), path)
+
+
+def atomic_write_json(obj: Any, path: Path) -> None:
+    atomic_write_text(json.dumps(obj, indent=2, default=_json_default) + "\n", path)
+
+
+def atomic_save_torch(obj: Any, path: Path) -> None:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    _atomic_write_bytes(buffer.getvalue(), path)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    if isinstance(value, (tuple, set)):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class RunDir:
+    """One run's folder. Create with `RunDir.create`, reopen with `RunDir.open`."""
+
+    CONFIG = "config.yaml"
+    RUN_LOG = "run_log.json"
+    HISTORY = "history.json"
+    METRICS = "metrics.json"
+    REPORT = "classification_report.txt"
+    LOG = "log.jsonl"
+    CHECKPOINT = "checkpoints/last.pt"
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    @classmethod
+    def create(cls, runs_root: Path, dataset: str, model: str, name: str | None = None) -> "RunDir":
+        """A new, empty folder; the random id makes two runs started in one second distinct."""
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        label = name or f"{dataset}-{model}"
+        runs_root = Path(runs_root)
+        runs_root.mkdir(parents=True, exist_ok=True)
+        while True:
+            path = runs_root / f"{stamp}-{label}-{uuid.uuid4().hex[:6]}"
+            try:
+                path.mkdir()  # fails if it exists: no two runs share a folder
+                return cls(path)
+            except FileExistsError:
+                continue
+
+    @classmethod
+    def open(cls, path: Path) -> "RunDir":
+        run = cls(Path(path))
+        if not (run.path / cls.RUN_LOG).is_file() and not (run.path / cls.CONFIG).is_file():
+            raise UserError(f"{path} is not a cifarbench run directory (no {cls.RUN_LOG} or {cls.CONFIG})")
+        return run
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / self.CHECKPOINT
+
+    def write_json(self, name: str, obj: Any) -> None:
+        atomic_write_json(obj, self.path / name)
+
+    def write_text(self, name: str, text: str) -> None:
+        atomic_write_text(text, self.path / name)
+
+    def write_config(self, config_dict: dict) -> None:
+        self.write_text(self.CONFIG, yaml.safe_dump(config_dict, sort_keys=False))
+
+    def read_json(self, name: str) -> Any:
+        with open(self.path / name, encoding="utf-8") as f:
+            return json.load(f)
+
+    def read_config(self) -> dict:
+        with open(self.path / self.CONFIG, encoding="utf-8") as f:
+            return yaml.safe_load(f)
+
+    def append_log(self, record: dict) -> None:
+        """One JSON line per event; a line is appended whole with one write."""
+        line = json.dumps(record, default=_json_default) + "\n"
+        with open(self.path / self.LOG, "a", encoding="utf-8") as f:
+            f.write(line)
+
+    def update_run_log(self, **fields: Any) -> dict:
+        """Merge fields into run_log.json (written atomically) and return the result."""
+        path = self.path / self.RUN_LOG
+        current = self.read_json(self.RUN_LOG) if path.is_file() else {}
+        current.update(fields)
+        self.write_json(self.RUN_LOG, current)
+        return current

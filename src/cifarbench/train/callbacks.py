@@ -1,0 +1,53 @@
+"""The moments of the training loop that extensions hook into (Lightning's naming, 8 hooks).
+
+The loop owns the order of events; progress bars, logs, checkpoints and recipe tricks
+(lookahead, frozen whitening bias) override only the hooks they need.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cifarbench.train.trainer import Trainer
+
+
+class Callback:
+    def on_fit_start(self, trainer: "Trainer") -> None:
+        """Called once before the first epoch (after a resume has restored the state)."""
+
+    def on_epoch_start(self, trainer: "Trainer", epoch: int) -> None:
+        """Called before the first batch of each epoch."""
+
+    def on_after_backward(self, trainer: "Trainer") -> None:
+        """Called when gradients exist, before clipping and the optimizer step."""
+
+    def on_batch_end(self, trainer: "Trainer", batch_index: int) -> None:
+        """Called after each optimizer (and scheduler) step."""
+
+    def on_eval_end(self, trainer: "Trainer", record: dict) -> None:
+        """Called after validation, with the epoch's history record so far."""
+
+    def on_epoch_end(self, trainer: "Trainer", record: dict) -> None:
+        """Called when the epoch's record is complete and appended to the history."""
+
+    def on_fit_end(self, trainer: "Trainer") -> None:
+        """Called once after the last epoch."""
+
+    def on_exception(self, trainer: "Trainer", exc: BaseException) -> None:
+        """Called when training stops with an exception (including KeyboardInterrupt)."""
+
+
+class CallbackList(Callback):
+    """Calls each callback in order for every hook."""
+
+    def __init__(self, callbacks: list[Callback]):
+        self.callbacks = list(callbacks)
+
+    def __getattribute__(self, name: str):
+        if name.startswith("on_"):
+            def call_all(*args, **kwargs):
+                for cb in object.__getattribute__(self, "callbacks"):
+                    getattr(cb, name)(*args, **kwargs)
+            return call_all
+        return object.__getattribute__(self, name)

@@ -1,0 +1,103 @@
+"""Optimizers and learning-rate schedules built from the config.
+
+Every schedule but OneCycle is a pure function of the step (or epoch) count behind a
+LambdaLR, so its state is one integer and a resumed run continues the same curve.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from cifarbench.config import OptimConfig, ScheduleConfig
+
+
+def is_norm_bias(module: nn.Module, param_name: str) -> bool:
+    return isinstance(module, nn.modules.batchnorm._BatchNorm) and param_name == "bias"
+
+
+def param_groups(model: nn.Module, optim: OptimConfig, batch_size: int) -> list[dict]:
+    """Split trainable parameters into BatchNorm biases and the rest, each with its lr and decay.
+
+    In the decoupled form (airbench, after Page's "How to train your ResNet 5"), `lr` and
+    `weight_decay` are given per 1024 examples and independent of the momentum: with
+    Nesterov momentum m, steps are (1 + 1 / (1 - m)) times larger than the gradient, so the
+    lr is divided by that factor; and decay is divided by the lr, since PyTorch's SGD
+    multiplies the two.
+    """
+    norm_biases, others = [], []
+    for module in model.modules():
+        for name, p in module.named_parameters(recurse=False):
+            if p.requires_grad or _may_unfreeze(module, name):
+                (norm_biases if is_norm_bias(module, name) else others).append(p)
+    if optim.decoupled:
+        kilostep_scale = 1024 * (1 + 1 / (1 - optim.momentum))
+        lr = optim.lr / kilostep_scale
+        decay = optim.weight_decay * batch_size / kilostep_scale
+        bias_lr = lr * optim.bias_lr_scale
+        return [g for g in (dict(params=norm_biases, lr=bias_lr, weight_decay=decay / bias_lr),
+                            dict(params=others, lr=lr, weight_decay=decay / lr)) if g["params"]]
+    return [g for g in (dict(params=norm_biases, lr=optim.lr * optim.bias_lr_scale, weight_decay=optim.weight_decay),
+                        dict(params=others, lr=optim.lr, weight_decay=optim.weight_decay)) if g["params"]]
+
+
+def _may_unfreeze(module: nn.Module, name: str) -> bool:
+    # A whitening bias is frozen and unfrozen by the recipe during training: keep it in the optimizer.
+    return name == "bias" and type(module).__name__ == "WhiteningConv"
+
+
+def build_optimizer(model: nn.Module, optim: OptimConfig, batch_size: int) -> torch.optim.Optimizer:
+    groups = param_groups(model, optim, batch_size)
+    if optim.name == "sgd":
+        return torch.optim.SGD(groups, lr=groups[-1]["lr"], momentum=optim.momentum,
+                               nesterov=optim.nesterov and optim.momentum > 0)
+    if optim.name == "adam":
+        return torch.optim.Adam(groups, lr=optim.lr, betas=optim.betas)
+    if optim.name == "adamw":
+        return torch.optim.AdamW(groups, lr=optim.lr, betas=optim.betas)
+    if optim.name == "adadelta":
+        return torch.optim.Adadelta(groups, lr=optim.lr, rho=optim.rho)
+    raise AssertionError(optim.name)  # the config validated the name
+
+
+def lr_factor(schedule: ScheduleConfig, unit: int, total_units: int, warmup_units: float) -> float:
+    """The multiplier of the base lr after `unit` scheduler steps (batches or epochs)."""
+    s = schedule
+    if s.name == "triangle":
+        # airbench: linear from start_factor up to 1 over pct_start of the run, then down to end_factor
+        warm = int(total_units * s.pct_start)
+        if unit < warm:
+            frac = unit / warm
+            return s.start_factor * (1 - frac) + frac
+        frac = (unit - warm) / max(1, total_units - warm)
+        return (1 - frac) + s.end_factor * frac
+    if warmup_units and unit < warmup_units:
+        return (unit + 1) / (warmup_units + 1)
+    after = unit - warmup_units
+    if s.name == "constant":
+        return 1.0
+    if s.name == "step":
+        return s.gamma ** (after // s.step_size)
+    if s.name == "multistep":
+        return s.gamma ** sum(after >= m for m in s.milestones)
+    if s.name == "cosine":
+        span = max(1.0, total_units - warmup_units)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, after / span)))
+    raise AssertionError(s.name)
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, schedule: ScheduleConfig, optim: OptimConfig,
+                    steps_per_epoch: int, total_steps: int):
+    """The scheduler and the total number of scheduler steps it was built for."""
+    per_batch = schedule.interval == "batch"
+    total_units = total_steps if per_batch else math.ceil(total_steps / steps_per_epoch)
+    if schedule.name == "onecycle":
+        max_lr = [g["lr"] / optim.lr * (schedule.max_lr or optim.lr) for g in optimizer.param_groups]
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=max_lr, total_steps=total_units, pct_start=schedule.pct_start,
+            anneal_strategy=schedule.anneal)
+    warmup_units = schedule.warmup_epochs * (steps_per_epoch if per_batch else 1)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda unit: lr_factor(schedule, unit, total_units, warmup_units))

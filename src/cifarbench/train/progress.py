@@ -1,0 +1,84 @@
+"""Progress on the terminal (rich) and in the run's log.jsonl, as callbacks."""
+
+from __future__ import annotations
+
+import logging
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from cifarbench.runs import RunDir, utc_now
+from cifarbench.train.callbacks import Callback
+
+log = logging.getLogger(__name__)
+CONSOLE = Console(stderr=True)  # progress and summaries go to stderr; stdout stays for results
+
+
+class ProgressBar(Callback):
+    """A bar per epoch with loss, accuracy, lr and images/s, and one summary line per epoch."""
+
+    def __init__(self, console: Console | None = None, refreshes_per_epoch: int = 20):
+        self.console = console if console is not None else CONSOLE
+        self.refreshes = refreshes_per_epoch
+        self.progress: Progress | None = None
+
+    def on_fit_start(self, trainer):
+        self.progress = Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.2%}  lr {task.fields[lr]:.3g}"
+                       "  {task.fields[ips]:,.0f} img/s"),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=self.console, transient=True)
+        self.progress.start()
+
+    def on_epoch_start(self, trainer, epoch):
+        steps = min(trainer.steps_per_epoch, trainer.total_steps - trainer.state.step)
+        self.every = max(1, steps // self.refreshes)
+        self.task = self.progress.add_task("train", total=steps, epoch=f"{epoch + 1}/{trainer.num_epochs}",
+                                           loss=float("nan"), acc=0.0, lr=trainer.optimizer.param_groups[-1]["lr"],
+                                           ips=0.0)
+
+    def on_batch_end(self, trainer, batch_index):
+        if (batch_index + 1) % self.every:
+            return
+        loss, acc = trainer.running_metrics()  # a device sync, once per refresh
+        elapsed = trainer.stopwatch.elapsed_unsynced()
+        self.progress.update(self.task, completed=batch_index + 1, loss=loss, acc=acc,
+                             lr=trainer.optimizer.param_groups[-1]["lr"],
+                             ips=trainer._seen / elapsed if elapsed > 0 else 0.0)
+
+    def on_epoch_end(self, trainer, record):
+        self.progress.remove_task(self.task)
+        val = f" | val {record['val_loss']:.4f} {record['val_accuracy']:.2%}" if "val_accuracy" in record else ""
+        self.console.print(
+            f"epoch {record['epoch']}/{trainer.num_epochs} | train {record['train_loss']:.4f} "
+            f"{record['train_accuracy']:.2%}{val} | {record['epoch_seconds']:.1f}s "
+            f"{record['images_per_second'] or 0:,.0f} img/s", highlight=False)
+
+    def on_fit_end(self, trainer):
+        self._close()
+
+    def on_exception(self, trainer, exc):
+        self._close()
+
+    def _close(self):
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+class JsonlLog(Callback):
+    """Appends each epoch's record to log.jsonl, so a run can be followed with `tail -f`."""
+
+    def __init__(self, run: RunDir):
+        self.run = run
+
+    def on_epoch_end(self, trainer, record):
+        self.run.append_log({"event": "epoch", "time": utc_now(), **record})
+
+
+class LogEpochs(Callback):
+    """Epoch summaries through `logging`, for --quiet runs whose logs are collected."""
+
+    def on_epoch_end(self, trainer, record):
+        log.info("epoch %d/%d train_loss %.4f val_accuracy %s", record["epoch"], trainer.num_epochs,
+                 record["train_loss"], record.get("val_accuracy"))

@@ -1,0 +1,201 @@
+"""One run from a config: data, model, trainer, run directory, final evaluation.
+
+This is the Python API the CLI calls:
+
+    from cifarbench.train.recipes import resolve_config
+    from cifarbench.train.session import train
+    result = train(resolve_config("tutorial", {"data": {"dataset": "fashion-mnist"}}))
+    result.metrics["accuracy"], result.run.path
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from cifarbench.config import RunConfig
+from cifarbench.data.loader import DeviceLoader
+from cifarbench.data.sources import ImageDataset, Split, load_dataset, split_validation
+from cifarbench.devices import configure_threads, precision_name, resolve_device, resolve_precision, synchronize
+from cifarbench.errors import CheckpointError, ConfigError
+from cifarbench.eval.metrics import classification_metrics, classification_report
+from cifarbench.fingerprint import fingerprint
+from cifarbench.models import build_model, count_parameters
+from cifarbench.runs import RunDir, utc_now
+from cifarbench.train.callbacks import Callback
+from cifarbench.train.checkpoint import CheckpointSaver, load_checkpoint
+from cifarbench.train.progress import CONSOLE, JsonlLog, LogEpochs, ProgressBar
+from cifarbench.train.trainer import Trainer, seed_everything
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedData:
+    dataset: ImageDataset
+    train: Split
+    val: Split
+    test: Split
+    val_name: str  # "validation" or "test (used as validation)"
+
+
+@dataclass
+class RunResult:
+    run: RunDir
+    metrics: dict  # final evaluation on the test split
+    history: list[dict]
+    run_log: dict
+
+
+def prepare_data(config: RunConfig, quiet: bool = False) -> PreparedData:
+    d = config.data
+    dataset = load_dataset(
+        d.dataset, data_dir=d.data_dir, download=d.download, coarse_labels=d.coarse_labels, quiet=quiet,
+        shape=d.synthetic_shape, num_classes=d.synthetic_classes, train_size=d.synthetic_train_size,
+        test_size=d.synthetic_test_size, seed=config.train.seed)
+    train_split = dataset.train.take(slice(0, d.train_subset)) if d.train_subset else dataset.train
+    test_split = dataset.test.take(slice(0, d.test_subset)) if d.test_subset else dataset.test
+    if d.val_split > 0:
+        train_split, val_split = split_validation(train_split, d.val_split, config.train.seed)
+        return PreparedData(dataset, train_split, val_split, test_split, "validation")
+    # The seeds' convention: validate on the test split. Every output says so.
+    return PreparedData(dataset, train_split, test_split, test_split, "test (used as validation)")
+
+
+def make_loaders(config: RunConfig, data: PreparedData, device: torch.device) -> tuple[DeviceLoader, DeviceLoader]:
+    t = config.train
+    if t.batch_size > len(data.train):
+        raise ConfigError(f"train.batch_size {t.batch_size} is larger than the {len(data.train)} training images")
+    stats = dict(mean=data.dataset.mean, std=data.dataset.std, device=device, channels_last=t.channels_last)
+    train_loader = DeviceLoader(data.train, batch_size=t.batch_size, augment=config.augment, shuffle=True,
+                                drop_last=t.drop_last, seed=t.seed, **stats)
+    val_loader = DeviceLoader(data.val, batch_size=t.eval_batch_size, shuffle=False, seed=t.seed, **stats)
+    return train_loader, val_loader
+
+
+def model_for(config: RunConfig, dataset: ImageDataset) -> torch.nn.Module:
+    c, h, w = dataset.shape
+    if h != w:
+        raise ConfigError(f"dataset {dataset.name!r} has {h}x{w} images; the model zoo takes square images")
+    return build_model(config.model.name, num_classes=dataset.num_classes, in_channels=c, image_size=h)
+
+
+def train(config: RunConfig | None, *, quiet: bool = False, resume: str | Path | None = None,
+          asked: dict | None = None, callbacks: list[Callback] = (), argv: list[str] | None = None) -> RunResult:
+    """Train as the config says, write the run directory, evaluate on the test split.
+
+    With `resume`, the run directory's own config is used (and `config` ignored); `asked` holds
+    the values the user gave explicitly, checked against it.
+    """
+    if resume is not None:
+        run = RunDir.open(resume)
+        config = RunConfig.from_dict(run.read_config())
+        check_resume_request(config, asked or {})
+        checkpoint = load_checkpoint(run.path)
+    else:
+        checkpoint = None
+    threads = configure_threads()
+    seed_everything(config.train.seed, config.train.deterministic)
+    device = resolve_device(config.train.device)
+    amp_dtype = resolve_precision(config.train.precision, device)
+    data = prepare_data(config, quiet)
+    model = model_for(config, data.dataset)
+    train_loader, val_loader = make_loaders(config, data, device)
+
+    if run_is_new := checkpoint is None:
+        run = RunDir.create(Path(config.runs_dir), data.dataset.name, config.model.name, config.name)
+        run.write_config(config.to_dict())
+    extra = {
+        "config": config.to_dict(),
+        "model_name": config.model.name,
+        "data": {"dataset": data.dataset.name, "classes": data.dataset.classes, "mean": list(data.dataset.mean),
+                 "std": list(data.dataset.std), "shape": list(data.dataset.shape)},
+    }
+    all_callbacks = [JsonlLog(run), CheckpointSaver(run, config.train.checkpoint_every, extra),
+                     LogEpochs() if quiet else ProgressBar(), *callbacks]
+    trainer = Trainer(config, model, train_loader, val_loader, device, amp_dtype, data.dataset.classes, all_callbacks)
+    if checkpoint is not None:
+        _check_compatible(checkpoint, config, data.dataset)
+        trainer.load_state_dict(checkpoint)
+        log.info("resuming %s at epoch %d (step %d)", run.path, trainer.state.epoch, trainer.state.step)
+    params = count_parameters(trainer.model)
+    run_log = run.update_run_log(**({
+        **fingerprint(device),
+        "command": argv if argv is not None else sys.argv,
+        "start_time": utc_now(),
+        "dataset": data.dataset.name, "data_location": data.dataset.location,
+        "train_images": len(data.train), "val_images": len(data.val), "test_images": len(data.test),
+        "validation_split": data.val_name,
+        "model": config.model.name, "parameters": params, "recipe": config.recipe,
+        "device": str(device), "precision": precision_name(amp_dtype), "threads": threads,
+        "seed": config.train.seed, "deterministic": config.train.deterministic,
+    } if run_is_new else {"resumed_at": utc_now()}), status="running")
+    if not quiet:
+        CONSOLE.print(
+            f"[bold]{config.recipe}[/]: {config.model.name} ({params:,} parameters) on {data.dataset.name} "
+            f"[{len(data.train):,} train / {len(data.val):,} {data.val_name}], {device} {precision_name(amp_dtype)}, "
+            f"{trainer.num_epochs} epochs -> {run.path}", highlight=False)
+    try:
+        _data_init(trainer, train_loader)
+        state = trainer.fit()
+    except KeyboardInterrupt:
+        run.update_run_log(status="interrupted", end_time=utc_now())
+        raise
+    except BaseException as exc:
+        run.update_run_log(status="failed", failure=f"{type(exc).__name__}: {exc}", end_time=utc_now())
+        raise
+
+    test_loader = DeviceLoader(data.test, data.dataset.mean, data.dataset.std, config.train.eval_batch_size, device,
+                               shuffle=False, channels_last=config.train.channels_last)
+    final = trainer.evaluate(test_loader, tta=config.train.tta)
+    metrics = classification_metrics(final.logits.numpy(), final.labels.numpy(), data.dataset.classes)
+    metrics.update(split="test", loss=final.loss, tta_level=config.train.tta)
+    run.write_json(RunDir.METRICS, metrics)
+    run.write_json(RunDir.HISTORY, state.history)
+    run.write_text(RunDir.REPORT, classification_report(metrics))
+    run_log = run.update_run_log(
+        status="completed", end_time=utc_now(), epochs_completed=state.epoch, steps=state.step,
+        train_seconds=state.train_seconds, eval_seconds=state.eval_seconds,
+        best_val_accuracy=state.best_val_accuracy, best_epoch=state.best_epoch,
+        test_accuracy=metrics["accuracy"], test_loss=final.loss,
+        per_class_accuracy={k: v["accuracy"] for k, v in metrics["per_class"].items()})
+    return RunResult(run, metrics, state.history, run_log)
+
+
+def _data_init(trainer: Trainer, loader: DeviceLoader, count: int = 5000) -> None:
+    """Data-dependent initialisation (airbench's whitening), timed as training, done once."""
+    model = trainer.model
+    if trainer.state.step or not hasattr(model, "init_from_data"):
+        return
+    trainer.stopwatch.start()
+    model.init_from_data(loader.normalise(loader.images[:count]))
+    synchronize(trainer.device)
+    trainer.state.train_seconds += trainer.stopwatch.stop()
+
+
+def check_resume_request(saved: RunConfig, asked: dict) -> None:
+    """Resuming keeps the run's own config. A different model or dataset cannot continue the
+    run (an error); other values asked for on the command line are ignored, with a warning."""
+    current = saved.to_dict()
+    for section, values in asked.items():
+        if not isinstance(values, dict):
+            continue
+        for key, value in values.items():
+            was = current.get(section, {}).get(key)
+            if (section, key) in (("model", "name"), ("data", "dataset")) and value != was:
+                raise CheckpointError(f"the run to resume trained {section}.{key} {was!r}; "
+                                      f"it cannot continue with {value!r}")
+            if value != was:
+                log.warning("resume keeps %s.%s = %r from the run (ignoring %r)", section, key, was, value)
+
+
+def _check_compatible(checkpoint: dict, config: RunConfig, dataset: ImageDataset) -> None:
+    if checkpoint.get("model_name") != config.model.name:
+        raise CheckpointError(f"checkpoint is for model {checkpoint.get('model_name')!r}, not {config.model.name!r}")
+    classes = checkpoint.get("data", {}).get("classes")
+    if classes is not None and len(classes) != dataset.num_classes:
+        raise CheckpointError(f"checkpoint has {len(classes)} classes, dataset {dataset.name!r} has {dataset.num_classes}")

@@ -1,0 +1,251 @@
+"""The training loop: one for every model, recipe and device.
+
+    fit:  on_fit_start
+          for each epoch:  on_epoch_start
+                           for each batch: forward (autocast) -> loss -> backward -> on_after_backward
+                                           -> clip -> optimizer step -> scheduler step -> on_batch_end
+                           validate -> on_eval_end -> history record -> on_epoch_end
+          on_fit_end
+
+The loop reads values only from the config and holds the state a checkpoint needs to
+continue exactly where it stopped (see `state_dict`).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cifarbench.config import RunConfig
+from cifarbench.data.loader import DeviceLoader
+from cifarbench.devices import Stopwatch, autocast
+from cifarbench.eval.metrics import per_class_accuracy
+from cifarbench.eval.tta import tta_logits
+from cifarbench.train.callbacks import Callback, CallbackList
+from cifarbench.train.optim import build_optimizer, build_scheduler
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (for example the loss stopped being finite)."""
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0  # epochs completed
+    step: int = 0  # optimizer steps taken
+    history: list[dict] = field(default_factory=list)
+    best_val_accuracy: float = -1.0
+    best_epoch: int = -1
+    train_seconds: float = 0.0  # synchronised time spent in training batches, evaluation excluded
+    eval_seconds: float = 0.0
+
+
+@dataclass
+class Evaluation:
+    logits: torch.Tensor  # (N, classes) float32, on the CPU
+    labels: torch.Tensor  # (N,)
+    loss: float
+
+    @property
+    def accuracy(self) -> float:
+        return float((self.logits.argmax(1) == self.labels).float().mean())
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=False)
+        torch.backends.cudnn.benchmark = False
+
+
+class Trainer:
+    def __init__(self, config: RunConfig, model: nn.Module, train_loader: DeviceLoader, val_loader: DeviceLoader,
+                 device: torch.device, amp_dtype: torch.dtype | None, classes: list[str],
+                 callbacks: list[Callback] = ()):
+        self.config = config
+        self.device, self.amp_dtype = device, amp_dtype
+        self.classes = classes
+        self.train_loader, self.val_loader = train_loader, val_loader
+        t = config.train
+        memory_format = torch.channels_last if t.channels_last else torch.preserve_format
+        self.model = model.to(device=device, memory_format=memory_format)
+        self.forward = torch.compile(self.model) if t.compile else self.model
+        self.steps_per_epoch = len(train_loader)
+        self.total_steps = math.ceil(t.epochs * self.steps_per_epoch)
+        self.num_epochs = math.ceil(self.total_steps / self.steps_per_epoch)
+        self.optimizer = build_optimizer(self.model, config.optim, t.batch_size)
+        self.scheduler = build_scheduler(self.optimizer, config.schedule, config.optim,
+                                         self.steps_per_epoch, self.total_steps)
+        # fp16 needs loss scaling to keep small gradients representable; bf16 and fp32 do not
+        self.scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+        self.callbacks = CallbackList(list(callbacks))
+        self.state = TrainState()
+        self.stopwatch = Stopwatch(device)
+        self.should_stop = False  # a callback may set it to end training after the current batch
+        # running sums of the current epoch, kept on the device to avoid a sync per batch
+        self._loss_sum = torch.zeros((), device=device)
+        self._correct = torch.zeros((), device=device, dtype=torch.long)
+        self._seen = 0
+
+    # ------------------------------------------------------------------ the loop
+
+    def fit(self) -> TrainState:
+        try:
+            self.callbacks.on_fit_start(self)
+            for epoch in range(self.state.epoch, self.num_epochs):
+                self.train_epoch(epoch)
+                record = self.end_epoch(epoch)
+                self.callbacks.on_epoch_end(self, record)
+                if self.should_stop:
+                    break
+            self.callbacks.on_fit_end(self)
+        except BaseException as exc:
+            self.callbacks.on_exception(self, exc)
+            raise
+        return self.state
+
+    def train_epoch(self, epoch: int) -> None:
+        self.callbacks.on_epoch_start(self, epoch)
+        self.model.train()
+        self._loss_sum.zero_()
+        self._correct.zero_()
+        self._seen = 0
+        self.stopwatch.start()
+        for batch_index, (inputs, labels) in enumerate(self.train_loader.epoch(epoch)):
+            self.train_step(inputs, labels)
+            self.callbacks.on_batch_end(self, batch_index)
+            if self.state.step >= self.total_steps or self.should_stop:
+                break  # fractional epochs end mid-epoch
+        if self.config.schedule.interval == "epoch":
+            self.scheduler.step()
+        self.epoch_seconds = self.stopwatch.stop()
+        self.state.train_seconds += self.epoch_seconds
+
+    def train_step(self, inputs: torch.Tensor, labels: torch.Tensor) -> None:
+        o = self.config.optim
+        with autocast(self.device, self.amp_dtype):
+            outputs = self.forward(inputs)
+            loss = F.cross_entropy(outputs.float(), labels, label_smoothing=o.label_smoothing, reduction=o.loss_reduction)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.callbacks.on_after_backward(self)
+        if o.grad_clip is not None:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), o.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        if self.config.schedule.interval == "batch":
+            self.scheduler.step()
+        self.state.step += 1
+        n = len(labels)
+        per_example = loss.detach() / n if o.loss_reduction == "sum" else loss.detach()
+        self._loss_sum += per_example * n
+        self._correct += (outputs.detach().argmax(1) == labels).sum()
+        self._seen += n
+
+    def running_metrics(self) -> tuple[float, float]:
+        """Mean loss and accuracy of the epoch so far (a device sync: call it sparingly)."""
+        seen = max(1, self._seen)
+        return float(self._loss_sum) / seen, float(self._correct) / seen
+
+    def end_epoch(self, epoch: int) -> dict:
+        train_loss, train_acc = self.running_metrics()
+        if not math.isfinite(train_loss):
+            raise TrainingError(f"the training loss became {train_loss} in epoch {epoch + 1}; "
+                                "lower the learning rate or use --precision fp32")
+        record = {
+            "epoch": epoch + 1,
+            "step": self.state.step,
+            "train_loss": train_loss,
+            "train_accuracy": train_acc,
+            "lr": self.optimizer.param_groups[-1]["lr"],
+            "epoch_seconds": self.epoch_seconds,
+            "images_per_second": self._seen / self.epoch_seconds if self.epoch_seconds > 0 else None,
+        }
+        last = epoch + 1 == self.num_epochs or self.should_stop
+        if last or (epoch + 1) % self.config.train.eval_every == 0:
+            with Stopwatch(self.device).region() as watch:
+                result = self.evaluate(self.val_loader)
+            self.state.eval_seconds += watch.seconds
+            preds, labels = result.logits.argmax(1).numpy(), result.labels.numpy()
+            record.update(val_loss=result.loss, val_accuracy=result.accuracy,
+                          val_per_class_accuracy=per_class_accuracy(preds, labels, len(self.classes)))
+            if result.accuracy > self.state.best_val_accuracy:
+                self.state.best_val_accuracy, self.state.best_epoch = result.accuracy, epoch + 1
+            self.callbacks.on_eval_end(self, record)
+        self.state.history.append(record)
+        self.state.epoch = epoch + 1
+        return record
+
+    @torch.no_grad()
+    def evaluate(self, loader: DeviceLoader, tta: int = 0) -> Evaluation:
+        self.model.eval()
+        logits, labels = [], []
+        for inputs, targets in loader.batches():
+            with autocast(self.device, self.amp_dtype):
+                out = tta_logits(self.forward, inputs, tta)
+            logits.append(out.float().cpu())
+            labels.append(targets.cpu())
+        all_logits, all_labels = torch.cat(logits), torch.cat(labels)
+        loss = float(F.cross_entropy(all_logits, all_labels))
+        return Evaluation(all_logits, all_labels, loss)
+
+    # ------------------------------------------------------------------ checkpoint state
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue bit for bit: only tensors, numbers, strings and containers,
+        so it loads with torch.load(weights_only=True)."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "trainer": {
+                "epoch": self.state.epoch, "step": self.state.step, "history": self.state.history,
+                "best_val_accuracy": self.state.best_val_accuracy, "best_epoch": self.state.best_epoch,
+                "train_seconds": self.state.train_seconds, "eval_seconds": self.state.eval_seconds,
+            },
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                "numpy": _numpy_rng_state(),
+                "python": _python_rng_state(),
+            },
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        t = state["trainer"]
+        self.state = TrainState(epoch=t["epoch"], step=t["step"], history=list(t["history"]),
+                                best_val_accuracy=t["best_val_accuracy"], best_epoch=t["best_epoch"],
+                                train_seconds=t["train_seconds"], eval_seconds=t["eval_seconds"])
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"])
+        if rng["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        key, pos, has_gauss, gauss = rng["numpy"]
+        np.random.set_state(("MT19937", np.asarray(key, dtype=np.uint32), pos, has_gauss, gauss))
+        version, internal, gauss = rng["python"]
+        random.setstate((version, tuple(internal), gauss))
+
+
+def _numpy_rng_state() -> list:
+    # plain lists, not arrays: numpy arrays are not on weights_only's list of safe types
+    _, key, pos, has_gauss, gauss = np.random.get_state()
+    return [key.tolist(), int(pos), int(has_gauss), float(gauss)]
+
+
+def _python_rng_state() -> list:
+    version, internal, gauss = random.getstate()
+    return [version, list(internal), gauss]

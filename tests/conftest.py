@@ -1,0 +1,118 @@
+"""Shared fixtures: files in the publishers' exact formats, made small, and data isolation."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import pickle
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+needs_fashion = pytest.mark.skipif(
+    not (FASHION_DIR / "train-images-idx3-ubyte.gz").is_file(),
+    reason="real Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist; CI installs it)")
+
+
+@pytest.fixture(autouse=True)
+def isolated_data(tmp_path_factory, monkeypatch):
+    """Downloads and parsed caches go to one temporary folder per test session, never ~/.cache."""
+    root = tmp_path_factory.getbasetemp() / "data-cache"
+    monkeypatch.setenv("CIFARBENCH_DATA", str(root))
+    from cifarbench.data import sources
+
+    monkeypatch.setattr(sources, "DEFAULT_CACHE", root)
+    return root
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """An IDX file of unsigned bytes: 0x0000, type 0x08, ndim, big-endian dims, data."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def write_idx_gz(path: Path, array: np.ndarray) -> Path:
+    path.write_bytes(gzip.compress(idx_bytes(array)))
+    return path
+
+
+def cifar_batch(n: int, rng: np.random.Generator, label_keys: dict[str, int]) -> dict:
+    batch = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), b"batch_label": b"test batch"}
+    for key, classes in label_keys.items():
+        batch[key.encode()] = rng.integers(0, classes, n).tolist()
+    return batch
+
+
+def write_pickle(path: Path, obj) -> Path:
+    path.write_bytes(pickle.dumps(obj, protocol=2))
+    return path
+
+
+def make_cifar10_tar(folder: Path, per_batch: int = 20, test: int = 30, seed: int = 0) -> Path:
+    """cifar-10-python.tar.gz in the publisher's layout, with `per_batch` images per batch file."""
+    rng = np.random.default_rng(seed)
+    staging = folder / "staging" / "cifar-10-batches-py"
+    staging.mkdir(parents=True)
+    for i in range(1, 6):
+        write_pickle(staging / f"data_batch_{i}", cifar_batch(per_batch, rng, {"labels": 10}))
+    write_pickle(staging / "test_batch", cifar_batch(test, rng, {"labels": 10}))
+    names = [n.encode() for n in ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")]
+    write_pickle(staging / "batches.meta", {b"label_names": names, b"num_vis": 3072})
+    archive = folder / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(staging, arcname="cifar-10-batches-py")
+    return archive
+
+
+def make_cifar100_tar(folder: Path, train: int = 50, test: int = 20, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    staging = folder / "staging100" / "cifar-100-python"
+    staging.mkdir(parents=True)
+    keys = {"fine_labels": 100, "coarse_labels": 20}
+    write_pickle(staging / "train", cifar_batch(train, rng, keys))
+    write_pickle(staging / "test", cifar_batch(test, rng, keys))
+    write_pickle(staging / "meta", {b"fine_label_names": [f"fine{i}".encode() for i in range(100)],
+                                    b"coarse_label_names": [f"coarse{i}".encode() for i in range(20)]})
+    archive = folder / "cifar-100-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(staging, arcname="cifar-100-python")
+    return archive
+
+
+def spec_for_files(spec, archive: Path, member_dir: Path):
+    """The registry's spec with digests of locally generated files in place of the publisher's."""
+    import dataclasses
+
+    from cifarbench.data.sources import RemoteFile
+
+    members = tuple(RemoteFile(m.name, md5(member_dir / m.name)) for m in spec.members)
+    return dataclasses.replace(spec, files=(RemoteFile(archive.name, md5(archive)),), members=members)
+
+
+@pytest.fixture
+def tiny_cifar10(tmp_path):
+    """(spec, data_dir): a generated CIFAR-10 archive in data_dir/cifar10, registered digests."""
+    from cifarbench.data.sources import get_spec
+
+    data_dir = tmp_path / "data"
+    (data_dir / "cifar10").mkdir(parents=True)
+    archive = make_cifar10_tar(data_dir / "cifar10")
+    spec = spec_for_files(get_spec("cifar10"), archive, data_dir / "cifar10" / "staging" / "cifar-10-batches-py")
+    return spec, data_dir
+
+
+def png_bytes(shape=(32, 32, 3)) -> bytes:
+    from PIL import Image
+
+    array = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -1,0 +1,134 @@
+"""The command line as a user meets it: outputs, and one-line errors with exit code 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from cifarbench.cli import main
+from conftest import png_bytes
+
+SYNTHETIC = ["--dataset", "synthetic", "--set", "data.synthetic_train_size=256", "--set",
+             "data.synthetic_test_size=64", "--device", "cpu", "--quiet"]
+
+
+def run(capsys, *argv):
+    """Exit code, stdout and stderr of `cifarbench ARGV`, whether main returns or argparse exits."""
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """One small finished run (lenet-small on synthetic 3x32x32) shared by the eval/predict tests."""
+    runs = tmp_path_factory.mktemp("cli") / "runs"
+    code = main(["train", "--model", "lenet-small", "--epochs", "2", "--runs-dir", str(runs), *SYNTHETIC])
+    assert code == 0
+    (run_dir,) = runs.iterdir()
+    return run_dir
+
+
+def test_train_prints_the_result_line(trained_run):
+    log = json.loads((trained_run / "run_log.json").read_text())
+    assert log["status"] == "completed" and log["model"] == "lenet-small" and log["recipe"] == "lenet-small-onecycle"
+
+
+def test_eval_reproduces_the_runs_test_accuracy(capsys, trained_run):
+    code, out, _ = run(capsys, "eval", str(trained_run), "--json", "--device", "cpu")
+    assert code == 0
+    metrics = json.loads(out)
+    saved = json.loads((trained_run / "metrics.json").read_text())
+    assert metrics["accuracy"] == pytest.approx(saved["accuracy"])
+    code, out, _ = run(capsys, "eval", str(trained_run / "checkpoints" / "last.pt"), "--device", "cpu")
+    assert code == 0 and "precision" in out and "macro avg" in out
+
+
+def test_predict_prints_top_k_with_names(capsys, trained_run, tmp_path):
+    image = tmp_path / "x.png"
+    image.write_bytes(png_bytes((40, 30, 3)))  # another size: resized to 32x32
+    code, out, _ = run(capsys, "predict", str(trained_run), str(image), "--top-k", "2", "--device", "cpu")
+    assert code == 0
+    line = out.strip()
+    assert line.startswith(f"{image}: class") and line.count("%") == 2
+
+
+def test_info_and_lists(capsys):
+    code, out, _ = run(capsys, "info", "--json")
+    info = json.loads(out)
+    assert code == 0 and info["auto_device"] in ("cpu", "cuda", "mps") and info["torch"]
+    code, out, _ = run(capsys, "list", "models")
+    assert code == 0 and "11,173,962" in out and "airbench94" in out
+    code, out, _ = run(capsys, "list", "recipes")
+    assert code == 0 and "resnet50-multistep" in out and "(default)" in out
+    code, out, _ = run(capsys, "list", "datasets")
+    assert code == 0 and "fashion-mnist" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--model", "resnet19"], "model.name 'resnet19' is not one of airbench94"),
+    (["train", "--recipe", "fastest"], "unknown recipe 'fastest'; known recipes: tutorial"),
+    (["train", "--dataset", "imagenet"], "data.dataset 'imagenet' is not one of cifar10, cifar100"),
+    (["train", "--epochs", "0"], "train.epochs 0.0 must be positive"),
+    (["train", "--epochs", "-2"], "train.epochs -2.0 must be positive"),
+    (["train", "--batch-size", "0"], "train.batch_size 0 must be a positive integer"),
+    (["train", "--lr", "-0.1"], "optim.lr -0.1 must be positive"),
+    (["train", "--epochs", "many"], "argument --epochs: invalid float value: 'many'"),
+    (["train", "--device", "tpu"], "train.device 'tpu' is not one of auto, cpu, cuda, mps"),
+    (["train", "--set", "optim.lr"], "--set 'optim.lr' must look like section.field=value"),
+    (["train", "--set", "optim.learning_rate=1"], "unknown config key 'optim.learning_rate'"),
+    (["list", "gpus"], "argument what: invalid choice: 'gpus'"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, argv, message):
+    extra = ["--runs-dir", str(tmp_path / "runs")] if argv[0] == "train" else []
+    code, _, err = run(capsys, *argv, *extra)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert message in err
+    assert not (tmp_path / "runs").exists()  # nothing written
+
+
+def test_batch_larger_than_the_split(capsys, tmp_path):
+    code, _, err = run(capsys, "train", *SYNTHETIC, "--batch-size", "1000", "--runs-dir", str(tmp_path / "runs"))
+    assert code == 2 and "train.batch_size 1000 is larger than the 256 training images" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_offline_without_data_names_files_and_suggests_local_ones(capsys, tmp_path, monkeypatch):
+    code, _, err = run(capsys, "train", "--dataset", "cifar10", "--offline", "--data-dir", str(tmp_path),
+                       "--runs-dir", str(tmp_path / "runs"))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "cifar-10-python.tar.gz" in err and str(tmp_path / "cifar10") in err
+
+
+def test_predict_refuses_a_file_that_is_not_an_image(capsys, trained_run, tmp_path):
+    bogus = tmp_path / "notes.png"
+    bogus.write_text("hello")
+    code, _, err = run(capsys, "predict", str(trained_run), str(bogus), "--device", "cpu")
+    assert code == 2 and f"{bogus} is not an image file" in err and len(err.strip().splitlines()) == 1
+
+
+def test_eval_on_a_dataset_with_other_classes_is_refused(capsys, trained_run):
+    code, _, err = run(capsys, "eval", str(trained_run), "--dataset", "fashion-mnist", "--offline", "--device", "cpu")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "takes (3, 32, 32) images" in err or "not on this machine" in err
+
+
+def test_resume_with_another_model_is_refused(capsys, trained_run):
+    code, _, err = run(capsys, "train", "--resume", str(trained_run), "--model", "resnet18", "--quiet")
+    assert code == 2 and "trained model.name 'lenet-small'; it cannot continue with 'resnet18'" in err
+
+
+def test_eval_of_a_missing_checkpoint(capsys, tmp_path):
+    code, _, err = run(capsys, "eval", str(tmp_path / "nothing.pt"))
+    assert code == 2 and "does not exist" in err
+
+
+def test_module_entry_point_runs():
+    out = subprocess.run([sys.executable, "-m", "cifarbench", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("cifarbench ")

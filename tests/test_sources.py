@@ -1,0 +1,171 @@
+import dataclasses
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from cifarbench.data import sources
+from cifarbench.data.sources import CACHE_NAME, RemoteFile, channel_stats, get_spec, load_dataset, split_validation
+from cifarbench.errors import DataError
+from conftest import FASHION_DIR, make_cifar100_tar, md5, needs_fashion, spec_for_files, write_idx_gz
+
+
+def test_cifar10_archive_is_verified_extracted_and_parsed(tiny_cifar10):
+    spec, data_dir = tiny_cifar10
+    ds = load_dataset("cifar10", data_dir=data_dir, download=False, spec=spec)
+    assert ds.train.images.shape == (100, 3, 32, 32) and ds.train.images.dtype == torch.uint8
+    assert ds.test.images.shape == (30, 3, 32, 32)
+    assert ds.train.labels.dtype == torch.int64
+    assert ds.classes[:3] == ["airplane", "automobile", "bird"]
+    assert (data_dir / "cifar10" / "cifar-10-batches-py" / "data_batch_5").is_file()
+    assert (data_dir / "cifar10" / CACHE_NAME).is_file()
+
+
+def test_channel_stats_are_computed_from_the_training_split(tiny_cifar10):
+    spec, data_dir = tiny_cifar10
+    ds = load_dataset("cifar10", data_dir=data_dir, download=False, spec=spec)
+    x = ds.train.images.double() / 255
+    assert ds.mean == pytest.approx(x.mean(dim=(0, 2, 3)).tolist(), abs=1e-5)
+    assert ds.std == pytest.approx(x.std(dim=(0, 2, 3), unbiased=False).tolist(), abs=1e-5)
+
+
+def test_parsed_cache_serves_the_second_load_without_raw_files(tiny_cifar10):
+    spec, data_dir = tiny_cifar10
+    first = load_dataset("cifar10", data_dir=data_dir, download=False, spec=spec)
+    for path in (data_dir / "cifar10").glob("*.tar.gz"):
+        path.unlink()
+    import shutil
+
+    shutil.rmtree(data_dir / "cifar10" / "cifar-10-batches-py")
+    second = load_dataset("cifar10", data_dir=data_dir, download=False, spec=spec)
+    assert torch.equal(first.train.images, second.train.images)
+    assert second.location == str(data_dir / "cifar10")
+
+
+def test_corrupted_archive_names_file_and_both_digests(tiny_cifar10):
+    spec, data_dir = tiny_cifar10
+    archive = data_dir / "cifar10" / "cifar-10-python.tar.gz"
+    expected = spec.files[0].md5
+    archive.write_bytes(archive.read_bytes()[:-200])  # truncated
+    with pytest.raises(DataError) as err:
+        load_dataset("cifar10", data_dir=data_dir, download=False, spec=spec)
+    message = str(err.value)
+    assert str(archive) in message and expected in message and md5(archive) in message
+    assert "cifarbench data download" in message
+    assert not (data_dir / "cifar10" / "cifar-10-batches-py").exists()  # nothing half-extracted
+    assert not (data_dir / "cifar10" / CACHE_NAME).exists()
+
+
+def test_tampered_member_is_rejected_before_parsing(tiny_cifar10):
+    spec, data_dir = tiny_cifar10
+    load_dataset("cifar10", data_dir=data_dir, download=False, spec=spec)
+    (data_dir / "cifar10" / CACHE_NAME).unlink()
+    member = data_dir / "cifar10" / "cifar-10-batches-py" / "test_batch"
+    member.write_bytes(member.read_bytes() + b"x")
+    with pytest.raises(DataError, match="test_batch: checksum mismatch"):
+        load_dataset("cifar10", data_dir=data_dir, download=False, spec=spec)
+
+
+def test_cifar100_fine_and_coarse_labels(tmp_path):
+    data_dir = tmp_path / "data"
+    (data_dir / "cifar100").mkdir(parents=True)
+    archive = make_cifar100_tar(data_dir / "cifar100")
+    spec = spec_for_files(get_spec("cifar100"), archive, data_dir / "cifar100" / "staging100" / "cifar-100-python")
+    fine = load_dataset("cifar100", data_dir=data_dir, download=False, spec=spec)
+    coarse = load_dataset("cifar100", data_dir=data_dir, download=False, spec=spec, coarse_labels=True)
+    assert len(fine.classes) == 100 and fine.classes[7] == "fine7"
+    assert len(coarse.classes) == 20 and coarse.name == "cifar100-coarse"
+    assert torch.equal(fine.train.images, coarse.train.images)
+    assert not torch.equal(fine.train.labels, coarse.train.labels)
+    assert int(coarse.train.labels.max()) < 20
+
+
+def test_offline_without_a_copy_says_which_files_go_where(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "SYSTEM_COPIES", {})
+    with pytest.raises(DataError) as err:
+        load_dataset("mnist", data_dir=tmp_path, download=False)
+    message = str(err.value)
+    assert "train-images-idx3-ubyte.gz" in message and "t10k-labels-idx1-ubyte.gz" in message
+    assert str(tmp_path / "mnist") in message
+
+
+def test_failed_download_leaves_no_partial_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "SYSTEM_COPIES", {})
+    spec = dataclasses.replace(get_spec("mnist"), mirrors=("http://127.0.0.1:9/",))  # nothing listens on port 9
+    with pytest.raises(DataError, match="download failed"):
+        load_dataset("mnist", data_dir=tmp_path, spec=spec, quiet=True)
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))
+
+
+def test_download_from_a_local_mirror_verifies_and_renames(tmp_path, monkeypatch):
+    """The real download path, served from a folder by file:// URLs."""
+    monkeypatch.setattr(sources, "SYSTEM_COPIES", {})
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    rng = np.random.default_rng(0)
+    arrays = {"train-images-idx3-ubyte.gz": rng.integers(0, 256, (12, 28, 28)),
+              "train-labels-idx1-ubyte.gz": rng.integers(0, 10, 12),
+              "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (5, 28, 28)),
+              "t10k-labels-idx1-ubyte.gz": rng.integers(0, 10, 5)}
+    files = tuple(RemoteFile(n, md5(write_idx_gz(mirror / n, a))) for n, a in arrays.items())
+    spec = dataclasses.replace(get_spec("mnist"), mirrors=(mirror.as_uri() + "/",), files=files)
+    ds = load_dataset("mnist", data_dir=tmp_path / "cache", spec=spec, quiet=True)
+    assert ds.train.images.shape == (12, 1, 28, 28) and len(ds.test) == 5
+    assert sorted(p.name for p in (tmp_path / "cache" / "mnist").iterdir()) == sorted([*arrays, CACHE_NAME])
+
+
+def test_mirror_serving_a_bad_file_is_rejected(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "SYSTEM_COPIES", {})
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for rf in get_spec("mnist").files:
+        (mirror / rf.name).write_bytes(b"not the real file")
+    spec = dataclasses.replace(get_spec("mnist"), mirrors=(mirror.as_uri() + "/",))
+    with pytest.raises(DataError, match="checksum mismatch"):
+        load_dataset("mnist", data_dir=tmp_path / "cache", spec=spec, quiet=True)
+    assert not list((tmp_path / "cache").rglob("*.gz"))  # neither the file nor a .part survives
+
+
+def test_unknown_dataset_lists_known_ones():
+    with pytest.raises(DataError, match="unknown dataset 'cifar11'; known datasets: cifar10, cifar100, mnist"):
+        load_dataset("cifar11")
+
+
+def test_validation_split_is_seeded_and_disjoint(tiny_cifar10):
+    spec, data_dir = tiny_cifar10
+    ds = load_dataset("cifar10", data_dir=data_dir, download=False, spec=spec)
+    train_a, val_a = split_validation(ds.train, 0.2, seed=3)
+    train_b, val_b = split_validation(ds.train, 0.2, seed=3)
+    assert len(val_a) == 20 and len(train_a) == 80
+    assert torch.equal(val_a.images, val_b.images)
+    with pytest.raises(DataError, match="val_split"):
+        split_validation(ds.train, 0.001, seed=0)
+
+
+def test_synthetic_is_deterministic_and_any_shape():
+    a = load_dataset("synthetic", shape=(1, 28, 28), num_classes=7, train_size=50, test_size=10, seed=4)
+    b = load_dataset("synthetic", shape=(1, 28, 28), num_classes=7, train_size=50, test_size=10, seed=4)
+    assert a.train.images.shape == (50, 1, 28, 28) and a.num_classes == 7
+    assert torch.equal(a.train.images, b.train.images) and torch.equal(a.test.labels, b.test.labels)
+
+
+def test_channel_stats_match_numpy():
+    images = torch.randint(0, 256, (64, 3, 8, 8), dtype=torch.uint8)
+    mean, std = channel_stats(images)
+    x = images.numpy().astype(np.float64) / 255
+    assert mean == pytest.approx(x.mean(axis=(0, 2, 3)), abs=1e-6)
+    assert std == pytest.approx(x.std(axis=(0, 2, 3)), abs=1e-6)
+
+
+@needs_fashion
+def test_real_fashion_mnist_from_debian_package(tmp_path):
+    ds = load_dataset("fashion-mnist", data_dir=tmp_path, download=False)
+    assert ds.train.images.shape == (60000, 1, 28, 28) and ds.test.images.shape == (10000, 1, 28, 28)
+    assert ds.classes[0] == "T-shirt/top" and ds.classes[9] == "Ankle boot"
+    assert torch.bincount(ds.train.labels).tolist() == [6000] * 10
+    # recomputed here from the pixels, not typed in: the widely quoted 0.2860 / 0.3530
+    assert ds.mean[0] == pytest.approx(0.2860, abs=5e-4) and ds.std[0] == pytest.approx(0.3530, abs=5e-4)
+    assert ds.location == str(FASHION_DIR)
+    assert (tmp_path / "fashion-mnist" / CACHE_NAME).is_file()
+    assert os.access(tmp_path / "fashion-mnist" / CACHE_NAME, os.R_OK)

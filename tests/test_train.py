@@ -1,0 +1,124 @@
+import json
+
+import pytest
+import torch
+import yaml
+
+from cifarbench.runs import RunDir
+from cifarbench.train.callbacks import Callback
+from cifarbench.train.checkpoint import load_checkpoint
+from cifarbench.train.recipes import resolve_config
+from cifarbench.train.session import train
+from conftest import needs_fashion
+
+
+def synthetic_config(tmp_path, **train_overrides):
+    """cnn-3conv (dropout: exercises the RNG state) with flips and crops on small synthetic images."""
+    return resolve_config("cnn-adam", {
+        "data": {"dataset": "synthetic", "synthetic_shape": [3, 16, 16], "synthetic_train_size": 192,
+                 "synthetic_test_size": 64},
+        "augment": {"flip": "random", "crop_padding": 2, "rotate_degrees": 0},
+        "optim": {"lr": 3e-3}, "schedule": {"name": "constant"},
+        "train": {"epochs": 3, "batch_size": 32, "device": "cpu", "precision": "fp32", **train_overrides},
+        "runs_dir": str(tmp_path / "runs"),
+    })
+
+
+class StopAfter(Callback):
+    def __init__(self, epochs):
+        self.epochs = epochs
+
+    def on_epoch_end(self, trainer, record):
+        if record["epoch"] == self.epochs:
+            raise KeyboardInterrupt  # as if the user pressed Ctrl-C after the checkpoint was written
+
+
+def test_run_directory_is_complete(tmp_path):
+    result = train(synthetic_config(tmp_path, epochs=8), quiet=True, argv=["cifarbench", "train"])
+    files = {p.relative_to(result.run.path).as_posix() for p in result.run.path.rglob("*") if p.is_file()}
+    assert files == {"config.yaml", "run_log.json", "history.json", "metrics.json", "classification_report.txt",
+                     "log.jsonl", "checkpoints/last.pt"}
+    run_log = json.loads((result.run.path / "run_log.json").read_text())
+    for key in ("os", "cpu_model", "cpu_cores", "ram_bytes", "python", "torch", "numpy", "device", "precision",
+                "seed", "cifarbench", "command", "start_time", "end_time", "train_seconds", "parameters",
+                "test_accuracy", "per_class_accuracy"):
+        assert key in run_log, key
+    assert run_log["status"] == "completed" and run_log["device"] == "cpu" and run_log["precision"] == "fp32"
+    assert run_log["validation_split"] == "test (used as validation)"
+    assert run_log["parameters"] > 0 and run_log["train_seconds"] > 0
+    history = json.loads((result.run.path / "history.json").read_text())
+    assert [h["epoch"] for h in history] == list(range(1, 9))
+    assert all(len(h["val_per_class_accuracy"]) == 10 for h in history)
+    assert len((result.run.path / "log.jsonl").read_text().splitlines()) == 8
+    config = yaml.safe_load((result.run.path / "config.yaml").read_text())
+    assert config["recipe"] == "cnn-adam" and config["train"]["epochs"] == 8
+    metrics = json.loads((result.run.path / "metrics.json").read_text())
+    assert metrics["num_examples"] == 64 and metrics["split"] == "test"
+    assert result.metrics["accuracy"] > 0.3  # the synthetic classes are learnable: chance is 0.1
+
+
+def test_same_seed_same_losses_bit_for_bit(tmp_path):
+    a = train(synthetic_config(tmp_path, seed=7), quiet=True)
+    b = train(synthetic_config(tmp_path, seed=7), quiet=True)
+    c = train(synthetic_config(tmp_path, seed=8), quiet=True)
+    losses = lambda r: [h["train_loss"] for h in r.history]  # noqa: E731
+    assert losses(a) == losses(b)
+    assert losses(a) != losses(c)
+    wa = load_checkpoint(a.run.path)["model"]
+    wb = load_checkpoint(b.run.path)["model"]
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    whole = train(synthetic_config(tmp_path, seed=3), quiet=True)
+    with pytest.raises(KeyboardInterrupt):
+        train(synthetic_config(tmp_path, seed=3), quiet=True, callbacks=[StopAfter(2)])
+    (interrupted,) = [p for p in (tmp_path / "runs").iterdir() if p != whole.run.path]
+    assert json.loads((interrupted / "run_log.json").read_text())["status"] == "interrupted"
+    assert load_checkpoint(interrupted)["trainer"]["epoch"] == 2
+    resumed = train(synthetic_config(tmp_path, seed=3), quiet=True, resume=interrupted)
+    assert resumed.run.path == interrupted
+    assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in whole.history]
+    assert [h["val_loss"] for h in resumed.history] == [h["val_loss"] for h in whole.history]
+    w1, w2 = load_checkpoint(whole.run.path)["model"], load_checkpoint(interrupted)["model"]
+    assert all(torch.equal(w1[k], w2[k]) for k in w1)
+    assert resumed.run_log["status"] == "completed"
+
+
+def test_fractional_epochs_stop_mid_epoch(tmp_path):
+    result = train(synthetic_config(tmp_path, epochs=1.5), quiet=True)  # 6 batches per epoch
+    assert [h["step"] for h in result.history] == [6, 9]
+
+
+def test_validation_split_is_reported_as_such(tmp_path):
+    config = synthetic_config(tmp_path, epochs=1)
+    config = resolve_config(config.recipe, config.to_dict(), {"data": {"val_split": 0.25}})
+    result = train(config, quiet=True)
+    assert result.run_log["validation_split"] == "validation"
+    assert result.run_log["val_images"] == 48 and result.run_log["train_images"] == 144
+
+
+def test_airbench_net_trains_through_the_one_loop(tmp_path):
+    config = resolve_config("resnet18-onecycle", {
+        "model": {"name": "airbench94"},
+        "data": {"dataset": "synthetic", "synthetic_train_size": 128, "synthetic_test_size": 32},
+        "train": {"epochs": 1, "batch_size": 64, "device": "cpu", "precision": "bf16", "channels_last": True},
+        "runs_dir": str(tmp_path / "runs")})
+    result = train(config, quiet=True)
+    ckpt = load_checkpoint(result.run.path)
+    w = ckpt["model"]["whiten.weight"]
+    assert torch.equal(w[:12], -w[12:]) and w.abs().sum() > 0  # whitening was initialised from the data
+    assert result.run_log["precision"] == "bf16"
+
+
+@needs_fashion
+def test_real_fashion_mnist_subset_learns(tmp_path):
+    """The README's full-data command on a 12,000-image subset: well past chance in seconds."""
+    config = resolve_config(None, {"data": {"dataset": "fashion-mnist", "train_subset": 12000, "test_subset": 2000,
+                                            "download": False},
+                                   "model": {"name": "lenet-small"},
+                                   "train": {"epochs": 1, "device": "cpu"}, "runs_dir": str(tmp_path / "runs")})
+    result = train(config, quiet=True)
+    assert result.metrics["accuracy"] > 0.70
+    assert set(result.metrics["per_class"]) >= {"Trouser", "Bag", "Ankle boot"}
+    assert result.metrics["per_class"]["Trouser"]["accuracy"] > 0.8
