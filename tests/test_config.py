@@ -22,8 +22,9 @@ def test_layers_override_in_order():
 def test_model_alone_picks_its_home_recipe():
     assert resolve_config(None, {"model": {"name": "lenet-small"}}).recipe == "lenet-small-onecycle"
     assert resolve_config(None, {"model": {"name": "resnet50"}}).recipe == "resnet50-multistep"
-    assert recipe_for_model("airbench96") == "resnet18-onecycle"
-    assert resolve_config(None).recipe == "resnet18-onecycle"
+    assert recipe_for_model("airbench96") == "airbench96"
+    assert recipe_for_model("mnist-cnn") == "mnist-cnn"
+    assert resolve_config(None).recipe == "airbench94"  # the default: the best CIFAR-10 recipe
 
 
 def test_every_recipe_builds():

@@ -113,3 +113,14 @@ def test_channels_last_batches():
     dl = loader(split(), channels_last=True, augment=Augment(flip="random", crop_padding=2))
     x, _ = next(dl.epoch(0))
     assert x.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_cutout_zeroes_exactly_one_square_per_image():
+    from cifarbench.data.loader import cutout
+
+    x = torch.ones(2, 3, 8, 8)
+    out = cutout(x, 3, torch.tensor([[0, 0], [5, 2]]))
+    assert int((out[0, 0] == 0).sum()) == 9 and torch.all(out[0, :, :3, :3] == 0)
+    assert torch.all(out[1, :, 5:8, 2:5] == 0) and int((out[1] == 0).sum()) == 27
+    dl = loader(split(), augment=Augment(cutout=4), shuffle=False)
+    assert next(dl.epoch(0))[0].shape == (16, 3, 8, 8)

@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 from cifarbench import __version__
 from cifarbench.errors import UserError
@@ -30,6 +31,8 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="assignments", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                    help="override any config field, e.g. --set optim.nesterov=true (repeatable)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    p.add_argument("--runs", type=int, default=1, metavar="N",
+                   help="N runs with seeds seed..seed+N-1; prints mean, std and 95%% CI of accuracy and time")
     g = p.add_argument_group("data")
     g.add_argument("--dataset", help="cifar10, cifar100, mnist, fashion-mnist or synthetic")
     g.add_argument("--data-dir", help="where datasets are looked for and downloaded "
@@ -117,6 +120,17 @@ def cmd_train(args) -> int:
     from cifarbench.train.session import train
 
     asked = explicit_values(args)
+    if args.runs < 1:
+        raise UserError(f"--runs {args.runs} must be at least 1")
+    if args.resume and args.runs > 1:
+        raise UserError("--resume continues one run; it cannot be combined with --runs")
+    if args.runs > 1:
+        from cifarbench.train.repeat import train_repeated
+
+        repeated = train_repeated(resolve_config(args.recipe, asked), args.runs, quiet=args.quiet, argv=sys.argv)
+        print((repeated.folder / "summary.md").read_text(), end="")
+        print(f"runs in {repeated.folder}")
+        return 0
     if args.resume:
         result = train(None, quiet=args.quiet, resume=args.resume, asked=asked, argv=sys.argv)
     else:
@@ -156,6 +170,17 @@ def cmd_predict(args) -> int:
     loaded = load_model(args.checkpoint, args.device)
     for path, top in zip(args.images, predict(loaded, args.images, args.top_k)):
         print(f"{path}: " + ", ".join(f"{name} {p:.1%}" for name, p in top))
+    return 0
+
+
+def cmd_compare_methods(args) -> int:
+    from cifarbench.bench.methods import METHODS, compare_methods
+
+    methods = tuple(args.methods.split(",")) if args.methods else METHODS
+    summary = compare_methods(args.dataset, methods, quick=args.quick, device=args.device, data_dir=args.data_dir,
+                              runs_dir=args.runs_dir, download=not args.offline, seed=args.seed, quiet=args.quiet)
+    print((Path(summary["folder"]) / "comparison.md").read_text(), end="")
+    print(f"runs in {summary['folder']}")
     return 0
 
 
@@ -262,6 +287,22 @@ def build_parser() -> Parser:
     p.add_argument("--top-k", type=int, default=3)
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("compare-methods", help="baseline resnet18 against airbench94/95/96: accuracy, time, speedup",
+                       description="Train the baseline and each airbench recipe on the same data and device; "
+                                   "write comparison.md and comparison.json.")
+    p.add_argument("--dataset", default="cifar10")
+    p.add_argument("--methods", metavar="R1,R2,...", help="recipes to compare, the first is the baseline "
+                                                            "(default: resnet18-onecycle,airbench94,airbench95,airbench96)")
+    p.add_argument("--quick", action="store_true",
+                   help="2,000 training / 1,000 test images and a quarter of each recipe's epochs: a pipeline check")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--data-dir")
+    p.add_argument("--offline", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--runs-dir", default="runs")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_compare_methods)
 
     p = sub.add_parser("info", help="print this machine's fingerprint (what every run records)")
     p.add_argument("--json", action="store_true")

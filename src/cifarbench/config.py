@@ -56,11 +56,15 @@ class DataConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     name: str = "resnet18"
+    # airbench: train the whitening layer's bias for this many epochs, then freeze it (None: never freeze)
+    whiten_bias_epochs: int | None = None
 
     def __post_init__(self):
         from cifarbench.models import list_models  # the registry, imported late: models are heavy
 
         _choice("model.name", self.name, list_models())
+        if self.whiten_bias_epochs is not None and self.whiten_bias_epochs < 0:
+            raise ConfigError(f"model.whiten_bias_epochs {self.whiten_bias_epochs} must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,11 @@ class OptimConfig:
     # airbench's decoupled form: lr and weight decay given per 1024 examples, momentum-free
     decoupled: bool = False
     bias_lr_scale: float = 1.0  # multiplies the lr (not the decay) of BatchNorm biases
+    # airbench's lookahead: every `lookahead_every` steps, weights <- EMA of weights with decay
+    # lookahead_decay ** lookahead_every * (step / total) ** 3, and a final copy at the last step
+    lookahead: bool = False
+    lookahead_every: int = 5
+    lookahead_decay: float = 0.95
 
     def __post_init__(self):
         _choice("optim.name", self.name, OPTIMIZERS)
@@ -92,6 +101,8 @@ class OptimConfig:
         if self.grad_clip is not None:
             _positive("optim.grad_clip", self.grad_clip)
         _positive("optim.bias_lr_scale", self.bias_lr_scale)
+        if self.lookahead_every < 1 or not 0.0 < self.lookahead_decay <= 1.0:
+            raise ConfigError("optim.lookahead_every must be >= 1 and optim.lookahead_decay in (0, 1]")
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,21 @@ def utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def new_folder(root: Path, label: str) -> Path:
+    """A new, empty `<root>/<UTC time>-<label>-<id>`; the random id keeps two folders made in
+    the same second apart, and mkdir (not exist_ok) guarantees no two callers share one."""
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    while True:
+        path = root / f"{stamp}-{label}-{uuid.uuid4().hex[:6]}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+
+
 class RunDir:
     """One run's folder. Create with `RunDir.create`, reopen with `RunDir.open`."""
 
@@ -91,18 +106,7 @@ class RunDir:
 
     @classmethod
     def create(cls, runs_root: Path, dataset: str, model: str, name: str | None = None) -> "RunDir":
-        """A new, empty folder; the random id makes two runs started in one second distinct."""
-        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        label = name or f"{dataset}-{model}"
-        runs_root = Path(runs_root)
-        runs_root.mkdir(parents=True, exist_ok=True)
-        while True:
-            path = runs_root / f"{stamp}-{label}-{uuid.uuid4().hex[:6]}"
-            try:
-                path.mkdir()  # fails if it exists: no two runs share a folder
-                return cls(path)
-            except FileExistsError:
-                continue
+        return cls(new_folder(runs_root, name or f"{dataset}-{model}"))
 
     @classmethod
     def open(cls, path: Path) -> "RunDir":

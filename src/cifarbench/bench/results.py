@@ -14,11 +14,27 @@ from cifarbench.fingerprint import fingerprint
 from cifarbench.runs import atomic_write_json, utc_now
 
 
+# Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom (any statistics table).
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def t_quantile_975(df: int) -> float:
+    if df <= len(_T975):
+        return _T975[df - 1]
+    z = 1.959964  # past 30: the Cornish-Fisher expansion z + (z^3 + z) / (4 df), within 1e-3
+    return z + (z**3 + z) / (4 * df)
+
+
 def summarise(values: list[float]) -> dict:
-    """min / median / max / mean / std of repeated measurements."""
-    return {"min": min(values), "median": statistics.median(values), "max": max(values),
-            "mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "n": len(values), "values": values}
+    """min / median / max / mean / std of repeated measurements, and the 95% confidence
+    interval of the mean (Student's t; a half-width of 0 for a single value)."""
+    n = len(values)
+    std = statistics.stdev(values) if n > 1 else 0.0
+    half = t_quantile_975(n - 1) * std / n**0.5 if n > 1 else 0.0
+    mean = statistics.fmean(values)
+    return {"min": min(values), "median": statistics.median(values), "max": max(values), "mean": mean, "std": std,
+            "ci95": [mean - half, mean + half], "n": n, "values": values}
 
 
 def print_table(title: str, columns: list[str], rows: list[list], console: Console | None = None) -> None:

@@ -27,20 +27,22 @@ PAD_MODES = ("zeros", "reflect")
 
 @dataclass(frozen=True)
 class Augment:
-    """What happens to each training image, in this order: flip, crop, rotate."""
+    """What happens to each training image, in this order: flip, crop, rotate, cutout."""
 
     flip: str = "none"  # random: each image with p=0.5; alternating: airbench's derandomised flip
     crop_padding: int = 0  # random crop after padding each side by this many pixels (= translate)
     pad_mode: str = "zeros"  # zeros: torchvision RandomCrop(padding=p); reflect: airbench's translate
     rotate_degrees: float = 0.0  # uniform rotation in [-d, d]
+    cutout: int = 0  # zero a random square of this side (DeVries & Taylor 2017; airbench96 uses 12)
 
     def __post_init__(self):
         if self.flip not in FLIP_MODES:
             raise ConfigError(f"augment.flip {self.flip!r} is not one of {', '.join(FLIP_MODES)}")
         if self.pad_mode not in PAD_MODES:
             raise ConfigError(f"augment.pad_mode {self.pad_mode!r} is not one of {', '.join(PAD_MODES)}")
-        if self.crop_padding < 0 or self.rotate_degrees < 0:
-            raise ConfigError("augment.crop_padding and augment.rotate_degrees must be >= 0")
+        for name in ("crop_padding", "rotate_degrees", "cutout"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"augment.{name} {getattr(self, name)} must be >= 0")
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -102,7 +104,7 @@ class DeviceLoader:
         used = self.local_size() * self.world_size
         order = order[:used][self.rank :: self.world_size].to(self.device)
         aug = self.augment
-        flips = shifts = angles = None
+        flips = shifts = angles = corners = None
         if aug.flip == "random":
             flips = (torch.rand(n, generator=gen) < 0.5).to(self.device)
         elif aug.flip == "alternating":
@@ -112,6 +114,10 @@ class DeviceLoader:
             shifts = torch.randint(0, 2 * aug.crop_padding + 1, (n, 2), generator=gen).to(self.device)
         if aug.rotate_degrees:
             angles = ((torch.rand(n, generator=gen) * 2 - 1) * aug.rotate_degrees).to(self.device)
+        if aug.cutout:
+            h, w = self.images.shape[-2:]
+            corners = torch.stack([torch.randint(0, h - aug.cutout + 1, (n,), generator=gen),
+                                   torch.randint(0, w - aug.cutout + 1, (n,), generator=gen)], 1).to(self.device)
         for b in range(start_batch, len(self)):
             idx = order[b * self.batch_size : (b + 1) * self.batch_size]
             x = self.images[idx].float() * self.scale + self.shift
@@ -121,6 +127,8 @@ class DeviceLoader:
                 x = random_crop(x, aug.crop_padding, shifts[idx], aug.pad_mode)
             if angles is not None:
                 x = rotate(x, angles[idx])
+            if corners is not None:
+                x = cutout(x, aug.cutout, corners[idx])
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             yield x, self.labels[idx]
@@ -155,3 +163,12 @@ def rotate(x: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
     affine = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
     grid = F.affine_grid(affine.to(x.dtype), list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def cutout(x: torch.Tensor, size: int, corners: torch.Tensor) -> torch.Tensor:
+    """Zero a size x size square per image; corners: (B, 2) top-left (row, column)."""
+    h, w = x.shape[-2:]
+    rows = torch.arange(h, device=x.device).view(1, h, 1) - corners[:, 0].view(-1, 1, 1)
+    cols = torch.arange(w, device=x.device).view(1, 1, w) - corners[:, 1].view(-1, 1, 1)
+    inside = (rows >= 0) & (rows < size) & (cols >= 0) & (cols < size)  # (B, H, W)
+    return x.masked_fill(inside.unsqueeze(1), 0.0)

@@ -5,7 +5,7 @@
     whiten  2x2 conv, 2*C*4 channels (24 for RGB), frozen weights set from the data, bias; GELU
     group   conv3x3 -> max-pool 2 -> BN -> GELU -> conv3x3 -> BN -> GELU      (x3)
             airbench96: a third conv + BN and a residual around the last two
-    pool    max-pool 3 (the 3x3 map left at 32x32 input becomes 1x1), flatten
+    pool    global max-pool (the reference's max-pool 3 on the 3x3 map left at 32x32), flatten
     head    linear without bias, output x 1/9
 
 BatchNorm has eps 1e-12, its weight frozen at 1 and only its bias trained; convs have no
@@ -102,7 +102,9 @@ class Airbench(nn.Module):
             groups.append(ConvGroup(c, width, bn_momentum, residual))
             c = width
         self.groups = nn.Sequential(*groups)
-        self.pool = nn.Sequential(nn.MaxPool2d(3), nn.Flatten())
+        # The reference's MaxPool2d(3) meets a 3x3 map at 32x32 and 28x28 input, so it is a global
+        # max-pool there; the adaptive form is the same thing and also fits other sizes.
+        self.pool = nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten())
         self.head = nn.Linear(c, num_classes, bias=False)
         self.scale = scale  # the reference multiplies the logits by 1/9
 

@@ -37,6 +37,13 @@ class Callback:
     def on_exception(self, trainer: "Trainer", exc: BaseException) -> None:
         """Called when training stops with an exception (including KeyboardInterrupt)."""
 
+    def state_dict(self) -> dict | None:
+        """State to keep in checkpoints (tensors and plain values only), or None if stateless."""
+        return None
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what `state_dict` returned."""
+
 
 class CallbackList(Callback):
     """Calls each callback in order for every hook."""
@@ -51,3 +58,17 @@ class CallbackList(Callback):
                     getattr(cb, name)(*args, **kwargs)
             return call_all
         return object.__getattribute__(self, name)
+
+    def state_dict(self) -> dict:
+        """{callback class name: state} for the callbacks that have state."""
+        states = {}
+        for cb in object.__getattribute__(self, "callbacks"):
+            state = cb.state_dict()
+            if state is not None:
+                states[type(cb).__name__] = state
+        return states
+
+    def load_state_dict(self, states: dict) -> None:
+        for cb in object.__getattribute__(self, "callbacks"):
+            if type(cb).__name__ in states:
+                cb.load_state_dict(states[type(cb).__name__])

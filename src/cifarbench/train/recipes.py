@@ -99,10 +99,51 @@ RECIPES: dict[str, dict] = {
         "schedule": {"name": "step", "interval": "epoch", "step_size": 1, "gamma": 0.7},
         "train": {"epochs": 14, "batch_size": 64, "eval_batch_size": 1000},
     },
+    # ---- airbench (Keller Jordan, arXiv 2404.00498). Every value below is from the reference package
+    # `airbench` (lib_airbench94.py `hyp` and utils.py `train`) unless a comment says otherwise.
+    "airbench94": {
+        "model": {"name": "airbench94",
+                  "whiten_bias_epochs": 3},  # hyp['opt']['whiten_bias_epochs']: bias trained 3 epochs, then frozen
+        "augment": {"flip": "alternating",  # CifarLoader(altflip=True): each image flipped every other epoch
+                    "crop_padding": 2, "pad_mode": "reflect"},  # hyp['aug']['translate'] = 2, reflect padding
+        "optim": {"name": "sgd", "nesterov": True,  # utils.train: SGD(..., nesterov=True)
+                  "decoupled": True,  # lr and decay per 1024 examples, independent of momentum (utils.train)
+                  "lr": 11.5,  # hyp['opt']['lr']: "learning rate per 1024 examples"
+                  "momentum": 0.85,  # hyp['opt']['momentum']
+                  "weight_decay": 0.0153,  # hyp['opt']['weight_decay']: "per 1024 examples"
+                  "bias_lr_scale": 64.0,  # hyp['opt']['bias_scaler']: BatchNorm biases learn 64x faster
+                  "label_smoothing": 0.2,  # hyp['opt']['label_smoothing']
+                  "loss_reduction": "sum",  # utils.train: loss_fn(outputs, labels).sum()
+                  "lookahead": True, "lookahead_every": 5, "lookahead_decay": 0.95},  # LookaheadState, 0.95**5
+        "schedule": {"name": "triangle", "interval": "batch",  # LambdaLR stepped every batch
+                     "pct_start": 0.23, "start_factor": 0.2, "end_factor": 0.07},  # train(lr_peak, lr_end), get_lr
+        "train": {"epochs": 9.9,  # hyp['opt']['train_epochs']
+                  "batch_size": 1024,  # CifarLoader(batch_size=hyp['opt']['batch_size'])
+                  "drop_last": True,  # CifarLoader: drop_last = train
+                  "eval_batch_size": 2000,  # test_loader batch_size=2000
+                  "tta": 2,  # hyp['net']['tta_level']: mirror + 1-px translations, 6 views
+                  "channels_last": True},  # make_net94: memory_format=torch.channels_last
+    },
 }
 
+# lib_airbench95.py: the wider net (128/384/384), 15 epochs, lr 10.0; everything else as airbench94.
+RECIPES["airbench95"] = merge(RECIPES["airbench94"], {
+    "model": {"name": "airbench95"},
+    "optim": {"lr": 10.0},
+    "train": {"epochs": 15.0},
+})
+# lib_airbench96.py: 128/384/512 with three convs and a residual per group, 37 epochs, lr 9.0, decay
+# 0.012, translate 4, cutout 12. Its train96 declares lr_peak=0.1, lr_end=0 but does not pass them
+# on, so the reference runs utils.train's defaults 0.23 / 0.07: we do the same.
+RECIPES["airbench96"] = merge(RECIPES["airbench94"], {
+    "model": {"name": "airbench96"},
+    "augment": {"crop_padding": 4, "cutout": 12},
+    "optim": {"lr": 9.0, "weight_decay": 0.012},
+    "train": {"epochs": 37.0},
+})
+
 # What `cifarbench train` runs with no flags: the best CIFAR-10 recipe the tool has.
-DEFAULT_RECIPE = "resnet18-onecycle"
+DEFAULT_RECIPE = "airbench94"
 
 # What `--model M` without `--recipe` runs: the fastest good recipe written for M. Models not
 # named here get the first recipe written for them, else the default.

@@ -20,7 +20,8 @@ import torch
 from cifarbench.config import RunConfig
 from cifarbench.data.loader import DeviceLoader
 from cifarbench.data.sources import ImageDataset, Split, load_dataset, split_validation
-from cifarbench.devices import configure_threads, precision_name, resolve_device, resolve_precision, synchronize
+from cifarbench.devices import (Stopwatch, configure_threads, precision_name, resolve_device, resolve_precision,
+                                synchronize)
 from cifarbench.errors import CheckpointError, ConfigError
 from cifarbench.eval.metrics import classification_metrics, classification_report
 from cifarbench.fingerprint import fingerprint
@@ -30,6 +31,7 @@ from cifarbench.train.callbacks import Callback
 from cifarbench.train.checkpoint import CheckpointSaver, load_checkpoint
 from cifarbench.train.progress import CONSOLE, JsonlLog, LogEpochs, ProgressBar
 from cifarbench.train.trainer import Trainer, seed_everything
+from cifarbench.train.tricks import tricks_for
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +117,8 @@ def train(config: RunConfig | None, *, quiet: bool = False, resume: str | Path |
         "data": {"dataset": data.dataset.name, "classes": data.dataset.classes, "mean": list(data.dataset.mean),
                  "std": list(data.dataset.std), "shape": list(data.dataset.shape)},
     }
-    all_callbacks = [JsonlLog(run), CheckpointSaver(run, config.train.checkpoint_every, extra),
+    # tricks first: they change the weights, which the log and the checkpoint then record
+    all_callbacks = [*tricks_for(config), JsonlLog(run), CheckpointSaver(run, config.train.checkpoint_every, extra),
                      LogEpochs() if quiet else ProgressBar(), *callbacks]
     trainer = Trainer(config, model, train_loader, val_loader, device, amp_dtype, data.dataset.classes, all_callbacks)
     if checkpoint is not None:
@@ -151,7 +154,8 @@ def train(config: RunConfig | None, *, quiet: bool = False, resume: str | Path |
 
     test_loader = DeviceLoader(data.test, data.dataset.mean, data.dataset.std, config.train.eval_batch_size, device,
                                shuffle=False, channels_last=config.train.channels_last)
-    final = trainer.evaluate(test_loader, tta=config.train.tta)
+    with Stopwatch(device).region() as final_watch:
+        final = trainer.evaluate(test_loader, tta=config.train.tta)
     metrics = classification_metrics(final.logits.numpy(), final.labels.numpy(), data.dataset.classes)
     metrics.update(split="test", loss=final.loss, tta_level=config.train.tta)
     run.write_json(RunDir.METRICS, metrics)
@@ -159,7 +163,7 @@ def train(config: RunConfig | None, *, quiet: bool = False, resume: str | Path |
     run.write_text(RunDir.REPORT, classification_report(metrics))
     run_log = run.update_run_log(
         status="completed", end_time=utc_now(), epochs_completed=state.epoch, steps=state.step,
-        train_seconds=state.train_seconds, eval_seconds=state.eval_seconds,
+        train_seconds=state.train_seconds, eval_seconds=state.eval_seconds, final_eval_seconds=final_watch.seconds,
         best_val_accuracy=state.best_val_accuracy, best_epoch=state.best_epoch,
         test_accuracy=metrics["accuracy"], test_loss=final.loss,
         per_class_accuracy={k: v["accuracy"] for k, v in metrics["per_class"].items()})

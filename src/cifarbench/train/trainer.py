@@ -208,6 +208,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),
+            "callbacks": self.callbacks.state_dict(),
             "trainer": {
                 "epoch": self.state.epoch, "step": self.state.step, "history": self.state.history,
                 "best_val_accuracy": self.state.best_val_accuracy, "best_epoch": self.state.best_epoch,
@@ -226,6 +227,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
+        self.callbacks.load_state_dict(state.get("callbacks", {}))
         t = state["trainer"]
         self.state = TrainState(epoch=t["epoch"], step=t["step"], history=list(t["history"]),
                                 best_val_accuracy=t["best_val_accuracy"], best_epoch=t["best_epoch"],

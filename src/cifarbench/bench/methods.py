@@ -1,0 +1,83 @@
+"""The method comparison: a baseline ResNet-18 against the airbench recipes, same data, same
+device, each at its own recipe's epochs (the point is accuracy per unit of time).
+
+    cifarbench compare-methods [--dataset D] [--quick]
+
+Writes comparison.md and comparison.json beside the run directories, in one folder.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from cifarbench.config import merge
+from cifarbench.runs import atomic_write_json, atomic_write_text, new_folder
+from cifarbench.train.recipes import resolve_config
+from cifarbench.train.repeat import timed_seconds
+from cifarbench.train.session import train
+
+BASELINE = "resnet18-onecycle"
+METHODS = (BASELINE, "airbench94", "airbench95", "airbench96")
+
+
+@dataclass(frozen=True)
+class Quick:
+    """--quick: a pipeline check on a slice of the data, not a result to quote."""
+
+    train_images: int = 2000
+    test_images: int = 1000
+    epoch_fraction: float = 0.25  # of each recipe's epochs, at least 1
+
+
+def compare_methods(dataset: str = "cifar10", methods=METHODS, *, quick: bool = False, device: str = "auto",
+                    data_dir: str | None = None, runs_dir: str = "runs", download: bool = True,
+                    seed: int = 0, quiet: bool = False, extra: dict | None = None) -> dict:
+    """Train each recipe in `methods` (the first is the baseline); `extra` is a config layer
+    applied to every method (for example a synthetic dataset's shape)."""
+    folder = new_folder(Path(runs_dir), f"compare-methods-{dataset}" + ("-quick" if quick else ""))
+    rows = []
+    for recipe in methods:
+        overrides: dict = {"data": {"dataset": dataset, "data_dir": data_dir, "download": download},
+                           "train": {"device": device, "seed": seed}, "runs_dir": str(folder), "name": recipe}
+        overrides = merge(overrides, extra or {})
+        config = resolve_config(recipe, overrides)
+        if quick:
+            q = Quick()
+            epochs = max(1.0, math.ceil(config.train.epochs * q.epoch_fraction))
+            config = resolve_config(recipe, overrides, {
+                "data": {"train_subset": q.train_images, "test_subset": q.test_images},
+                "train": {"epochs": epochs, "batch_size": min(config.train.batch_size, q.train_images // 4)}})
+        result = train(config, quiet=quiet)
+        log = result.run_log
+        rows.append({
+            "method": recipe, "model": config.model.name, "epochs": config.train.epochs,
+            "parameters": log["parameters"], "test_accuracy": result.metrics["accuracy"],
+            "train_seconds": log["train_seconds"], "timed_seconds": timed_seconds(result),
+            "seconds_per_epoch": log["train_seconds"] / config.train.epochs,
+            "run_dir": result.run.path.name,
+        })
+    base = next(r for r in rows if r["method"] == methods[0])
+    for r in rows:
+        r["speedup"] = base["timed_seconds"] / r["timed_seconds"]
+    summary = {"dataset": dataset, "quick": quick, "device": result.run_log["device"],
+               "precision": result.run_log["precision"], "baseline": methods[0], "methods": rows}
+    atomic_write_json(summary, folder / "comparison.json")
+    atomic_write_text(comparison_markdown(summary), folder / "comparison.md")
+    summary["folder"] = str(folder)
+    return summary
+
+
+def comparison_markdown(s: dict) -> str:
+    lines = [f"# Methods on {s['dataset']} ({s['device']}, {s['precision']})" + (" — quick check, not a result"
+                                                                                 if s["quick"] else ""), "",
+             "| method | model | parameters | epochs | test accuracy | time s | s / epoch | speedup vs "
+             f"{s['baseline']} |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in s["methods"]:
+        lines.append(f"| {r['method']} | {r['model']} | {r['parameters']:,} | {r['epochs']:g} | "
+                     f"{r['test_accuracy']:.2%} | {r['timed_seconds']:.1f} | {r['seconds_per_epoch']:.1f} | "
+                     f"{r['speedup']:.2f}x |")
+    lines += ["", "Time counts data-dependent initialisation, training and the final evaluation (with each "
+              "recipe's test-time augmentation), as airbench times itself; per-epoch validation is excluded.", ""]
+    return "\n".join(lines)
