@@ -15,7 +15,8 @@ def tiny_airbench(tmp_path, recipe="airbench94", **train_overrides):
     return resolve_config(recipe, {
         "data": {"dataset": "synthetic", "synthetic_shape": [1, 16, 16], "synthetic_train_size": 256,
                  "synthetic_test_size": 64},
-        "train": {"batch_size": 64, "device": "cpu", "precision": "fp32", "epochs": 4, **train_overrides},
+        "train": {"batch_size": 64, "device": "cpu", "precision": "fp32", "epochs": 4, "plots": False,
+                  **train_overrides},
         "runs_dir": str(tmp_path / "runs")})
 
 
@@ -150,7 +151,8 @@ def test_compare_methods_writes_markdown_and_json(tmp_path):
 
     summary = compare_methods("synthetic", ("lenet-small-onecycle", "airbench94"), quick=True, device="cpu",
                               runs_dir=str(tmp_path), quiet=True,
-                              extra={"data": {"synthetic_shape": [1, 16, 16], "synthetic_train_size": 2000}})
+                              extra={"data": {"synthetic_shape": [1, 16, 16], "synthetic_train_size": 2000},
+                                     "train": {"plots": False}})
     table = json.loads((tmp_path / summary["folder"] / "comparison.json").read_text())
     assert [m["method"] for m in table["methods"]] == ["lenet-small-onecycle", "airbench94"]
     assert table["methods"][0]["speedup"] == pytest.approx(1.0)

@@ -70,7 +70,7 @@ def test_info_and_lists(capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["train", "--model", "resnet19"], "model.name 'resnet19' is not one of airbench94"),
+    (["train", "--model", "resnet19"], "model.name 'resnet19' is not one of airbench-small, airbench-tiny, airbench94"),
     (["train", "--recipe", "fastest"], "unknown recipe 'fastest'; known recipes: tutorial"),
     (["train", "--dataset", "imagenet"], "data.dataset 'imagenet' is not one of cifar10, cifar100"),
     (["train", "--epochs", "0"], "train.epochs 0.0 must be positive"),

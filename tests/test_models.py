@@ -18,6 +18,8 @@ PARAMETERS = {
     "airbench94": 1_972_792,
     "airbench95": 4_606_520,
     "airbench96": 9_918_776,
+    "airbench-small": 295_096,
+    "airbench-tiny": 76_280,
 }
 
 
@@ -39,7 +41,7 @@ def test_mnist_cnn_at_its_native_shape():
 @pytest.mark.parametrize("shape", [(3, 32), (1, 28)])
 @pytest.mark.parametrize("classes", [10, 100])
 def test_forward_backward(name, shape, classes):
-    if name in ("resnet34", "resnet50", "airbench96") and classes == 100:
+    if name in ("resnet34", "resnet50", "airbench96", "airbench95") and classes == 100:
         pytest.skip("covered at 10 classes; the head is the only difference")
     torch.manual_seed(0)
     model = build_model(name, classes, shape[0], shape[1])
@@ -53,7 +55,7 @@ def test_forward_backward(name, shape, classes):
 
 
 def test_unknown_model_lists_the_known_ones():
-    with pytest.raises(ConfigError, match="unknown model 'resnet19'; known models: airbench94"):
+    with pytest.raises(ConfigError, match="unknown model 'resnet19'; known models: airbench-small, airbench-tiny, airbench94"):
         build_model("resnet19")
 
 

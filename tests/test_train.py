@@ -19,7 +19,8 @@ def synthetic_config(tmp_path, **train_overrides):
                  "synthetic_test_size": 64},
         "augment": {"flip": "random", "crop_padding": 2, "rotate_degrees": 0},
         "optim": {"lr": 3e-3}, "schedule": {"name": "constant"},
-        "train": {"epochs": 3, "batch_size": 32, "device": "cpu", "precision": "fp32", **train_overrides},
+        "train": {"epochs": 3, "batch_size": 32, "device": "cpu", "precision": "fp32", "plots": False,
+                  **train_overrides},
         "runs_dir": str(tmp_path / "runs"),
     })
 
@@ -34,10 +35,12 @@ class StopAfter(Callback):
 
 
 def test_run_directory_is_complete(tmp_path):
-    result = train(synthetic_config(tmp_path, epochs=8), quiet=True, argv=["cifarbench", "train"])
+    result = train(synthetic_config(tmp_path, epochs=8, plots=True), quiet=True, argv=["cifarbench", "train"])
     files = {p.relative_to(result.run.path).as_posix() for p in result.run.path.rglob("*") if p.is_file()}
+    pictures = {f"{name}.{ext}" for name in ("curves", "per_class_accuracy", "confusion", "confusion_normalized")
+                for ext in ("png", "svg")}
     assert files == {"config.yaml", "run_log.json", "history.json", "metrics.json", "classification_report.txt",
-                     "log.jsonl", "checkpoints/last.pt"}
+                     "log.jsonl", "checkpoints/last.pt", *pictures}
     run_log = json.loads((result.run.path / "run_log.json").read_text())
     for key in ("os", "cpu_model", "cpu_cores", "ram_bytes", "python", "torch", "numpy", "device", "precision",
                 "seed", "cifarbench", "command", "start_time", "end_time", "train_seconds", "parameters",
@@ -101,8 +104,10 @@ def test_validation_split_is_reported_as_such(tmp_path):
 def test_airbench_net_trains_through_the_one_loop(tmp_path):
     config = resolve_config("resnet18-onecycle", {
         "model": {"name": "airbench94"},
-        "data": {"dataset": "synthetic", "synthetic_train_size": 128, "synthetic_test_size": 32},
-        "train": {"epochs": 1, "batch_size": 64, "device": "cpu", "precision": "bf16", "channels_last": True},
+        "data": {"dataset": "synthetic", "synthetic_shape": [3, 16, 16], "synthetic_train_size": 128,
+                 "synthetic_test_size": 32},
+        "train": {"epochs": 1, "batch_size": 64, "device": "cpu", "precision": "bf16", "channels_last": True,
+                  "plots": False},
         "runs_dir": str(tmp_path / "runs")})
     result = train(config, quiet=True)
     ckpt = load_checkpoint(result.run.path)

@@ -72,6 +72,8 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--runs-dir", help="where run directories are created (default: runs)")
     g.add_argument("--name", help="run folder label (default: <dataset>-<model>)")
     g.add_argument("--quiet", action="store_true", help="no progress bar; results only")
+    g.add_argument("--no-plots", dest="plots", action="store_false", default=None,
+                   help="skip the pictures at the end of the run (`cifarbench plot RUN_DIR` draws them later)")
 
 
 # flag -> (section, field): the command-line values that land in the config
@@ -85,7 +87,7 @@ _FLAG_FIELDS = {
     "epochs": ("train", "epochs"), "batch_size": ("train", "batch_size"), "device": ("train", "device"),
     "precision": ("train", "precision"), "channels_last": ("train", "channels_last"),
     "compile": ("train", "compile"), "seed": ("train", "seed"), "deterministic": ("train", "deterministic"),
-    "checkpoint_every": ("train", "checkpoint_every"), "tta": ("train", "tta"),
+    "checkpoint_every": ("train", "checkpoint_every"), "tta": ("train", "tta"), "plots": ("train", "plots"),
     "runs_dir": (None, "runs_dir"), "name": (None, "name"),
 }
 
@@ -181,6 +183,49 @@ def cmd_compare_methods(args) -> int:
                               runs_dir=args.runs_dir, download=not args.offline, seed=args.seed, quiet=args.quiet)
     print((Path(summary["folder"]) / "comparison.md").read_text(), end="")
     print(f"runs in {summary['folder']}")
+    return 0
+
+
+def cmd_bench_devices(args) -> int:
+    from cifarbench.bench.devices import bench_devices
+
+    result = bench_devices(args.devices.split(",") if args.devices else None, recipe=args.recipe, model=args.model,
+                           dataset=args.dataset, epochs=args.epochs, repeats=args.repeats, seed=args.seed,
+                           runs_dir=args.runs_dir, quiet=True)
+    print((Path(result["folder"]) / "report.txt").read_text(), end="")
+    print(f"report, JSON and chart in {result['folder']}")
+    return 0
+
+
+def cmd_bench_throughput(args) -> int:
+    from cifarbench.bench.results import print_table
+    from cifarbench.bench.throughput import bench_throughput
+    from cifarbench.models import list_models
+
+    models = args.models.split(",") if args.models else list_models()
+    unknown = sorted(set(models) - set(list_models()))
+    if unknown:
+        raise UserError(f"unknown model {unknown[0]!r}; known models: {', '.join(list_models())}")
+    result = bench_throughput(models, runs_dir=args.runs_dir, batch_size=args.batch_size, precision=args.precision,
+                              channels_last=not args.nchw, device=args.device, steps=args.steps)
+    rows = [[r["model"], f"{r['parameters']:,}", r["train_images_per_second"], r["infer_images_per_second"],
+             f"{r['train_flops_per_image'] / 1e9:.3f}", f"{r['train_fraction_of_peak']:.1%}",
+             f"{(r['peak_memory_bytes'] or 0) / 2**20:,.0f}"] for r in result["models"]]
+    first = result["models"][0]
+    print_table(f"throughput on {first['device']} ({first['precision']}, batch {args.batch_size}, "
+                f"{'NCHW' if args.nchw else 'channels_last'})",
+                ["model", "params", "train img/s", "infer img/s", "train GFLOP/img", "of matmul peak", "peak MiB"],
+                rows)
+    print(f"JSON and chart in {result['folder']}")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from cifarbench.report.run_plots import plot_run
+    from cifarbench.runs import RunDir
+
+    for path in plot_run(RunDir.open(args.run_dir)):
+        print(path)
     return 0
 
 
@@ -303,6 +348,34 @@ def build_parser() -> Parser:
     p.add_argument("--runs-dir", default="runs")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_compare_methods)
+
+    bench = sub.add_parser("bench", help="benchmarks: devices, throughput").add_subparsers(
+        dest="bench", metavar="BENCHMARK", parser_class=Parser, required=True)
+    p = bench.add_parser("devices", help="the same training on every available device: time, images/s, speedup",
+                         description="Train the same recipe with the same data and seed on each device; one warm-up "
+                                     "run, then timed repeats. Default: synthetic CIFAR-shaped data, 1 epoch.")
+    p.add_argument("--devices", metavar="D1,D2", help="default: every available device (cpu, cuda, mps)")
+    p.add_argument("--recipe", default="airbench94")
+    p.add_argument("--model", help="default: the recipe's model")
+    p.add_argument("--dataset", help="real data instead of synthetic (e.g. cifar10)")
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--runs-dir", default="runs")
+    p.set_defaults(func=cmd_bench_devices)
+    p = bench.add_parser("throughput", help="training and inference images/s, FLOPs and peak memory per model")
+    p.add_argument("--models", metavar="M1,M2", help="default: every model in the zoo")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--precision", default="auto")
+    p.add_argument("--nchw", action="store_true", help="NCHW instead of channels_last")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--runs-dir", default="runs")
+    p.set_defaults(func=cmd_bench_throughput)
+
+    p = sub.add_parser("plot", help="draw a run's training curves, per-class accuracy and confusion matrices")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("info", help="print this machine's fingerprint (what every run records)")
     p.add_argument("--json", action="store_true")

@@ -148,6 +148,7 @@ class TrainConfig:
     eval_every: int = 1  # epochs between validations (the last epoch is always validated)
     tta: int = 0  # test-time augmentation of the final evaluation: 0 none, 1 mirror, 2 mirror + translate
     drop_last: bool = False
+    plots: bool = True  # draw curves, per-class bars and confusion matrices into the run directory
 
     def __post_init__(self):
         _positive("train.epochs", self.epochs)

@@ -43,7 +43,8 @@ def print_table(title: str, columns: list[str], rows: list[list], console: Conso
         table.add_column(col, justify="left" if col == columns[0] else "right")
     for row in rows:
         table.add_row(*[f"{v:,.1f}" if isinstance(v, float) else str(v) for v in row])
-    (console or Console()).print(table)
+    # piped or captured output is not wrapped at rich's 80-column default: tables stay one row per line
+    (console or Console(width=None if sys.stdout.isatty() else 160)).print(table)
 
 
 def write_result(path: str | Path, name: str, results: dict, device=None) -> Path:

@@ -161,6 +161,8 @@ def train(config: RunConfig | None, *, quiet: bool = False, resume: str | Path |
     run.write_json(RunDir.METRICS, metrics)
     run.write_json(RunDir.HISTORY, state.history)
     run.write_text(RunDir.REPORT, classification_report(metrics))
+    if config.train.plots:
+        _make_plots(run)
     run_log = run.update_run_log(
         status="completed", end_time=utc_now(), epochs_completed=state.epoch, steps=state.step,
         train_seconds=state.train_seconds, eval_seconds=state.eval_seconds, final_eval_seconds=final_watch.seconds,
@@ -168,6 +170,16 @@ def train(config: RunConfig | None, *, quiet: bool = False, resume: str | Path |
         test_accuracy=metrics["accuracy"], test_loss=final.loss,
         per_class_accuracy={k: v["accuracy"] for k, v in metrics["per_class"].items()})
     return RunResult(run, metrics, state.history, run_log)
+
+
+def _make_plots(run: RunDir) -> None:
+    """The run's pictures; a plotting failure is logged, never allowed to lose a finished run."""
+    from cifarbench.report.run_plots import plot_run
+
+    try:
+        plot_run(run)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("could not draw the plots of %s: %s (run `cifarbench plot` to retry)", run.path, exc)
 
 
 def _data_init(trainer: Trainer, loader: DeviceLoader, count: int = 5000) -> None:

@@ -13,6 +13,7 @@ continue exactly where it stopped (see `state_dict`).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 from dataclasses import dataclass, field
@@ -118,6 +119,7 @@ class Trainer:
         self._loss_sum.zero_()
         self._correct.zero_()
         self._seen = 0
+        self._epoch_clock_start = self.stopwatch.seconds
         self.stopwatch.start()
         for batch_index, (inputs, labels) in enumerate(self.train_loader.epoch(epoch)):
             self.train_step(inputs, labels)
@@ -126,7 +128,8 @@ class Trainer:
                 break  # fractional epochs end mid-epoch
         if self.config.schedule.interval == "epoch":
             self.scheduler.step()
-        self.epoch_seconds = self.stopwatch.stop()
+        self.stopwatch.stop()
+        self.epoch_seconds = self.stopwatch.seconds - self._epoch_clock_start  # without paused_clock() spans
         self.state.train_seconds += self.epoch_seconds
 
     def train_step(self, inputs: torch.Tensor, labels: torch.Tensor) -> None:
@@ -150,6 +153,21 @@ class Trainer:
         self._loss_sum += per_example * n
         self._correct += (outputs.detach().argmax(1) == labels).sum()
         self._seen += n
+
+    @contextlib.contextmanager
+    def paused_clock(self):
+        """Work done inside (a callback's evaluation, say) is not counted as training time."""
+        self.stopwatch.stop()
+        try:
+            yield
+        finally:
+            self.stopwatch.start()
+
+    def training_seconds_so_far(self) -> float:
+        """Synchronised training time up to now, the current epoch included (a device sync)."""
+        self.stopwatch.stop()
+        self.stopwatch.start()
+        return self.state.train_seconds + self.stopwatch.seconds - self._epoch_clock_start
 
     def running_metrics(self) -> tuple[float, float]:
         """Mean loss and accuracy of the epoch so far (a device sync: call it sparingly)."""

@@ -1,0 +1,84 @@
+"""The CPU-versus-accelerator comparison: the same recipe, model, data, seed and
+hyper-parameters on every available device.
+
+Per device: one warm-up run (its time reported apart: kernel selection, allocator growth,
+compilation), then `repeats` timed runs; min / median / max of the total training time,
+per-epoch time, images/s, final accuracy; speedup = CPU median time / device median time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cifarbench.bench.results import summarise
+from cifarbench.config import merge
+from cifarbench.devices import mps_available
+from cifarbench.runs import atomic_write_json, atomic_write_text, new_folder
+from cifarbench.train.recipes import resolve_config
+from cifarbench.train.session import train
+
+# With no --dataset: CIFAR-shaped synthetic data, so the benchmark needs no download.
+SYNTHETIC_DEFAULT = {"dataset": "synthetic", "synthetic_shape": [3, 32, 32], "synthetic_train_size": 2048,
+                     "synthetic_test_size": 512}
+
+
+def available_devices() -> list[str]:
+    import torch
+
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (["mps"] if mps_available() else [])
+
+
+def bench_devices(devices: list[str] | None = None, recipe: str = "airbench94", model: str | None = None,
+                  dataset: str | None = None, epochs: float = 1.0, repeats: int = 3, seed: int = 0,
+                  runs_dir: str = "runs", extra: dict | None = None, quiet: bool = True) -> dict:
+    devices = devices or available_devices()
+    folder = new_folder(Path(runs_dir), "bench-devices")
+    data = {"dataset": dataset} if dataset else dict(SYNTHETIC_DEFAULT)
+    rows = []
+    for device in devices:
+        layer = {"data": data, "train": {"device": device, "epochs": epochs, "seed": seed},
+                 "runs_dir": str(folder / device)}
+        if model:
+            layer["model"] = {"name": model}
+        config = resolve_config(recipe, merge(layer, extra or {}))
+        warmup = train(config, quiet=quiet)
+        timed = [train(config, quiet=quiet) for _ in range(repeats)]
+        total = summarise([r.run_log["train_seconds"] for r in timed])
+        per_epoch = summarise([h["epoch_seconds"] for r in timed for h in r.history])
+        images = timed[0].run_log["train_images"]
+        rows.append({
+            "device": device, "precision": timed[0].run_log["precision"], "model": config.model.name,
+            "warmup_seconds": warmup.run_log["train_seconds"], "train_seconds": total,
+            "epoch_seconds": per_epoch, "images_per_second": images * config.train.epochs / total["median"],
+            "test_accuracy": summarise([r.metrics["accuracy"] for r in timed]),
+            "gpu_name": timed[0].run_log.get("gpu_name"), "cpu_model": timed[0].run_log.get("cpu_model"),
+        })
+    cpu = next((r for r in rows if r["device"] == "cpu"), None)
+    for r in rows:
+        r["speedup_vs_cpu"] = cpu["train_seconds"]["median"] / r["train_seconds"]["median"] if cpu else None
+    result = {"recipe": recipe, "model": rows[0]["model"], "dataset": data["dataset"], "epochs": epochs,
+              "repeats": repeats, "seed": seed, "devices": rows}
+    atomic_write_json(result, folder / "bench.json")
+    atomic_write_text(devices_report(result), folder / "report.txt")
+    if cpu:
+        from cifarbench.report.plots import bar_chart
+
+        bar_chart([r["device"] for r in rows], [r["speedup_vs_cpu"] for r in rows],
+                  f"{result['model']} ({recipe}) on {result['dataset']}: speedup over CPU", "x CPU",
+                  folder / "speedup", annotate="{:.2f}x")
+    result["folder"] = str(folder)
+    return result
+
+
+def devices_report(result: dict) -> str:
+    lines = [f"{result['model']} ({result['recipe']}) on {result['dataset']}, {result['epochs']:g} epoch(s), "
+             f"{result['repeats']} timed repeats after one warm-up run, seed {result['seed']}", "",
+             f"{'device':<8} {'precision':<9} {'warm-up s':>9} {'min s':>8} {'median s':>8} {'max s':>8} "
+             f"{'s/epoch':>8} {'img/s':>9} {'accuracy':>9} {'speedup':>8}"]
+    for r in result["devices"]:
+        t = r["train_seconds"]
+        lines.append(f"{r['device']:<8} {r['precision']:<9} {r['warmup_seconds']:9.2f} {t['min']:8.2f} "
+                     f"{t['median']:8.2f} {t['max']:8.2f} {r['epoch_seconds']['median']:8.2f} "
+                     f"{r['images_per_second']:9,.0f} {r['test_accuracy']['mean']:9.2%} "
+                     f"{(r['speedup_vs_cpu'] or 0):7.2f}x")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,147 @@
+"""Training and inference images/s for models of the zoo, like timm's benchmark.py, with
+FLOPs per image and the share of the device's measured matmul peak that they achieve.
+
+Each model is measured in a fresh process (so peak memory is its own) with the trainer's own
+`train_step`: warm-up steps are timed apart, then `steps` timed steps, device-synchronised.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from cifarbench.data.loader import DeviceLoader
+from cifarbench.data.sources import load_dataset
+from cifarbench.devices import (autocast, configure_threads, peak_memory_bytes, precision_name, resolve_device,
+                                resolve_precision, synchronize)
+from cifarbench.models import build_model, count_parameters
+from cifarbench.train.recipes import resolve_config
+from cifarbench.train.trainer import Trainer
+
+
+@dataclass(frozen=True)
+class ThroughputSpec:
+    model: str
+    batch_size: int = 128
+    precision: str = "auto"
+    channels_last: bool = True
+    device: str = "auto"
+    shape: tuple[int, int, int] = (3, 32, 32)
+    num_classes: int = 10
+    warmup_steps: int = 3
+    steps: int = 10
+
+
+def matmul_peak_flops(device: torch.device, dtype: torch.dtype = torch.float32, n: int = 2048,
+                      repeats: int = 5) -> float:
+    """The best FLOP/s of an n x n matmul: the ceiling the models are measured against."""
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    a @ b  # warm-up
+    best = 0.0
+    for _ in range(repeats):
+        synchronize(device)
+        start = time.perf_counter()
+        a @ b
+        synchronize(device)
+        best = max(best, 2 * n**3 / (time.perf_counter() - start))
+    return best
+
+
+def flops_per_image(model: torch.nn.Module, x: torch.Tensor, train: bool) -> float:
+    """FLOPs of a forward (and backward, when training) pass per image, counted by torch."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        out = model(x)
+        if train:
+            out.float().sum().backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops() / len(x)
+
+
+def _timed(device: torch.device, fn, steps: int) -> float:
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    synchronize(device)  # sync point: every queued kernel has run
+    return time.perf_counter() - start
+
+
+def measure(spec: ThroughputSpec) -> dict:
+    """One model's figures, in this process."""
+    configure_threads()
+    device = resolve_device(spec.device)
+    amp = resolve_precision(spec.precision, device)
+    c, h, _ = spec.shape
+    n_images = spec.batch_size * (spec.warmup_steps + spec.steps)
+    data = load_dataset("synthetic", shape=spec.shape, num_classes=spec.num_classes, train_size=n_images,
+                        test_size=spec.batch_size)
+    config = resolve_config("resnet18-onecycle", {
+        "model": {"name": spec.model},
+        "train": {"batch_size": spec.batch_size, "precision": spec.precision, "channels_last": spec.channels_last,
+                  "device": str(device), "epochs": 1}})
+    loader = DeviceLoader(data.train, data.mean, data.std, spec.batch_size, device, shuffle=False,
+                          channels_last=spec.channels_last)
+    model = build_model(spec.model, spec.num_classes, c, h)
+    trainer = Trainer(config, model, loader, loader, device, amp, data.classes)
+    batches = list(loader.epoch(0))
+    x, y = batches[0]
+    train_flops = flops_per_image(trainer.model, x, train=True)
+    infer_flops = flops_per_image(trainer.model, x, train=False)
+    trainer.model.train()
+    it = iter(batches)
+    warmup = _timed(device, lambda: trainer.train_step(*next(it)), spec.warmup_steps)
+    train_time = _timed(device, lambda: trainer.train_step(*next(it)), spec.steps)
+    trainer.model.eval()
+
+    @torch.no_grad()
+    def infer():
+        with autocast(device, amp):
+            trainer.model(x)
+
+    infer_warmup = _timed(device, infer, spec.warmup_steps)
+    infer_time = _timed(device, infer, spec.steps)
+    peak_dtype = amp if amp is not None else torch.float32
+    peak = matmul_peak_flops(device, peak_dtype)
+    train_ips = spec.steps * spec.batch_size / train_time
+    infer_ips = spec.steps * spec.batch_size / infer_time
+    return {
+        **asdict(spec), "device": str(device), "precision": precision_name(amp),
+        "parameters": count_parameters(trainer.model),
+        "train_images_per_second": train_ips, "infer_images_per_second": infer_ips,
+        "train_warmup_seconds": warmup, "infer_warmup_seconds": infer_warmup,
+        "train_flops_per_image": train_flops, "infer_flops_per_image": infer_flops,
+        "train_flops_per_second": train_flops * train_ips, "matmul_peak_flops_per_second": peak,
+        "train_fraction_of_peak": train_flops * train_ips / peak,
+        "peak_memory_bytes": peak_memory_bytes(device),
+    }
+
+
+def measure_isolated(spec: ThroughputSpec) -> dict:
+    """`measure` in a fresh process, so peak memory and allocator state are the model's own."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return pool.apply(measure, (spec,))
+
+
+def bench_throughput(models: list[str], runs_dir: str = "runs", **spec_fields) -> dict:
+    """Every model's figures (each in its own process), a table, JSON and a chart in one folder."""
+    from pathlib import Path
+
+    from cifarbench.report.plots import bar_chart
+    from cifarbench.runs import atomic_write_json, new_folder
+
+    rows = [measure_isolated(ThroughputSpec(model=m, **spec_fields)) for m in models]
+    folder = new_folder(Path(runs_dir), "bench-throughput")
+    result = {"models": rows}
+    atomic_write_json(result, folder / "throughput.json")
+    bar_chart([r["model"] for r in rows], [r["train_images_per_second"] for r in rows],
+              f"training images/s ({rows[0]['device']}, {rows[0]['precision']}, batch {rows[0]['batch_size']})",
+              "images/s", folder / "throughput", annotate="{:,.0f}")
+    result["folder"] = str(folder)
+    return result

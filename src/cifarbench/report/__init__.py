@@ -1,0 +1,1 @@
+"""Reports: plots (matplotlib, Agg), tables, RESULTS.md and HTML, made from run directories."""

@@ -1,0 +1,60 @@
+"""Benchmarks run end to end on tiny inputs: their files and arithmetic, never their speed."""
+
+import json
+
+import pytest
+
+from cifarbench.bench.results import summarise, t_quantile_975
+from cifarbench.bench.throughput import ThroughputSpec, measure
+from cifarbench.cli import main
+
+
+def test_summary_statistics():
+    s = summarise([1.0, 2.0, 3.0, 4.0])
+    assert (s["min"], s["median"], s["max"], s["mean"]) == (1.0, 2.5, 4.0, 2.5)
+    assert s["std"] == pytest.approx(1.2909944)
+    assert s["ci95"] == pytest.approx([2.5 - 3.182 * 1.2909944 / 2, 2.5 + 3.182 * 1.2909944 / 2])
+    assert summarise([5.0])["ci95"] == [5.0, 5.0]
+    assert t_quantile_975(60) == pytest.approx(2.000, abs=2e-3)  # the table's value at 60 degrees of freedom
+
+
+def test_throughput_of_one_model():
+    r = measure(ThroughputSpec(model="lenet-small", batch_size=32, steps=2, warmup_steps=1, device="cpu",
+                               precision="fp32"))
+    assert r["parameters"] == 62_006
+    # the PyTorch tutorial net: conv1 6x28x28x75 + conv2 16x10x10x150 + fc 400x120 + 120x84 + 84x10 MACs
+    macs = 6 * 28 * 28 * 75 + 16 * 10 * 10 * 150 + 400 * 120 + 120 * 84 + 84 * 10
+    assert r["infer_flops_per_image"] == pytest.approx(2 * macs, rel=1e-6)
+    assert r["train_flops_per_image"] > 2 * r["infer_flops_per_image"]  # backward costs about twice forward
+    assert r["train_images_per_second"] > 0 and r["matmul_peak_flops_per_second"] > 0
+    assert 0 < r["train_fraction_of_peak"] < 1
+
+
+def test_bench_devices_on_cpu_writes_report_json_and_chart(tmp_path):
+    from cifarbench.bench.devices import bench_devices
+
+    result = bench_devices(["cpu"], recipe="lenet-small-onecycle", epochs=1, repeats=2, runs_dir=str(tmp_path),
+                           extra={"data": {"synthetic_train_size": 256, "synthetic_test_size": 64},
+                                  "train": {"plots": False}})
+    folder = tmp_path / result["folder"]
+    data = json.loads((folder / "bench.json").read_text())
+    (cpu,) = data["devices"]
+    assert cpu["speedup_vs_cpu"] == 1.0 and cpu["train_seconds"]["n"] == 2
+    assert cpu["train_seconds"]["min"] <= cpu["train_seconds"]["median"] <= cpu["train_seconds"]["max"]
+    assert "cpu" in (folder / "report.txt").read_text()
+    assert (folder / "speedup.png").stat().st_size > 1000 and (folder / "speedup.svg").is_file()
+
+
+def test_bench_throughput_cli(capsys, tmp_path):
+    code = main(["bench", "throughput", "--models", "lenet-small", "--steps", "2", "--batch-size", "16",
+                 "--device", "cpu", "--runs-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0 and "lenet-small" in out and "62,006" in out
+    (folder,) = tmp_path.iterdir()
+    assert json.loads((folder / "throughput.json").read_text())["models"][0]["model"] == "lenet-small"
+    assert (folder / "throughput.png").is_file()
+
+
+def test_bench_throughput_rejects_unknown_models(capsys):
+    code = main(["bench", "throughput", "--models", "lenet-small,vgg11"])
+    assert code == 2 and "unknown model 'vgg11'" in capsys.readouterr().err
