@@ -145,18 +145,17 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from cifarbench.data.sources import load_dataset
+    import dataclasses
+
     from cifarbench.eval.inference import evaluate_loaded, load_model
     from cifarbench.eval.metrics import classification_report
+    from cifarbench.train.session import prepare_data
 
     loaded = load_model(args.checkpoint, args.device)
     d = loaded.config.data
-    dataset = load_dataset(args.dataset or d.dataset, data_dir=args.data_dir or d.data_dir,
-                           download=not args.offline, coarse_labels=d.coarse_labels,
-                           shape=d.synthetic_shape, num_classes=d.synthetic_classes,
-                           train_size=d.synthetic_train_size, test_size=d.synthetic_test_size,
-                           seed=loaded.config.train.seed)
-    test = dataset.test.take(slice(0, args.test_subset)) if args.test_subset else dataset.test
+    data_config = dataclasses.replace(d, dataset=args.dataset or d.dataset, data_dir=args.data_dir or d.data_dir,
+                                      download=not args.offline, test_subset=args.test_subset, val_split=0.0)
+    test = prepare_data(dataclasses.replace(loaded.config, data=data_config), quiet=True).test
     tta = loaded.config.train.tta if args.tta is None else args.tta
     metrics = evaluate_loaded(loaded, test.images, test.labels, tta=tta)
     if args.json:

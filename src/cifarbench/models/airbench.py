@@ -135,8 +135,8 @@ def airbench96(num_classes: int, in_channels: int, image_size: int) -> Airbench:
     return Airbench(num_classes, in_channels, widths=(128, 384, 512), bn_momentum=0.9, residual=True)
 
 
-# Narrow airbench nets for CPUs, where airbench94's 64/256/256 trains at ~340 images/s on two
-# cores (measured, 1x28x28, channels_last): same blocks and tricks, a fraction of the FLOPs.
+# Narrow airbench nets for CPUs, where airbench94's 64/256/256 trains at a few hundred images/s on
+# two cores (benchmarks/cpu_fast_path.py): same blocks and tricks, a fraction of the FLOPs.
 @register("airbench-small", source="cifarbench: airbench94's design at widths 32/64/128, for CPUs")
 def airbench_small(num_classes: int, in_channels: int, image_size: int) -> Airbench:
     return Airbench(num_classes, in_channels, widths=(32, 64, 128), bn_momentum=0.6)
