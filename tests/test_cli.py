@@ -132,3 +132,10 @@ def test_eval_of_a_missing_checkpoint(capsys, tmp_path):
 def test_module_entry_point_runs():
     out = subprocess.run([sys.executable, "-m", "cifarbench", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("cifarbench ")
+
+
+def test_reproduce_command_prints_the_table_and_exits_0(capsys, tmp_path):
+    code, out, _ = run(capsys, "reproduce", "--model", "lenet-small", "--epochs", "1", "--no-plots",
+                       "--runs-dir", str(tmp_path), *SYNTHETIC)
+    assert code == 0
+    assert "| 1 |" in out and "train_loss" in out and "bit for bit identical" in out

@@ -127,3 +127,13 @@ def test_real_fashion_mnist_subset_learns(tmp_path):
     assert result.metrics["accuracy"] > 0.70
     assert set(result.metrics["per_class"]) >= {"Trouser", "Bag", "Ankle boot"}
     assert result.metrics["per_class"]["Trouser"]["accuracy"] > 0.8
+
+
+def test_reproduce_reports_bit_identical_runs(tmp_path):
+    from cifarbench.train.reproduce import reproduce
+
+    result = reproduce(synthetic_config(tmp_path, epochs=2), quiet=True)
+    assert result["all_match"] and result["max_abs_weight_difference"] == 0.0
+    assert [r["measure"] for r in result["rows"]] == ["train_loss", "val_loss"] * 2 + ["test_accuracy"]
+    text = (tmp_path / "runs" / result["folder"] / "reproduce.md").read_text()
+    assert "bit for bit identical" in text and "| NO |" not in text

@@ -174,6 +174,17 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_reproduce(args) -> int:
+    from cifarbench.train.recipes import resolve_config
+    from cifarbench.train.reproduce import reproduce
+
+    if args.resume or args.runs != 1:
+        raise UserError("reproduce trains twice from scratch; --resume and --runs do not apply")
+    result = reproduce(resolve_config(args.recipe, explicit_values(args)), quiet=args.quiet)
+    print((Path(result["folder"]) / "reproduce.md").read_text(), end="")
+    return 0 if result["all_match"] else 1
+
+
 def cmd_compare_methods(args) -> int:
     from cifarbench.bench.methods import METHODS, compare_methods
 
@@ -331,6 +342,12 @@ def build_parser() -> Parser:
     p.add_argument("--top-k", type=int, default=3)
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("reproduce", help="train the same config twice and show whether the runs match bit for bit",
+                       description="Train twice with the same seed and compare losses, accuracy and final weights. "
+                                   "Exit code 1 if they differ.")
+    _add_train_arguments(p)
+    p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("compare-methods", help="baseline resnet18 against airbench94/95/96: accuracy, time, speedup",
                        description="Train the baseline and each airbench recipe on the same data and device; "
