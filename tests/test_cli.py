@@ -139,3 +139,28 @@ def test_reproduce_command_prints_the_table_and_exits_0(capsys, tmp_path):
                        "--runs-dir", str(tmp_path), *SYNTHETIC)
     assert code == 0
     assert "| 1 |" in out and "train_loss" in out and "bit for bit identical" in out
+
+
+def test_data_verify_missing_dataset_is_one_line(capsys, tmp_path, monkeypatch):
+    from cifarbench.data import sources
+
+    monkeypatch.setattr(sources, "SYSTEM_COPIES", {})
+    code, _, err = run(capsys, "data", "verify", "mnist", "--data-dir", str(tmp_path))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "train-images-idx3-ubyte.gz" in err
+
+
+def test_data_verify_real_fashion_mnist(capsys):
+    from conftest import needs_fashion
+
+    if needs_fashion.args[0]:
+        pytest.skip(needs_fashion.kwargs["reason"])
+    code, out, _ = run(capsys, "data", "verify", "fashion-mnist")
+    assert code == 0 and out.count("ok  ") == 4
+
+
+def test_train_runs_flag_prints_the_statistics(capsys, tmp_path):
+    code, out, _ = run(capsys, "train", "--model", "lenet-small", "--epochs", "1", "--runs", "2", "--no-plots",
+                       "--runs-dir", str(tmp_path), *SYNTHETIC)
+    assert code == 0 and "| test accuracy |" in out and "95% CI" in out and "Seeds: 0, 1." in out
+    code, _, err = run(capsys, "train", "--runs", "0", "--runs-dir", str(tmp_path))
+    assert code == 2 and "--runs 0 must be at least 1" in err
