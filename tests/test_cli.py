@@ -164,3 +164,17 @@ def test_train_runs_flag_prints_the_statistics(capsys, tmp_path):
     assert code == 0 and "| test accuracy |" in out and "95% CI" in out and "Seeds: 0, 1." in out
     code, _, err = run(capsys, "train", "--runs", "0", "--runs-dir", str(tmp_path))
     assert code == 2 and "--runs 0 must be at least 1" in err
+
+
+def test_bench_devices_command(capsys, tmp_path):
+    code, out, _ = run(capsys, "bench", "devices", "--devices", "cpu", "--recipe", "lenet-small-onecycle",
+                       "--repeats", "1", "--runs-dir", str(tmp_path))
+    assert code == 0 and "cpu" in out and "1.00x" in out
+    (folder,) = tmp_path.iterdir()
+    assert (folder / "bench.json").is_file() and (folder / "speedup.png").is_file()
+
+
+def test_compare_methods_command(capsys, tmp_path):
+    code, out, _ = run(capsys, "compare-methods", "--dataset", "synthetic", "--quick", "--device", "cpu",
+                       "--methods", "lenet-small-onecycle,tutorial", "--quiet", "--runs-dir", str(tmp_path))
+    assert code == 0 and "| lenet-small-onecycle |" in out and "| tutorial |" in out and "1.00x" in out

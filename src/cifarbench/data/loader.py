@@ -88,10 +88,6 @@ class DeviceLoader:
         """Images this rank sees per epoch (the split cut to a multiple of the world size)."""
         return len(self.labels) // self.world_size
 
-    @property
-    def num_images(self) -> int:
-        return len(self.labels)
-
     def normalise(self, images_uint8: torch.Tensor) -> torch.Tensor:
         x = images_uint8.float() * self.scale + self.shift
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x

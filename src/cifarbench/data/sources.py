@@ -16,7 +16,7 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -82,7 +82,6 @@ class ImageDataset:
     mean: tuple[float, ...]  # per channel, in [0, 1], computed from the training split
     std: tuple[float, ...]
     location: str = ""  # where the files were found, for the run log
-    extras: dict = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, int, int]:
