@@ -116,3 +116,18 @@ def png_bytes(shape=(32, 32, 3)) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def synthetic_config(tmp_path, **train_overrides):
+    """cnn-3conv (dropout: exercises the RNG state) with flips and crops on small synthetic images."""
+    from cifarbench.train.recipes import resolve_config
+
+    return resolve_config("cnn-adam", {
+        "data": {"dataset": "synthetic", "synthetic_shape": [3, 16, 16], "synthetic_train_size": 192,
+                 "synthetic_test_size": 64},
+        "augment": {"flip": "random", "crop_padding": 2, "rotate_degrees": 0},
+        "optim": {"lr": 3e-3}, "schedule": {"name": "constant"},
+        "train": {"epochs": 3, "batch_size": 32, "device": "cpu", "precision": "fp32", "plots": False,
+                  **train_overrides},
+        "runs_dir": str(tmp_path / "runs"),
+    })

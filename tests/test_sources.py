@@ -95,7 +95,7 @@ def test_failed_download_leaves_no_partial_file(tmp_path, monkeypatch):
     spec = dataclasses.replace(get_spec("mnist"), mirrors=("http://127.0.0.1:9/",))  # nothing listens on port 9
     with pytest.raises(DataError, match="download failed"):
         load_dataset("mnist", data_dir=tmp_path, spec=spec, quiet=True)
-    assert not any(p.is_file() for p in tmp_path.rglob("*"))
+    assert not any(p.is_file() and p.name != sources.LOCK_NAME for p in tmp_path.rglob("*"))
 
 
 def test_download_from_a_local_mirror_verifies_and_renames(tmp_path, monkeypatch):
@@ -112,7 +112,54 @@ def test_download_from_a_local_mirror_verifies_and_renames(tmp_path, monkeypatch
     spec = dataclasses.replace(get_spec("mnist"), mirrors=(mirror.as_uri() + "/",), files=files)
     ds = load_dataset("mnist", data_dir=tmp_path / "cache", spec=spec, quiet=True)
     assert ds.train.images.shape == (12, 1, 28, 28) and len(ds.test) == 5
-    assert sorted(p.name for p in (tmp_path / "cache" / "mnist").iterdir()) == sorted([*arrays, CACHE_NAME])
+    assert sorted(p.name for p in (tmp_path / "cache" / "mnist").iterdir()) == sorted([*arrays, CACHE_NAME,
+                                                                                         sources.LOCK_NAME])
+
+
+FILL_CACHE = """
+import dataclasses, hashlib, sys, time
+from pathlib import Path
+from cifarbench.data import sources
+from cifarbench.data.sources import RemoteFile, get_spec, load_dataset
+
+mirror, cache, parse_log = (Path(a) for a in sys.argv[1:4])
+sources.SYSTEM_COPIES = {}
+base = get_spec("mnist")
+
+def slow_parse(spec, folder):
+    with open(parse_log, "a") as f:
+        f.write("parsed\\n")
+    time.sleep(1.0)  # long enough for the other process to arrive while this one works
+    return base.parse(spec, folder)
+
+files = tuple(RemoteFile(p.name, hashlib.md5(p.read_bytes()).hexdigest()) for p in sorted(mirror.iterdir()))
+spec = dataclasses.replace(base, mirrors=(mirror.as_uri() + "/",), files=files, parse=slow_parse)
+ds = load_dataset("mnist", data_dir=cache, spec=spec, quiet=True)
+print(hashlib.sha256(ds.train.images.numpy().tobytes() + ds.test.labels.numpy().tobytes()).hexdigest())
+"""
+
+
+def test_two_processes_filling_one_cache_download_and_parse_once(tmp_path):
+    import subprocess
+    import sys
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    rng = np.random.default_rng(1)
+    for name, shape in (("train-images-idx3-ubyte.gz", (40, 28, 28)), ("train-labels-idx1-ubyte.gz", (40,)),
+                        ("t10k-images-idx3-ubyte.gz", (10, 28, 28)), ("t10k-labels-idx1-ubyte.gz", (10,))):
+        write_idx_gz(mirror / name, rng.integers(0, 10 if len(shape) == 1 else 256, shape))
+    script = tmp_path / "fill.py"
+    script.write_text(FILL_CACHE)
+    parse_log = tmp_path / "parses.log"
+    args = [sys.executable, str(script), str(mirror), str(tmp_path / "cache"), str(parse_log)]
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outputs]
+    assert outputs[0][0] == outputs[1][0] and outputs[0][0].strip()  # both see the same data
+    assert parse_log.read_text().count("parsed") == 1  # the second waited, then read the cache
+    leftovers = [p.name for p in (tmp_path / "cache").rglob("*") if p.name.endswith((".part", ".tmp"))]
+    assert leftovers == []
 
 
 def test_mirror_serving_a_bad_file_is_rejected(tmp_path, monkeypatch):

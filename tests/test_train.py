@@ -9,20 +9,7 @@ from cifarbench.train.callbacks import Callback
 from cifarbench.train.checkpoint import load_checkpoint
 from cifarbench.train.recipes import resolve_config
 from cifarbench.train.session import train
-from conftest import needs_fashion
-
-
-def synthetic_config(tmp_path, **train_overrides):
-    """cnn-3conv (dropout: exercises the RNG state) with flips and crops on small synthetic images."""
-    return resolve_config("cnn-adam", {
-        "data": {"dataset": "synthetic", "synthetic_shape": [3, 16, 16], "synthetic_train_size": 192,
-                 "synthetic_test_size": 64},
-        "augment": {"flip": "random", "crop_padding": 2, "rotate_degrees": 0},
-        "optim": {"lr": 3e-3}, "schedule": {"name": "constant"},
-        "train": {"epochs": 3, "batch_size": 32, "device": "cpu", "precision": "fp32", "plots": False,
-                  **train_overrides},
-        "runs_dir": str(tmp_path / "runs"),
-    })
+from conftest import needs_fashion, synthetic_config
 
 
 class StopAfter(Callback):
@@ -40,7 +27,7 @@ def test_run_directory_is_complete(tmp_path):
     pictures = {f"{name}.{ext}" for name in ("curves", "per_class_accuracy", "confusion", "confusion_normalized")
                 for ext in ("png", "svg")}
     assert files == {"config.yaml", "run_log.json", "history.json", "metrics.json", "classification_report.txt",
-                     "log.jsonl", "checkpoints/last.pt", *pictures}
+                     "log.jsonl", "checkpoints/last.pt", ".lock", *pictures}
     run_log = json.loads((result.run.path / "run_log.json").read_text())
     for key in ("os", "cpu_model", "cpu_cores", "ram_bytes", "python", "torch", "numpy", "device", "precision",
                 "seed", "cifarbench", "command", "start_time", "end_time", "train_seconds", "parameters",

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from cifarbench import __version__
-from cifarbench.errors import UserError
+from cifarbench.errors import RunStopped, UserError
 
 EXIT_USAGE = 2
 
@@ -22,6 +22,20 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def checkpoint_interval(text: str) -> tuple[int, str]:
+    """'3' -> (3, 'epochs'); '500steps' or '500step' -> (500, 'steps')."""
+    value = text.strip().lower()
+    unit = "epochs"
+    for suffix, name in (("steps", "steps"), ("step", "steps"), ("epochs", "epochs"), ("epoch", "epochs")):
+        if value.endswith(suffix):
+            value, unit = value[: -len(suffix)].strip(), name
+            break
+    if not value.isdigit() or (unit == "steps" and int(value) == 0):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not N (epochs, 0 = only at the end) or Nsteps (N >= 1), e.g. 2 or 500steps")
+    return int(value), unit
 
 
 def _add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -66,7 +80,12 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int)
     g.add_argument("--deterministic", action="store_true", default=None,
                    help="deterministic algorithms (slower on GPU; same losses bit for bit)")
-    g.add_argument("--checkpoint-every", type=int, metavar="N", help="save a checkpoint every N epochs")
+    g.add_argument("--checkpoint-every", type=checkpoint_interval, metavar="N|Nsteps",
+                   help="save a checkpoint every N epochs (default 1), or every N optimizer steps with a "
+                        "'steps' suffix (e.g. 500steps), mid-epoch included; a resumed run continues bit for bit")
+    g.add_argument("--nonfinite", choices=("stop", "skip"),
+                   help="a non-finite loss: stop the run keeping the last good checkpoint (default), or skip "
+                        "such steps and count them (costs one device sync per step)")
     g.add_argument("--tta", type=int, help="test-time augmentation of the final test: 0, 1 (mirror) or 2")
     g = p.add_argument_group("output")
     g.add_argument("--runs-dir", help="where run directories are created (default: runs)")
@@ -87,7 +106,7 @@ _FLAG_FIELDS = {
     "epochs": ("train", "epochs"), "batch_size": ("train", "batch_size"), "device": ("train", "device"),
     "precision": ("train", "precision"), "channels_last": ("train", "channels_last"),
     "compile": ("train", "compile"), "seed": ("train", "seed"), "deterministic": ("train", "deterministic"),
-    "checkpoint_every": ("train", "checkpoint_every"), "tta": ("train", "tta"), "plots": ("train", "plots"),
+    "nonfinite": ("train", "nonfinite"), "tta": ("train", "tta"), "plots": ("train", "plots"),
     "runs_dir": (None, "runs_dir"), "name": (None, "name"),
 }
 
@@ -105,6 +124,9 @@ def explicit_values(args: argparse.Namespace) -> dict:
             flags[key] = value
         else:
             flags.setdefault(section, {})[key] = value
+    if getattr(args, "checkpoint_every", None) is not None:
+        count, unit = args.checkpoint_every
+        flags.setdefault("train", {})["checkpoint_every_steps" if unit == "steps" else "checkpoint_every"] = count
     if args.offline:
         flags.setdefault("data", {})["download"] = False
     if args.coarse_labels:
@@ -424,6 +446,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"cifarbench: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except RunStopped as exc:
+        print(f"cifarbench: {exc}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("cifarbench: interrupted", file=sys.stderr)
         return 130

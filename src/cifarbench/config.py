@@ -22,6 +22,7 @@ from cifarbench.errors import ConfigError
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "adadelta")
 SCHEDULES = ("constant", "step", "multistep", "onecycle", "cosine", "triangle")
+NONFINITE = ("stop", "skip")  # what a non-finite loss does to a run
 INTERVALS = ("batch", "epoch")
 LOSS_REDUCTIONS = ("mean", "sum")
 
@@ -145,6 +146,8 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False
     checkpoint_every: int = 1  # epochs between checkpoints (0 = only at the end)
+    checkpoint_every_steps: int = 0  # also every N optimizer steps, mid-epoch included (0 = off)
+    nonfinite: str = "stop"  # a non-finite loss: stop (keep the last good checkpoint) or skip the step
     eval_every: int = 1  # epochs between validations (the last epoch is always validated)
     tta: int = 0  # test-time augmentation of the final evaluation: 0 none, 1 mirror, 2 mirror + translate
     drop_last: bool = False
@@ -159,8 +162,13 @@ class TrainConfig:
         if self.device.split(":")[0] not in DEVICES:
             raise ConfigError(f"train.device {self.device!r} is not one of {', '.join(DEVICES)}")
         _choice("train.precision", self.precision, PRECISIONS)
-        if self.checkpoint_every < 0 or self.eval_every < 1:
-            raise ConfigError("train.checkpoint_every must be >= 0 and train.eval_every >= 1")
+        if self.checkpoint_every < 0:
+            raise ConfigError(f"train.checkpoint_every {self.checkpoint_every} must be >= 0 (0 = only at the end)")
+        if self.checkpoint_every_steps < 0:
+            raise ConfigError(f"train.checkpoint_every_steps {self.checkpoint_every_steps} must be >= 0 (0 = off)")
+        if self.eval_every < 1:
+            raise ConfigError(f"train.eval_every {self.eval_every} must be at least 1")
+        _choice("train.nonfinite", self.nonfinite, NONFINITE)
         _choice("train.tta", self.tta, (0, 1, 2))
 
 

@@ -19,3 +19,15 @@ class DataError(UserError):
 
 class CheckpointError(UserError):
     """A checkpoint cannot be loaded for the model or run it was asked for."""
+
+
+class RunStopped(Exception):
+    """A run ended before its last step: failed (exit 1) or interrupted by a signal (128 + signal).
+
+    The message is one line that says what happened and what to do next (how to resume, or
+    what to change); the run directory records the same in run_log.json.
+    """
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code

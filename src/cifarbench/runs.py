@@ -8,6 +8,7 @@
         classification_report.txt
         log.jsonl                 one JSON line per epoch, appended as training goes
         checkpoints/last.pt       model, optimizer, scheduler, RNG states, history, config
+        .lock                     held (flock) by the process training the run
 
 A file is written to a temporary name in the same folder, flushed to disk and renamed, so
 a kill at any moment leaves either the old file or the new one, never half of one.
@@ -15,6 +16,7 @@ a kill at any moment leaves either the old file or the new one, never half of on
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import io
 import json
@@ -26,6 +28,7 @@ from typing import Any
 
 import torch
 import yaml
+from filelock import FileLock, Timeout
 
 from cifarbench.errors import UserError
 
@@ -100,6 +103,7 @@ class RunDir:
     REPORT = "classification_report.txt"
     LOG = "log.jsonl"
     CHECKPOINT = "checkpoints/last.pt"
+    LOCK = ".lock"
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -117,6 +121,22 @@ class RunDir:
 
     def file(self, name: str) -> Path:
         return self.path / name
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold the run's lock while training it: a second process (a `--resume` while the run
+        is still going) is refused instead of interleaving checkpoints. The operating system
+        releases the lock when the process dies, even by kill -9."""
+        lock = FileLock(self.path / self.LOCK, timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise UserError(f"{self.path} is being trained by another process right now (it holds "
+                            f"{self.LOCK}); wait for it to end or stop it first") from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     @property
     def checkpoint_path(self) -> Path:

@@ -8,6 +8,7 @@ tensors are cached beside them so the next load is one `torch.load`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -22,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from filelock import FileLock, Timeout
 
 from cifarbench.data import formats
 from cifarbench.errors import DataError
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1  # bump when the parsed-cache layout changes; old caches are re-parsed
 CACHE_NAME = f"parsed-v{CACHE_FORMAT}.pt"
+LOCK_NAME = ".lock"  # in each dataset's cache folder, held while filling it
 DEFAULT_CACHE = Path("~/.cache/cifarbench")
 SYSTEM_COPIES = {"fashion-mnist": [Path("/usr/share/datasets/fashion-mnist")]}
 
@@ -453,14 +456,42 @@ def load_dataset(name: str, data_dir=None, download: bool = True, coarse_labels:
     cache = _read_cache(cache_path)
     location = str(cache_path.parent)
     if cache is None:
-        folder = ensure_files(spec, data_dir, download=download, quiet=quiet)
-        cache = _to_cache(spec.parse(spec, folder))
-        location = str(folder)
-        try:
-            atomic_save_torch(cache, cache_path)
-        except OSError as exc:  # a read-only cache is slower, not fatal
-            log.warning("could not write the parsed cache %s: %s", cache_path, exc)
+        with cache_lock(cache_path.parent):
+            cache = _read_cache(cache_path)  # another process may have filled it while we waited
+            if cache is None:
+                folder = ensure_files(spec, data_dir, download=download, quiet=quiet)
+                cache = _to_cache(spec.parse(spec, folder))
+                location = str(folder)
+                try:
+                    atomic_save_torch(cache, cache_path)
+                except OSError as exc:  # a read-only cache is slower, not fatal
+                    log.warning("could not write the parsed cache %s: %s", cache_path, exc)
     return _dataset_from_cache(spec.name, cache, coarse_labels, location)
+
+
+@contextlib.contextmanager
+def cache_lock(folder: Path, timeout: float = 3600.0):
+    """One process at a time downloads, extracts and parses into a dataset's cache folder.
+
+    Two trainings started together on a fresh machine would otherwise download into the same
+    `.part` file and race on the extraction; the second one waits here, then finds the cache
+    complete. The lock is an flock, released by the operating system if its holder dies.
+    A folder that cannot be written (a shared read-only cache) is used without a lock."""
+    lock = FileLock(folder / LOCK_NAME, timeout=timeout)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except OSError as exc:
+        log.warning("no lock on %s (%s); not safe against a second process filling it", folder, exc)
+        lock = None
+    except Timeout:
+        raise DataError(f"{folder} has been locked by another process for {timeout:.0f} s; if none is running, "
+                        f"delete {folder / LOCK_NAME}") from None
+    try:
+        yield
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def _read_cache(path: Path) -> dict | None:

@@ -21,13 +21,20 @@ CHECKPOINT_FORMAT = 1
 
 
 class CheckpointSaver(Callback):
-    """Writes checkpoints/last.pt every `every` epochs and after the last one."""
+    """Writes checkpoints/last.pt every `every` epochs, every `every_steps` steps (mid-epoch
+    too), and after the last epoch. A checkpoint replaces the previous one atomically, and
+    `trainer.state_dict()` refuses to produce one from non-finite training, so last.pt is
+    always the last good state."""
 
-    def __init__(self, run: RunDir, every: int, extra: dict):
-        self.run, self.every, self.extra = run, every, extra
+    def __init__(self, run: RunDir, every: int, extra: dict, every_steps: int = 0):
+        self.run, self.every, self.every_steps, self.extra = run, every, every_steps, extra
 
     def save(self, trainer) -> None:
         atomic_save_torch({"format": CHECKPOINT_FORMAT, **self.extra, **trainer.state_dict()}, self.run.checkpoint_path)
+
+    def on_batch_end(self, trainer, batch_index):
+        if self.every_steps and trainer.state.step % self.every_steps == 0:
+            self.save(trainer)
 
     def on_epoch_end(self, trainer, record):
         last = trainer.state.epoch == trainer.num_epochs or trainer.should_stop

@@ -10,6 +10,7 @@ This is the Python API the CLI calls:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from cifarbench.data.loader import DeviceLoader
 from cifarbench.data.sources import ImageDataset, Split, load_dataset, split_validation
 from cifarbench.devices import (Stopwatch, configure_threads, precision_name, resolve_device, resolve_precision,
                                 synchronize)
-from cifarbench.errors import CheckpointError, ConfigError
+from cifarbench.errors import CheckpointError, ConfigError, RunStopped
 from cifarbench.eval.metrics import classification_metrics, classification_report
 from cifarbench.fingerprint import fingerprint
 from cifarbench.models import build_model, count_parameters
@@ -30,7 +31,8 @@ from cifarbench.runs import RunDir, utc_now
 from cifarbench.train.callbacks import Callback
 from cifarbench.train.checkpoint import CheckpointSaver, load_checkpoint
 from cifarbench.train.progress import CONSOLE, JsonlLog, LogEpochs, ProgressBar
-from cifarbench.train.trainer import Trainer, seed_everything
+from cifarbench.train.signals import exit_code, signal_name, stop_after_step_on_signal
+from cifarbench.train.trainer import StopRequested, Trainer, TrainingError, seed_everything
 from cifarbench.train.tricks import tricks_for
 
 log = logging.getLogger(__name__)
@@ -93,13 +95,18 @@ def train(config: RunConfig | None, *, quiet: bool = False, resume: str | Path |
     With `resume`, the run directory's own config is used (and `config` ignored); `asked` holds
     the values the user gave explicitly, checked against it.
     """
-    if resume is not None:
+    with contextlib.ExitStack() as held:  # the run directory's lock, held until training ends
+        if resume is None:
+            return _train(config, None, None, held, quiet, callbacks, argv)
         run = RunDir.open(resume)
+        held.enter_context(run.lock())  # before reading: a run still training elsewhere is refused
         config = RunConfig.from_dict(run.read_config())
         check_resume_request(config, asked or {})
-        checkpoint = load_checkpoint(run.path)
-    else:
-        checkpoint = None
+        return _train(config, load_checkpoint(run.path), run, held, quiet, callbacks, argv)
+
+
+def _train(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held: contextlib.ExitStack,
+           quiet: bool, callbacks: list[Callback], argv: list[str] | None) -> RunResult:
     threads = configure_threads()
     seed_everything(config.train.seed, config.train.deterministic)
     device = resolve_device(config.train.device)
@@ -110,6 +117,7 @@ def train(config: RunConfig | None, *, quiet: bool = False, resume: str | Path |
 
     if run_is_new := checkpoint is None:
         run = RunDir.create(Path(config.runs_dir), data.dataset.name, config.model.name, config.name)
+        held.enter_context(run.lock())
         run.write_config(config.to_dict())
     extra = {
         "config": config.to_dict(),
@@ -118,8 +126,8 @@ def train(config: RunConfig | None, *, quiet: bool = False, resume: str | Path |
                  "std": list(data.dataset.std), "shape": list(data.dataset.shape)},
     }
     # tricks first: they change the weights, which the log and the checkpoint then record
-    all_callbacks = [*tricks_for(config), JsonlLog(run), CheckpointSaver(run, config.train.checkpoint_every, extra),
-                     LogEpochs() if quiet else ProgressBar(), *callbacks]
+    saver = CheckpointSaver(run, config.train.checkpoint_every, extra, config.train.checkpoint_every_steps)
+    all_callbacks = [*tricks_for(config), JsonlLog(run), saver, LogEpochs() if quiet else ProgressBar(), *callbacks]
     trainer = Trainer(config, model, train_loader, val_loader, device, amp_dtype, data.dataset.classes, all_callbacks)
     if checkpoint is not None:
         _check_compatible(checkpoint, config, data.dataset)
@@ -142,15 +150,7 @@ def train(config: RunConfig | None, *, quiet: bool = False, resume: str | Path |
             f"[bold]{config.recipe}[/]: {config.model.name} ({params:,} parameters) on {data.dataset.name} "
             f"[{len(data.train):,} train / {len(data.val):,} {data.val_name}], {device} {precision_name(amp_dtype)}, "
             f"{trainer.num_epochs} epochs -> {run.path}", highlight=False)
-    try:
-        _data_init(trainer, train_loader)
-        state = trainer.fit()
-    except KeyboardInterrupt:
-        run.update_run_log(status="interrupted", end_time=utc_now())
-        raise
-    except BaseException as exc:
-        run.update_run_log(status="failed", failure=f"{type(exc).__name__}: {exc}", end_time=utc_now())
-        raise
+    state = _fit(trainer, saver, run)
 
     test_loader = DeviceLoader(data.test, data.dataset.mean, data.dataset.std, config.train.eval_batch_size, device,
                                shuffle=False, channels_last=config.train.channels_last)
@@ -170,6 +170,44 @@ def train(config: RunConfig | None, *, quiet: bool = False, resume: str | Path |
         test_accuracy=metrics["accuracy"], test_loss=final.loss,
         per_class_accuracy={k: v["accuracy"] for k, v in metrics["per_class"].items()})
     return RunResult(run, metrics, state.history, run_log)
+
+
+def _fit(trainer: Trainer, saver: CheckpointSaver, run: RunDir):
+    """trainer.fit(), with every way it can end recorded in run_log.json (status and reason)."""
+    def failed(reason: str, **fields) -> None:
+        run.update_run_log(status="failed", failure=reason, end_time=utc_now(), **fields)
+
+    try:
+        with stop_after_step_on_signal(trainer):
+            _data_init(trainer, trainer.train_loader)
+            try:
+                return trainer.fit()
+            except StopRequested as stop:
+                saver.save(trainer)  # between two steps: a whole state, mid-epoch or not
+                name = signal_name(stop.signum)
+                run.update_run_log(status="interrupted", interrupted_by=name, end_time=utc_now(),
+                                   epochs_completed=trainer.state.epoch, steps=trainer.state.step)
+                raise RunStopped(
+                    f"interrupted by {name} after step {trainer.state.step} (epoch {trainer.state.epoch + 1}, "
+                    f"batch {trainer.state.batch}); checkpoint saved. Resume with: "
+                    f"cifarbench train --resume {run.path}", exit_code(stop.signum)) from None
+    except RunStopped:
+        raise
+    except TrainingError as exc:
+        failed(str(exc), nonfinite_steps=int(trainer._bad_steps), steps=trainer.state.step)
+        raise RunStopped(f"run failed: {exc}", 1) from None
+    except torch.OutOfMemoryError as exc:
+        failed(f"out of memory: {str(exc).splitlines()[0] if str(exc) else ''}")
+        raise RunStopped(
+            f"run failed: {trainer.device} ran out of memory at batch size {trainer.config.train.batch_size}; "
+            f"try a smaller --batch-size (half: {max(1, trainer.config.train.batch_size // 2)}) or --precision bf16",
+            1) from None
+    except KeyboardInterrupt:
+        run.update_run_log(status="interrupted", interrupted_by="SIGINT (twice: no checkpoint)", end_time=utc_now())
+        raise
+    except BaseException as exc:
+        failed(f"{type(exc).__name__}: {exc}")
+        raise
 
 
 def _make_plots(run: RunDir) -> None:

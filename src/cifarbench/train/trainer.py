@@ -36,10 +36,20 @@ class TrainingError(RuntimeError):
     """Training cannot go on (for example the loss stopped being finite)."""
 
 
+class StopRequested(Exception):
+    """A stop signal arrived; raised between two steps, so the trainer state is whole."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"stop requested by signal {signum}")
+        self.signum = signum
+
+
 @dataclass
 class TrainState:
     epoch: int = 0  # epochs completed
-    step: int = 0  # optimizer steps taken
+    step: int = 0  # optimizer steps taken (skipped non-finite steps included: they used a batch)
+    batch: int = 0  # batches done in the epoch under way (0 between epochs); a resume starts there
+    skipped_steps: int = 0  # non-finite steps skipped (train.nonfinite = "skip")
     history: list[dict] = field(default_factory=list)
     best_val_accuracy: float = -1.0
     best_epoch: int = -1
@@ -91,10 +101,15 @@ class Trainer:
         self.state = TrainState()
         self.stopwatch = Stopwatch(device)
         self.should_stop = False  # a callback may set it to end training after the current batch
+        self.stop_signal: int | None = None  # set by a signal handler: save and stop after this step
         # running sums of the current epoch, kept on the device to avoid a sync per batch
         self._loss_sum = torch.zeros((), device=device)
         self._correct = torch.zeros((), device=device, dtype=torch.long)
         self._seen = 0
+        self._partial_epoch_seconds = 0.0  # the unfinished epoch's time before a mid-epoch resume
+        # non-finite losses, counted on the device and checked at the loop's sync points
+        self._bad_steps = torch.zeros((), device=device, dtype=torch.long)
+        self._first_bad_step = torch.full((), -1, device=device, dtype=torch.long)
 
     # ------------------------------------------------------------------ the loop
 
@@ -102,6 +117,7 @@ class Trainer:
         try:
             self.callbacks.on_fit_start(self)
             for epoch in range(self.state.epoch, self.num_epochs):
+                self._check_stop_signal()
                 self.train_epoch(epoch)
                 record = self.end_epoch(epoch)
                 self.callbacks.on_epoch_end(self, record)
@@ -114,18 +130,26 @@ class Trainer:
         return self.state
 
     def train_epoch(self, epoch: int) -> None:
+        start = self.state.batch  # > 0 only when resuming mid-epoch; the running sums came with it
+        if start == 0:
+            self._loss_sum.zero_()
+            self._correct.zero_()
+            self._seen = 0
+            self._partial_epoch_seconds = 0.0
         self.callbacks.on_epoch_start(self, epoch)
         self.model.train()
-        self._loss_sum.zero_()
-        self._correct.zero_()
-        self._seen = 0
-        self._epoch_clock_start = self.stopwatch.seconds
+        self._epoch_clock_start = self.stopwatch.seconds - self._partial_epoch_seconds
         self.stopwatch.start()
-        for batch_index, (inputs, labels) in enumerate(self.train_loader.epoch(epoch)):
-            self.train_step(inputs, labels)
-            self.callbacks.on_batch_end(self, batch_index)
-            if self.state.step >= self.total_steps or self.should_stop:
+        for batch_index, (inputs, labels) in enumerate(self.train_loader.epoch(epoch, start), start=start):
+            if self.state.step >= self.total_steps:
                 break  # fractional epochs end mid-epoch
+            self.train_step(inputs, labels)
+            self.state.batch = batch_index + 1
+            self.callbacks.on_batch_end(self, batch_index)
+            self._check_stop_signal()
+            if self.should_stop:
+                break
+        self.state.batch = 0
         if self.config.schedule.interval == "epoch":
             self.scheduler.step()
         self.stopwatch.stop()
@@ -143,16 +167,56 @@ class Trainer:
         if o.grad_clip is not None:
             self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.model.parameters(), o.grad_clip)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
+        skip = self.config.train.nonfinite == "skip" and not self._step_is_finite(loss)
+        if skip:  # keep the weights and the optimizer state; the batch and the schedule move on
+            self.optimizer.zero_grad(set_to_none=True)
+            self.state.skipped_steps += 1
+        else:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            # counted on the device: no sync here; checked where the loop syncs anyway
+            bad = ~torch.isfinite(loss.detach())
+            self._first_bad_step = torch.where(bad & (self._first_bad_step < 0), self.state.step, self._first_bad_step)
+            self._bad_steps += bad
         if self.config.schedule.interval == "batch":
             self.scheduler.step()
         self.state.step += 1
+        if skip:
+            return
         n = len(labels)
         per_example = loss.detach() / n if o.loss_reduction == "sum" else loss.detach()
         self._loss_sum += per_example * n
         self._correct += (outputs.detach().argmax(1) == labels).sum()
         self._seen += n
+
+    def _step_is_finite(self, loss: torch.Tensor) -> bool:
+        """Loss and gradients finite (a device sync: only in train.nonfinite = "skip" mode).
+
+        With fp16 loss scaling the scaler already skips steps whose scaled gradients overflow
+        (and lowers the scale): an overflow there is routine, so only the loss is checked."""
+        if not torch.isfinite(loss.detach()):
+            return False
+        if self.scaler.is_enabled():
+            return True
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        return not grads or bool(torch.isfinite(nn.utils.get_total_norm(grads)))
+
+    def check_finite(self) -> None:
+        """Raise if any step since the start had a non-finite loss (a device sync).
+
+        Called at the loop's sync points (progress refresh, epoch end, before every checkpoint)
+        so a run with broken weights stops there and never overwrites the last good checkpoint."""
+        bad = int(self._bad_steps)
+        if bad:
+            first = int(self._first_bad_step) + 1
+            raise TrainingError(
+                f"the training loss was not finite at step {first} ({bad} such step{'s' if bad > 1 else ''}); "
+                "the last good checkpoint is kept. Lower the learning rate, use --precision fp32, "
+                "or pass --nonfinite skip to skip such steps")
+
+    def _check_stop_signal(self) -> None:
+        if self.stop_signal is not None:
+            raise StopRequested(self.stop_signal)
 
     @contextlib.contextmanager
     def paused_clock(self):
@@ -171,14 +235,12 @@ class Trainer:
 
     def running_metrics(self) -> tuple[float, float]:
         """Mean loss and accuracy of the epoch so far (a device sync: call it sparingly)."""
+        self.check_finite()
         seen = max(1, self._seen)
         return float(self._loss_sum) / seen, float(self._correct) / seen
 
     def end_epoch(self, epoch: int) -> dict:
         train_loss, train_acc = self.running_metrics()
-        if not math.isfinite(train_loss):
-            raise TrainingError(f"the training loss became {train_loss} in epoch {epoch + 1}; "
-                                "lower the learning rate or use --precision fp32")
         record = {
             "epoch": epoch + 1,
             "step": self.state.step,
@@ -188,6 +250,8 @@ class Trainer:
             "epoch_seconds": self.epoch_seconds,
             "images_per_second": self._seen / self.epoch_seconds if self.epoch_seconds > 0 else None,
         }
+        if self.config.train.nonfinite == "skip":
+            record["skipped_steps"] = self.state.skipped_steps
         last = epoch + 1 == self.num_epochs or self.should_stop
         if last or (epoch + 1) % self.config.train.eval_every == 0:
             with Stopwatch(self.device).region() as watch:
@@ -220,7 +284,11 @@ class Trainer:
 
     def state_dict(self) -> dict:
         """Everything needed to continue bit for bit: only tensors, numbers, strings and containers,
-        so it loads with torch.load(weights_only=True)."""
+        so it loads with torch.load(weights_only=True). Valid between two steps, mid-epoch too."""
+        self.check_finite()
+        partial = 0.0
+        if self.state.batch:  # the unfinished epoch's sums and time so far
+            partial = self.training_seconds_so_far() - self.state.train_seconds
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -231,6 +299,9 @@ class Trainer:
                 "epoch": self.state.epoch, "step": self.state.step, "history": self.state.history,
                 "best_val_accuracy": self.state.best_val_accuracy, "best_epoch": self.state.best_epoch,
                 "train_seconds": self.state.train_seconds, "eval_seconds": self.state.eval_seconds,
+                "batch": self.state.batch, "skipped_steps": self.state.skipped_steps,
+                "running": {"loss_sum": self._loss_sum.detach().cpu(), "correct": self._correct.detach().cpu(),
+                            "seen": self._seen, "seconds": partial},
             },
             "rng": {
                 "torch": torch.get_rng_state(),
@@ -249,7 +320,13 @@ class Trainer:
         t = state["trainer"]
         self.state = TrainState(epoch=t["epoch"], step=t["step"], history=list(t["history"]),
                                 best_val_accuracy=t["best_val_accuracy"], best_epoch=t["best_epoch"],
-                                train_seconds=t["train_seconds"], eval_seconds=t["eval_seconds"])
+                                train_seconds=t["train_seconds"], eval_seconds=t["eval_seconds"],
+                                batch=t.get("batch", 0), skipped_steps=t.get("skipped_steps", 0))
+        if "running" in t:
+            r = t["running"]
+            self._loss_sum.copy_(r["loss_sum"])
+            self._correct.copy_(r["correct"])
+            self._seen, self._partial_epoch_seconds = r["seen"], r["seconds"]
         rng = state["rng"]
         torch.set_rng_state(rng["torch"])
         if rng["cuda"] and torch.cuda.is_available():
