@@ -3,6 +3,7 @@ written atomically."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 from pathlib import Path
 
@@ -14,9 +15,23 @@ import matplotlib.pyplot as plt  # noqa: E402
 from cifarbench.runs import _atomic_write_bytes  # noqa: E402
 
 
-def save_figure(fig, path_without_suffix: Path, formats=("png", "svg")) -> list[Path]:
+_formats: tuple[str, ...] = ("png", "svg")  # what save_figure writes unless told otherwise
+
+
+@contextlib.contextmanager
+def figure_formats(formats: tuple[str, ...]):
+    """Within the block, charts are written in these formats (a report embeds PNG only)."""
+    global _formats
+    saved, _formats = _formats, tuple(formats)
+    try:
+        yield
+    finally:
+        _formats = saved
+
+
+def save_figure(fig, path_without_suffix: Path, formats: tuple[str, ...] | None = None) -> list[Path]:
     paths = []
-    for fmt in formats:
+    for fmt in formats or _formats:
         buffer = io.BytesIO()
         fig.savefig(buffer, format=fmt, dpi=120, bbox_inches="tight")
         path = Path(f"{path_without_suffix}.{fmt}")
@@ -57,6 +72,7 @@ def training_curves(history: list[dict], path: Path, title: str = "") -> list[Pa
         ax_acc.plot([h["epoch"] for h in val], [h["val_accuracy"] for h in val], marker="s", label="validation")
     ax_lr.plot(epochs, [h["lr"] for h in history], marker=".", color="#55A868")
     for ax, name in ((ax_loss, "loss"), (ax_acc, "accuracy"), (ax_lr, "learning rate (end of epoch)")):
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_title(name)
         ax.grid(alpha=0.3)
@@ -95,9 +111,10 @@ def per_class_accuracy(per_class: dict[str, float], path: Path, title: str, limi
     return save_figure(fig, path)
 
 
-def confusion_heatmap(matrix, classes: list[str], path: Path, title: str, normalized: bool) -> list[Path]:
+def confusion_heatmap(matrix, classes: list[str], path: Path, title: str, normalized: bool,
+                      confused: list[tuple[str, str, int]] = ()) -> list[Path]:
     """Rows are true classes, columns predictions; counts (or row shares) written in each cell
-    while the matrix is small enough to read."""
+    while the matrix is small enough to read; the most-confused pairs listed underneath."""
     import numpy as np
 
     m = np.asarray(matrix, dtype=float)
@@ -117,5 +134,42 @@ def confusion_heatmap(matrix, classes: list[str], path: Path, title: str, normal
                         color="white" if m[i, j] > threshold else "black")
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
+    ax.set_title(title)
+    if confused:
+        pairs = "; ".join(f"{t} → {p}: {c}" for t, p, c in confused)
+        fig.text(0.5, -0.02, f"most confused (true → predicted: count): {pairs}", ha="center", va="top",
+                 fontsize=8, wrap=True)
+    return save_figure(fig, path)
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The (seconds, accuracy) points no other point beats on both: faster and at least as accurate."""
+    front, best = [], float("-inf")
+    for seconds, accuracy in sorted(points, key=lambda p: (p[0], -p[1])):
+        if accuracy > best:
+            front.append((seconds, accuracy))
+            best = accuracy
+    return front
+
+
+def accuracy_time_frontier(points: list[dict], path: Path, title: str) -> list[Path]:
+    """Accuracy against training time, one colour per group (model or recipe), the Pareto front
+    drawn as a step line. points: {"label", "seconds", "accuracy"}."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    groups = sorted({p["label"] for p in points})
+    for i, label in enumerate(groups):
+        mine = [p for p in points if p["label"] == label]
+        ax.scatter([p["seconds"] for p in mine], [p["accuracy"] for p in mine], label=label, s=36,
+                   color=plt.cm.tab10(i % 10), zorder=3)
+    front = pareto_front([(p["seconds"], p["accuracy"]) for p in points])
+    if len(front) > 1:
+        ax.step([f[0] for f in front], [f[1] for f in front], where="post", color="#888888", linestyle="--",
+                label="frontier", zorder=2)
+    ax.set_xlabel("training time (s)")
+    ax.set_ylabel("test accuracy")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.grid(alpha=0.3)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(fontsize=8, loc="lower right")
     ax.set_title(title)
     return save_figure(fig, path)

@@ -5,26 +5,36 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cifarbench.eval.metrics import most_confused_pairs
 from cifarbench.report import plots
 from cifarbench.runs import RunDir
 
 
 def plot_run(run: RunDir) -> list[Path]:
-    log = run.read_json(RunDir.RUN_LOG)
+    """Into the run directory itself."""
+    history = run.read_json(RunDir.HISTORY) if run.file(RunDir.HISTORY).is_file() else None
+    metrics = run.read_json(RunDir.METRICS) if run.file(RunDir.METRICS).is_file() else None
+    return draw_run(run.read_json(RunDir.RUN_LOG), history, metrics, run.path)
+
+
+def draw_run(log: dict, history: list[dict] | None, metrics: dict | None, folder: Path, prefix: str = "",
+             formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
+    """Curves, per-class bars and both confusion matrices of one run, as `folder/<prefix><chart>.<format>`."""
     label = f"{log.get('model', '?')} on {log.get('dataset', '?')}"
     made: list[Path] = []
-    if run.file(RunDir.HISTORY).is_file():
-        made += plots.training_curves(run.read_json(RunDir.HISTORY), run.file("curves"),
-                                      f"{label} (validation: {log.get('validation_split', 'test')})")
-    if run.file(RunDir.METRICS).is_file():
-        metrics = run.read_json(RunDir.METRICS)
-        per_class = {name: m["accuracy"] for name, m in metrics["per_class"].items()}
-        made += plots.per_class_accuracy(per_class, run.file("per_class_accuracy"),
-                                         f"{label}: test accuracy per class")
-        for normalized in (False, True):
-            key = "confusion_matrix_normalized" if normalized else "confusion_matrix"
-            made += plots.confusion_heatmap(metrics[key], metrics["classes"],
-                                            run.file("confusion_normalized" if normalized else "confusion"),
-                                            f"{label}: confusion matrix" + (" (row-normalised)" if normalized else ""),
-                                            normalized)
+    with plots.figure_formats(formats):
+        if history:
+            made += plots.training_curves(history, folder / f"{prefix}curves",
+                                          f"{label} (validation: {log.get('validation_split', 'test')})")
+        if metrics:
+            per_class = {name: m["accuracy"] for name, m in metrics["per_class"].items()}
+            made += plots.per_class_accuracy(per_class, folder / f"{prefix}per_class_accuracy",
+                                             f"{label}: test accuracy per class")
+            confused = most_confused_pairs(metrics["confusion_matrix"], metrics["classes"])
+            for normalized in (False, True):
+                key = "confusion_matrix_normalized" if normalized else "confusion_matrix"
+                name = "confusion_normalized" if normalized else "confusion"
+                made += plots.confusion_heatmap(
+                    metrics[key], metrics["classes"], folder / f"{prefix}{name}",
+                    f"{label}: confusion matrix" + (" (row-normalised)" if normalized else ""), normalized, confused)
     return made
