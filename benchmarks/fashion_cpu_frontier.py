@@ -13,6 +13,7 @@ Results: benchmarks/results/fashion-cpu-frontier.json.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from cifarbench.bench.results import print_table, summarise, write_result
@@ -39,7 +40,11 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--runs-dir", default="runs/frontier")
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "fashion-cpu-frontier.json"))
+    p.add_argument("--replot", action="store_true", help="only redraw the chart from the --out JSON")
     args = p.parse_args()
+    if args.replot:
+        print(plot(json.loads(Path(args.out).read_text())["points"], Path(args.out)))
+        return
 
     points, rows = [], []
     for model, epochs in parse_grid(args.grid):
@@ -75,7 +80,27 @@ def main() -> None:
               + (f" (best within budget: {best['model']} x{best['epochs']:g} ep, "
                  f"{best['test_accuracy']['mean']:.2%} in {best['train_seconds']['mean']:.1f} s)" if best else ""))
     write_result(args.out, "fashion-cpu-frontier", {"points": points, "targets": verdicts, "seeds": args.seeds})
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out} and {plot(points, Path(args.out))}")
+
+
+def plot(points: list[dict], out: Path) -> Path:
+    """The accuracy-versus-time chart beside the JSON, the targets drawn as crosses."""
+    from cifarbench.report.plots import accuracy_time_frontier, plt
+
+    chart = [{"label": pt["model"], "seconds": pt["train_seconds"]["mean"], "accuracy": pt["test_accuracy"]["mean"]}
+             for pt in points]
+
+    def mark_targets(ax):
+        for accuracy, seconds in TARGETS:
+            ax.scatter([seconds], [accuracy], marker="x", color="black", s=60, zorder=4)
+            ax.annotate(f"target {accuracy:.0%} in {seconds:.0f} s", (seconds, accuracy), fontsize=8,
+                        xytext=(4, 4), textcoords="offset points")
+
+    path = out.with_suffix("")
+    accuracy_time_frontier(chart, path, "Fashion-MNIST on this CPU: test accuracy against training time",
+                           decorate=mark_targets, formats=("png",))
+    plt.close("all")
+    return path.with_suffix(".png")
 
 
 if __name__ == "__main__":

@@ -152,7 +152,8 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
     return front
 
 
-def accuracy_time_frontier(points: list[dict], path: Path, title: str) -> list[Path]:
+def accuracy_time_frontier(points: list[dict], path: Path, title: str, decorate=None,
+                           formats: tuple[str, ...] | None = None) -> list[Path]:
     """Accuracy against training time, one colour per group (model or recipe), the Pareto front
     drawn as a step line. points: {"label", "seconds", "accuracy"}."""
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
@@ -170,6 +171,8 @@ def accuracy_time_frontier(points: list[dict], path: Path, title: str) -> list[P
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.grid(alpha=0.3)
     ax.spines[["top", "right"]].set_visible(False)
+    if decorate is not None:  # a caller's extra marks (a benchmark's targets, say)
+        decorate(ax)
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(title)
-    return save_figure(fig, path)
+    return save_figure(fig, path, formats)
