@@ -159,6 +159,8 @@ def cmd_train(args) -> int:
         result = train(None, quiet=args.quiet, resume=args.resume, asked=asked, argv=sys.argv)
     else:
         result = train(resolve_config(args.recipe, asked), quiet=args.quiet, argv=sys.argv)
+    if not result.run.writable:  # a distributed run's other ranks: rank 0 reports
+        return 0
     m, log = result.metrics, result.run_log
     top5 = f"  top-5 {m['top5_accuracy']:.2%}" if "top5_accuracy" in m else ""
     print(f"test accuracy {m['accuracy']:.2%}{top5}  test loss {m['loss']:.4f}  "
@@ -224,6 +226,17 @@ def cmd_bench_devices(args) -> int:
     result = bench_devices(args.devices.split(",") if args.devices else None, recipe=args.recipe, model=args.model,
                            dataset=args.dataset, epochs=args.epochs, repeats=args.repeats, seed=args.seed,
                            runs_dir=args.runs_dir, quiet=True)
+    print((Path(result["folder"]) / "report.txt").read_text(), end="")
+    print(f"report, JSON and chart in {result['folder']}")
+    return 0
+
+
+def cmd_bench_scaling(args) -> int:
+    from cifarbench.bench.scaling import bench_scaling, parse_nproc
+
+    result = bench_scaling(parse_nproc(args.nproc), recipe=args.recipe, model=args.model, dataset=args.dataset,
+                           epochs=args.epochs, repeats=args.repeats, seed=args.seed, device=args.device,
+                           runs_dir=args.runs_dir)
     print((Path(result["folder"]) / "report.txt").read_text(), end="")
     print(f"report, JSON and chart in {result['folder']}")
     return 0
@@ -422,7 +435,7 @@ def build_parser() -> Parser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_compare_methods)
 
-    bench = sub.add_parser("bench", help="benchmarks: devices, throughput").add_subparsers(
+    bench = sub.add_parser("bench", help="benchmarks: devices, throughput, scaling").add_subparsers(
         dest="bench", metavar="BENCHMARK", parser_class=Parser, required=True)
     p = bench.add_parser("devices", help="the same training on every available device: time, images/s, speedup",
                          description="Train the same recipe with the same data and seed on each device; one warm-up "
@@ -436,6 +449,21 @@ def build_parser() -> Parser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--runs-dir", default="runs")
     p.set_defaults(func=cmd_bench_devices)
+    p = bench.add_parser("scaling", help="the same training at several world sizes (torchrun, DDP): speedup, "
+                                          "efficiency", description="Launch `torchrun --standalone --nproc_per_node=N "
+                         "-m cifarbench train` for each N with the same global batch, recipe and seed; report time, "
+                         "images/s, speedup, efficiency (speedup / N) and accuracy. Default: synthetic CIFAR-shaped "
+                         "data, 1 epoch, lenet-small-onecycle. On one CPU the processes share its cores.")
+    p.add_argument("--nproc", default="1,2", metavar="N1,N2,...", help="process counts (default 1,2)")
+    p.add_argument("--recipe", default="lenet-small-onecycle")
+    p.add_argument("--model", help="default: the recipe's model")
+    p.add_argument("--dataset", help="real data instead of synthetic (e.g. fashion-mnist)")
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="cpu (Gloo) or cuda (NCCL, one GPU per process)")
+    p.add_argument("--runs-dir", default="runs")
+    p.set_defaults(func=cmd_bench_scaling)
     p = bench.add_parser("throughput", help="training and inference images/s, FLOPs and peak memory per model")
     p.add_argument("--models", metavar="M1,M2", help="default: every model in the zoo")
     p.add_argument("--batch-size", type=int, default=128)

@@ -96,15 +96,17 @@ def synchronize(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
-def configure_threads() -> int:
-    """Use one intra-op thread per core this process may run on (cgroups and affinity included)."""
+def configure_threads(processes_per_node: int = 1) -> int:
+    """One intra-op thread per core this process may run on (cgroups and affinity included),
+    the cores shared out when several processes of one node train together (torchrun)."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS has no sched_getaffinity
         cores = os.cpu_count() or 1
-    if torch.get_num_threads() != cores:
-        torch.set_num_threads(cores)
-    return cores
+    threads = max(1, cores // max(1, processes_per_node))
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return threads
 
 
 @dataclass

@@ -105,8 +105,10 @@ class RunDir:
     CHECKPOINT = "checkpoints/last.pt"
     LOCK = ".lock"
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, writable: bool = True):
         self.path = Path(path)
+        # False on the ranks of a distributed run other than 0: they see the run, rank 0 writes it
+        self.writable = writable
 
     @classmethod
     def create(cls, runs_root: Path, dataset: str, model: str, name: str | None = None) -> "RunDir":
@@ -127,6 +129,9 @@ class RunDir:
         """Hold the run's lock while training it: a second process (a `--resume` while the run
         is still going) is refused instead of interleaving checkpoints. The operating system
         releases the lock when the process dies, even by kill -9."""
+        if not self.writable:
+            yield
+            return
         lock = FileLock(self.path / self.LOCK, timeout=0)
         try:
             lock.acquire()
@@ -143,9 +148,13 @@ class RunDir:
         return self.path / self.CHECKPOINT
 
     def write_json(self, name: str, obj: Any) -> None:
+        if not self.writable:
+            return
         atomic_write_json(obj, self.path / name)
 
     def write_text(self, name: str, text: str) -> None:
+        if not self.writable:
+            return
         atomic_write_text(text, self.path / name)
 
     def write_config(self, config_dict: dict) -> None:
@@ -161,12 +170,16 @@ class RunDir:
 
     def append_log(self, record: dict) -> None:
         """One JSON line per event; a line is appended whole with one write."""
+        if not self.writable:
+            return
         line = json.dumps(record, default=_json_default) + "\n"
         with open(self.path / self.LOG, "a", encoding="utf-8") as f:
             f.write(line)
 
     def update_run_log(self, **fields: Any) -> dict:
         """Merge fields into run_log.json (written atomically) and return the result."""
+        if not self.writable:
+            return dict(fields)
         path = self.path / self.RUN_LOG
         current = self.read_json(self.RUN_LOG) if path.is_file() else {}
         current.update(fields)

@@ -30,7 +30,11 @@ class CheckpointSaver(Callback):
         self.run, self.every, self.every_steps, self.extra = run, every, every_steps, extra
 
     def save(self, trainer) -> None:
-        atomic_save_torch({"format": CHECKPOINT_FORMAT, **self.extra, **trainer.state_dict()}, self.run.checkpoint_path)
+        # every rank of a distributed run builds the state (it sums the epoch's running totals over
+        # the ranks, a collective); rank 0 writes it, the weights being the same on every rank
+        state = trainer.state_dict()
+        if self.run.writable:
+            atomic_save_torch({"format": CHECKPOINT_FORMAT, **self.extra, **state}, self.run.checkpoint_path)
 
     def on_batch_end(self, trainer, batch_index):
         if self.every_steps and trainer.state.step % self.every_steps == 0:

@@ -28,6 +28,7 @@ from cifarbench.eval.metrics import classification_metrics, classification_repor
 from cifarbench.fingerprint import fingerprint
 from cifarbench.models import build_model, count_parameters
 from cifarbench.runs import RunDir, utc_now
+from cifarbench.train import distributed
 from cifarbench.train.callbacks import Callback
 from cifarbench.train.checkpoint import CheckpointSaver, load_checkpoint
 from cifarbench.train.progress import CONSOLE, JsonlLog, LogEpochs, ProgressBar
@@ -70,13 +71,16 @@ def prepare_data(config: RunConfig, quiet: bool = False) -> PreparedData:
     return PreparedData(dataset, train_split, test_split, test_split, "test (used as validation)")
 
 
-def make_loaders(config: RunConfig, data: PreparedData, device: torch.device) -> tuple[DeviceLoader, DeviceLoader]:
+def make_loaders(config: RunConfig, data: PreparedData, device: torch.device,
+                 ctx: distributed.DistContext = distributed.SINGLE) -> tuple[DeviceLoader, DeviceLoader]:
     t = config.train
     if t.batch_size > len(data.train):
         raise ConfigError(f"train.batch_size {t.batch_size} is larger than the {len(data.train)} training images")
     stats = dict(mean=data.dataset.mean, std=data.dataset.std, device=device, channels_last=t.channels_last)
-    train_loader = DeviceLoader(data.train, batch_size=t.batch_size, augment=config.augment, shuffle=True,
-                                drop_last=t.drop_last, seed=t.seed, **stats)
+    # each rank takes its share of the global batch, from its shard of the epoch's order
+    train_loader = DeviceLoader(data.train, batch_size=distributed.local_batch_size(t.batch_size, ctx),
+                                augment=config.augment, shuffle=True, drop_last=t.drop_last, seed=t.seed,
+                                rank=ctx.rank, world_size=ctx.world_size, **stats)
     val_loader = DeviceLoader(data.val, batch_size=t.eval_batch_size, shuffle=False, seed=t.seed, **stats)
     return train_loader, val_loader
 
@@ -98,7 +102,7 @@ def train(config: RunConfig | None, *, quiet: bool = False, resume: str | Path |
     with contextlib.ExitStack() as held:  # the run directory's lock, held until training ends
         if resume is None:
             return _train(config, None, None, held, quiet, callbacks, argv)
-        run = RunDir.open(resume)
+        run = RunDir(RunDir.open(resume).path, writable=distributed.is_main_process())
         held.enter_context(run.lock())  # before reading: a run still training elsewhere is refused
         config = RunConfig.from_dict(run.read_config())
         check_resume_request(config, asked or {})
@@ -107,18 +111,23 @@ def train(config: RunConfig | None, *, quiet: bool = False, resume: str | Path |
 
 def _train(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held: contextlib.ExitStack,
            quiet: bool, callbacks: list[Callback], argv: list[str] | None) -> RunResult:
-    threads = configure_threads()
+    ctx, device = distributed.setup(resolve_device(config.train.device), config.train.dist_timeout)
+    held.callback(distributed.teardown, ctx)
+    threads = configure_threads(processes_per_node=ctx.local_world_size)
     seed_everything(config.train.seed, config.train.deterministic)
-    device = resolve_device(config.train.device)
     amp_dtype = resolve_precision(config.train.precision, device)
-    data = prepare_data(config, quiet)
+    data = prepare_data(config, quiet or not ctx.is_main)
     model = model_for(config, data.dataset)
-    train_loader, val_loader = make_loaders(config, data, device)
+    train_loader, val_loader = make_loaders(config, data, device, ctx)
+    quiet = quiet or not ctx.is_main  # one progress bar: rank 0's
 
     if run_is_new := checkpoint is None:
-        run = RunDir.create(Path(config.runs_dir), data.dataset.name, config.model.name, config.name)
-        held.enter_context(run.lock())
-        run.write_config(config.to_dict())
+        if ctx.is_main:
+            run = RunDir.create(Path(config.runs_dir), data.dataset.name, config.model.name, config.name)
+            held.enter_context(run.lock())
+            run.write_config(config.to_dict())
+        path = distributed.broadcast_object(str(run.path) if ctx.is_main else None, ctx)
+        run = run if ctx.is_main else RunDir(Path(path), writable=False)
     extra = {
         "config": config.to_dict(),
         "model_name": config.model.name,
@@ -128,13 +137,15 @@ def _train(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held:
     # tricks first: they change the weights, which the log and the checkpoint then record
     saver = CheckpointSaver(run, config.train.checkpoint_every, extra, config.train.checkpoint_every_steps)
     all_callbacks = [*tricks_for(config), JsonlLog(run), saver, LogEpochs() if quiet else ProgressBar(), *callbacks]
-    trainer = Trainer(config, model, train_loader, val_loader, device, amp_dtype, data.dataset.classes, all_callbacks)
+    trainer = Trainer(config, model, train_loader, val_loader, device, amp_dtype, data.dataset.classes, all_callbacks,
+                      dist=ctx)
     if checkpoint is not None:
         _check_compatible(checkpoint, config, data.dataset)
         trainer.load_state_dict(checkpoint)
         log.info("resuming %s at epoch %d (step %d)", run.path, trainer.state.epoch, trainer.state.step)
     params = count_parameters(trainer.model)
-    run_log = run.update_run_log(**({
+    ranks = distributed.ranks_description(device, ctx)  # a collective: every rank takes part
+    run_log = run.update_run_log(world_size=ctx.world_size, ranks=ranks, **({
         **fingerprint(device),
         "command": argv if argv is not None else sys.argv,
         "start_time": utc_now(),
@@ -161,7 +172,7 @@ def _train(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held:
     run.write_json(RunDir.METRICS, metrics)
     run.write_json(RunDir.HISTORY, state.history)
     run.write_text(RunDir.REPORT, classification_report(metrics))
-    if config.train.plots:
+    if config.train.plots and run.writable:
         _make_plots(run)
     run_log = run.update_run_log(
         status="completed", end_time=utc_now(), epochs_completed=state.epoch, steps=state.step,
@@ -205,6 +216,14 @@ def _fit(trainer: Trainer, saver: CheckpointSaver, run: RunDir):
     except KeyboardInterrupt:
         run.update_run_log(status="interrupted", interrupted_by="SIGINT (twice: no checkpoint)", end_time=utc_now())
         raise
+    except RuntimeError as exc:
+        if not (trainer.dist.enabled and distributed.is_peer_failure(exc)):
+            failed(f"{type(exc).__name__}: {exc}")
+            raise
+        reason = (f"rank {trainer.dist.rank} lost its peers: another process of the distributed run stopped or "
+                  f"did not answer within {trainer.config.train.dist_timeout:g} s ({str(exc).splitlines()[0][:160]})")
+        failed(reason)
+        raise RunStopped(f"run failed: {reason}", 1) from None
     except BaseException as exc:
         failed(f"{type(exc).__name__}: {exc}")
         raise

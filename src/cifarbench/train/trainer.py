@@ -29,7 +29,11 @@ from cifarbench.devices import Stopwatch, autocast
 from cifarbench.eval.metrics import per_class_accuracy
 from cifarbench.eval.tta import tta_logits
 from cifarbench.train.callbacks import Callback, CallbackList
+from cifarbench.train.distributed import SINGLE, DistContext, all_reduce_sum
 from cifarbench.train.optim import build_optimizer, build_scheduler
+
+
+STOP_CHECK_EVERY = 10  # steps between the ranks' agreement on a stop signal (distributed runs only)
 
 
 class TrainingError(RuntimeError):
@@ -80,15 +84,24 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
 class Trainer:
     def __init__(self, config: RunConfig, model: nn.Module, train_loader: DeviceLoader, val_loader: DeviceLoader,
                  device: torch.device, amp_dtype: torch.dtype | None, classes: list[str],
-                 callbacks: list[Callback] = ()):
+                 callbacks: list[Callback] = (), dist: DistContext = SINGLE):
         self.config = config
+        self.dist = dist
         self.device, self.amp_dtype = device, amp_dtype
         self.classes = classes
         self.train_loader, self.val_loader = train_loader, val_loader
         t = config.train
         memory_format = torch.channels_last if t.channels_last else torch.preserve_format
         self.model = model.to(device=device, memory_format=memory_format)
-        self.forward = torch.compile(self.model) if t.compile else self.model
+        self.forward = self.model
+        if dist.enabled:  # gradients averaged across ranks during backward; the weights stay self.model's
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.forward = DistributedDataParallel(self.model, device_ids=[device.index] if device.type == "cuda" else None)
+        if t.compile:
+            self.forward = torch.compile(self.forward)
+        # evaluation runs on each rank alone: no DDP wrapper, so no collective in it
+        self.eval_forward = self.model if dist.enabled else self.forward
         self.steps_per_epoch = len(train_loader)
         self.total_steps = math.ceil(t.epochs * self.steps_per_epoch)
         self.num_epochs = math.ceil(self.total_steps / self.steps_per_epoch)
@@ -162,7 +175,9 @@ class Trainer:
             outputs = self.forward(inputs)
             loss = F.cross_entropy(outputs.float(), labels, label_smoothing=o.label_smoothing, reduction=o.loss_reduction)
         self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
+        # DDP averages gradients over ranks: right for a mean loss; a summed loss must be summed over ranks
+        scale = self.dist.world_size if self.dist.enabled and o.loss_reduction == "sum" else 1
+        self.scaler.scale(loss * scale if scale != 1 else loss).backward()
         self.callbacks.on_after_backward(self)
         if o.grad_clip is not None:
             self.scaler.unscale_(self.optimizer)
@@ -215,8 +230,15 @@ class Trainer:
                 "or pass --nonfinite skip to skip such steps")
 
     def _check_stop_signal(self) -> None:
-        if self.stop_signal is not None:
-            raise StopRequested(self.stop_signal)
+        signum = self.stop_signal
+        if self.dist.enabled:
+            # every rank must stop after the same step, or the others would wait in the next all-reduce:
+            # agree on it every STOP_CHECK_EVERY steps (a collective; alone no collective is needed)
+            if self.state.step % STOP_CHECK_EVERY and self.state.batch:
+                return
+            signum = int(max(all_reduce_sum([signum or 0], self.device, self.dist))) or None
+        if signum is not None:
+            raise StopRequested(signum)
 
     @contextlib.contextmanager
     def paused_clock(self):
@@ -241,6 +263,11 @@ class Trainer:
 
     def end_epoch(self, epoch: int) -> dict:
         train_loss, train_acc = self.running_metrics()
+        seen = self._seen
+        if self.dist.enabled:  # the whole global batch's loss and accuracy, not this rank's share
+            loss_sum, correct, seen = all_reduce_sum([float(self._loss_sum), int(self._correct), self._seen],
+                                                     self.device, self.dist)
+            train_loss, train_acc = loss_sum / max(1, seen), correct / max(1, seen)
         record = {
             "epoch": epoch + 1,
             "step": self.state.step,
@@ -248,7 +275,7 @@ class Trainer:
             "train_accuracy": train_acc,
             "lr": self.optimizer.param_groups[-1]["lr"],
             "epoch_seconds": self.epoch_seconds,
-            "images_per_second": self._seen / self.epoch_seconds if self.epoch_seconds > 0 else None,
+            "images_per_second": seen / self.epoch_seconds if self.epoch_seconds > 0 else None,
         }
         if self.config.train.nonfinite == "skip":
             record["skipped_steps"] = self.state.skipped_steps
@@ -273,7 +300,7 @@ class Trainer:
         logits, labels = [], []
         for inputs, targets in loader.batches():
             with autocast(self.device, self.amp_dtype):
-                out = tta_logits(self.forward, inputs, tta)
+                out = tta_logits(self.eval_forward, inputs, tta)
             logits.append(out.float().cpu())
             labels.append(targets.cpu())
         all_logits, all_labels = torch.cat(logits), torch.cat(labels)
@@ -287,8 +314,11 @@ class Trainer:
         so it loads with torch.load(weights_only=True). Valid between two steps, mid-epoch too."""
         self.check_finite()
         partial = 0.0
-        if self.state.batch:  # the unfinished epoch's sums and time so far
+        loss_sum, correct, seen = float(self._loss_sum), int(self._correct), self._seen
+        if self.state.batch:  # the unfinished epoch's sums (over every rank) and time so far
             partial = self.training_seconds_so_far() - self.state.train_seconds
+            if self.dist.enabled:
+                loss_sum, correct, seen = all_reduce_sum([loss_sum, correct, seen], self.device, self.dist)
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -300,8 +330,7 @@ class Trainer:
                 "best_val_accuracy": self.state.best_val_accuracy, "best_epoch": self.state.best_epoch,
                 "train_seconds": self.state.train_seconds, "eval_seconds": self.state.eval_seconds,
                 "batch": self.state.batch, "skipped_steps": self.state.skipped_steps,
-                "running": {"loss_sum": self._loss_sum.detach().cpu(), "correct": self._correct.detach().cpu(),
-                            "seen": self._seen, "seconds": partial},
+                "running": {"loss_sum": loss_sum, "correct": int(correct), "seen": int(seen), "seconds": partial},
             },
             "rng": {
                 "torch": torch.get_rng_state(),
@@ -324,9 +353,12 @@ class Trainer:
                                 batch=t.get("batch", 0), skipped_steps=t.get("skipped_steps", 0))
         if "running" in t:
             r = t["running"]
-            self._loss_sum.copy_(r["loss_sum"])
-            self._correct.copy_(r["correct"])
-            self._seen, self._partial_epoch_seconds = r["seen"], r["seconds"]
+            # the saved sums cover every rank of the saving run: rank 0 carries them on, at any world size
+            mine = self.dist.is_main
+            self._loss_sum.fill_(float(r["loss_sum"]) if mine else 0.0)
+            self._correct.fill_(int(r["correct"]) if mine else 0)
+            self._seen = int(r["seen"]) if mine else 0
+            self._partial_epoch_seconds = r["seconds"]
         rng = state["rng"]
         torch.set_rng_state(rng["torch"])
         if rng["cuda"] and torch.cuda.is_available():

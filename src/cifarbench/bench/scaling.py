@@ -1,0 +1,110 @@
+"""`cifarbench bench scaling --nproc 1,2,...`: the same recipe at each world size.
+
+Each world size is a fresh `torchrun --standalone --nproc_per_node=N -m cifarbench train` on
+this node (so each point pays its own start-up, and nothing is shared between points); the
+global batch stays the same, so every point trains the same number of steps on the same
+images. Reported per N: training time (median over repeats), time per epoch, images/s,
+speedup = time(first N) / time(N), efficiency = speedup / (N / first N), and test accuracy.
+
+On a CPU node the processes share its cores (each gets cores / N threads), so scaling there
+measures how well data parallelism uses the same cores, not added hardware.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from cifarbench.bench.devices import SYNTHETIC_DEFAULT
+from cifarbench.bench.results import summarise, write_result
+from cifarbench.config import merge
+from cifarbench.errors import UserError
+from cifarbench.runs import atomic_write_text, new_folder
+from cifarbench.train.recipes import resolve_config
+
+
+def parse_nproc(text: str) -> list[int]:
+    try:
+        counts = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        counts = []
+    if not counts or any(n < 1 for n in counts):
+        raise UserError(f"--nproc {text!r} must be a comma-separated list of positive process counts, e.g. 1,2,4")
+    return counts
+
+
+def run_world(config_path: Path, nproc: int, runs_dir: Path, timeout: float) -> dict:
+    """One torchrun launch; the run_log.json of the run it wrote."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+           "-m", "cifarbench", "train", "--config", str(config_path), "--quiet", "--runs-dir", str(runs_dir)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no output"
+        raise UserError(f"training with {nproc} processes failed (exit {done.returncode}): {tail}")
+    logs = sorted(runs_dir.glob("*/run_log.json"))
+    return json.loads(logs[-1].read_text(encoding="utf-8"))
+
+
+def bench_scaling(nprocs: list[int], recipe: str = "lenet-small-onecycle", model: str | None = None,
+                  dataset: str | None = None, epochs: float = 1.0, repeats: int = 1, seed: int = 0,
+                  device: str = "auto", runs_dir: str = "runs", timeout: float = 3600.0) -> dict:
+    folder = new_folder(Path(runs_dir), "bench-scaling")
+    data = {"dataset": dataset} if dataset else dict(SYNTHETIC_DEFAULT)
+    layer = {"data": data, "train": {"device": device, "epochs": epochs, "seed": seed, "plots": False}}
+    if model:
+        layer["model"] = {"name": model}
+    config = resolve_config(recipe, merge(layer, {}))
+    for n in nprocs:  # fail before any training if a world size cannot split the global batch
+        if config.train.batch_size % n:
+            raise UserError(f"the global batch {config.train.batch_size} cannot be split over {n} processes; "
+                            "choose process counts that divide it (or another --recipe)")
+    config_path = folder / "config.yaml"
+    atomic_write_text(yaml.safe_dump(config.to_dict()), config_path)
+    rows = []
+    for n in nprocs:
+        logs = [run_world(config_path, n, folder / f"nproc-{n}", timeout) for _ in range(repeats)]
+        seconds = summarise([log["train_seconds"] for log in logs])
+        images = logs[0]["train_images"] * config.train.epochs
+        rows.append({"nproc": n, "world_size": logs[0].get("world_size", 1), "threads_per_process": logs[0]["threads"],
+                     "train_seconds": seconds, "epoch_seconds": seconds["median"] / max(1, logs[0]["epochs_completed"]),
+                     "images_per_second": images / seconds["median"],
+                     "test_accuracy": summarise([log["test_accuracy"] for log in logs]),
+                     "runs": [Path(p).name for p in sorted((folder / f"nproc-{n}").iterdir())]})
+    base = rows[0]
+    for r in rows:
+        r["speedup"] = base["train_seconds"]["median"] / r["train_seconds"]["median"]
+        r["efficiency"] = r["speedup"] / (r["nproc"] / base["nproc"])
+    result = {"recipe": recipe, "model": config.model.name, "dataset": data["dataset"], "epochs": epochs,
+              "global_batch": config.train.batch_size, "repeats": repeats, "seed": seed,
+              "device": rows and _first_device(folder / f"nproc-{nprocs[0]}"),
+              "scaling": rows}
+    write_result(folder / "bench.json", "scaling", result)  # with the machine's fingerprint and the command
+    atomic_write_text(scaling_report(result), folder / "report.txt")
+    from cifarbench.report.plots import bar_chart
+
+    bar_chart([f"{r['nproc']} proc" for r in rows], [r["speedup"] for r in rows],
+              f"{result['model']} on {result['dataset']}: speedup over {base['nproc']} process(es)", "speedup",
+              folder / "scaling", annotate="{:.2f}x")
+    result["folder"] = str(folder)
+    return result
+
+
+def _first_device(runs: Path) -> str:
+    log = json.loads(sorted(runs.glob("*/run_log.json"))[0].read_text(encoding="utf-8"))
+    return log.get("device", "?")
+
+
+def scaling_report(result: dict) -> str:
+    lines = [f"{result['model']} ({result['recipe']}) on {result['dataset']}, {result['epochs']:g} epoch(s), global "
+             f"batch {result['global_batch']}, {result['device']}, {result['repeats']} run(s) per world size", "",
+             f"{'processes':>9} {'threads':>7} {'median s':>9} {'s/epoch':>8} {'img/s':>9} {'speedup':>8} "
+             f"{'efficiency':>10} {'accuracy':>9}"]
+    for r in result["scaling"]:
+        lines.append(f"{r['nproc']:>9} {r['threads_per_process']:>7} {r['train_seconds']['median']:9.2f} "
+                     f"{r['epoch_seconds']:8.2f} {r['images_per_second']:9,.0f} {r['speedup']:7.2f}x "
+                     f"{r['efficiency']:10.0%} {r['test_accuracy']['mean']:9.2%}")
+    return "\n".join(lines) + "\n"
