@@ -83,6 +83,9 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--checkpoint-every", type=checkpoint_interval, metavar="N|Nsteps",
                    help="save a checkpoint every N epochs (default 1), or every N optimizer steps with a "
                         "'steps' suffix (e.g. 500steps), mid-epoch included; a resumed run continues bit for bit")
+    g.add_argument("--framework", choices=("torch", "mlx"),
+                   help="torch (default) or mlx: Apple's MLX (Metal on Apple silicon, CPU on Linux; "
+                        "pip install 'cifarbench[mlx]'); MLX models: small-resnet, resnet18")
     g.add_argument("--nonfinite", choices=("stop", "skip"),
                    help="a non-finite loss: stop the run keeping the last good checkpoint (default), or skip "
                         "such steps and count them (costs one device sync per step)")
@@ -106,7 +109,7 @@ _FLAG_FIELDS = {
     "epochs": ("train", "epochs"), "batch_size": ("train", "batch_size"), "device": ("train", "device"),
     "precision": ("train", "precision"), "channels_last": ("train", "channels_last"),
     "compile": ("train", "compile"), "seed": ("train", "seed"), "deterministic": ("train", "deterministic"),
-    "nonfinite": ("train", "nonfinite"), "tta": ("train", "tta"), "plots": ("train", "plots"),
+    "nonfinite": ("train", "nonfinite"), "framework": ("train", "framework"), "tta": ("train", "tta"), "plots": ("train", "plots"),
     "runs_dir": (None, "runs_dir"), "name": (None, "name"),
 }
 
@@ -237,6 +240,19 @@ def cmd_bench_scaling(args) -> int:
     result = bench_scaling(parse_nproc(args.nproc), recipe=args.recipe, model=args.model, dataset=args.dataset,
                            epochs=args.epochs, repeats=args.repeats, seed=args.seed, device=args.device,
                            runs_dir=args.runs_dir)
+    print((Path(result["folder"]) / "report.txt").read_text(), end="")
+    print(f"report, JSON and chart in {result['folder']}")
+    return 0
+
+
+def cmd_bench_frameworks(args) -> int:
+    from cifarbench.bench.frameworks import bench_frameworks
+    from cifarbench.mlx import require_mlx
+
+    require_mlx()
+    result = bench_frameworks(args.model, recipe=args.recipe, dataset=args.dataset, epochs=args.epochs,
+                              device=args.device, seed=args.seed, runs_dir=args.runs_dir,
+                              train_images=args.train_images, image_size=args.image_size)
     print((Path(result["folder"]) / "report.txt").read_text(), end="")
     print(f"report, JSON and chart in {result['folder']}")
     return 0
@@ -435,7 +451,7 @@ def build_parser() -> Parser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_compare_methods)
 
-    bench = sub.add_parser("bench", help="benchmarks: devices, throughput, scaling").add_subparsers(
+    bench = sub.add_parser("bench", help="benchmarks: devices, throughput, scaling, frameworks").add_subparsers(
         dest="bench", metavar="BENCHMARK", parser_class=Parser, required=True)
     p = bench.add_parser("devices", help="the same training on every available device: time, images/s, speedup",
                          description="Train the same recipe with the same data and seed on each device; one warm-up "
@@ -464,6 +480,21 @@ def build_parser() -> Parser:
     p.add_argument("--device", default="auto", help="cpu (Gloo) or cuda (NCCL, one GPU per process)")
     p.add_argument("--runs-dir", default="runs")
     p.set_defaults(func=cmd_bench_scaling)
+    p = bench.add_parser("frameworks", help="PyTorch and MLX on the same device class, data, weights and schedule",
+                         description="Train the same recipe with PyTorch and with MLX (same splits, batches, "
+                         "augmentation, initial weights and schedule); time per epoch (first epoch apart), images/s, "
+                         "final loss, accuracy; table, JSON and chart. Default: 512 synthetic 3x32x32 images, 2 epochs.")
+    p.add_argument("--model", default="small-resnet", help="small-resnet or resnet18 (the models MLX has)")
+    p.add_argument("--recipe", help="default: the model's own recipe")
+    p.add_argument("--dataset", help="real data instead of synthetic (e.g. fashion-mnist)")
+    p.add_argument("--epochs", type=float, default=2.0)
+    p.add_argument("--device", default="cpu", help="cpu (both frameworks' CPU backends) or a GPU class: cuda/mps "
+                                                   "(PyTorch) against MLX's GPU")
+    p.add_argument("--train-images", type=int, default=512, help="synthetic training images (default 512)")
+    p.add_argument("--image-size", type=int, default=32, help="synthetic image side (default 32)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--runs-dir", default="runs")
+    p.set_defaults(func=cmd_bench_frameworks)
     p = bench.add_parser("throughput", help="training and inference images/s, FLOPs and peak memory per model")
     p.add_argument("--models", metavar="M1,M2", help="default: every model in the zoo")
     p.add_argument("--batch-size", type=int, default=128)

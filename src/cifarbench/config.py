@@ -149,6 +149,7 @@ class TrainConfig:
     checkpoint_every_steps: int = 0  # also every N optimizer steps, mid-epoch included (0 = off)
     nonfinite: str = "stop"  # a non-finite loss: stop (keep the last good checkpoint) or skip the step
     dist_timeout: float = 300.0  # seconds a distributed collective may wait for a missing rank
+    framework: str = "torch"  # torch (every model and recipe) or mlx (small-resnet, resnet18; mlx/train.py)
     eval_every: int = 1  # epochs between validations (the last epoch is always validated)
     tta: int = 0  # test-time augmentation of the final evaluation: 0 none, 1 mirror, 2 mirror + translate
     drop_last: bool = False
@@ -171,6 +172,7 @@ class TrainConfig:
             raise ConfigError(f"train.eval_every {self.eval_every} must be at least 1")
         _choice("train.nonfinite", self.nonfinite, NONFINITE)
         _positive("train.dist_timeout", self.dist_timeout)
+        _choice("train.framework", self.framework, ("torch", "mlx"))
         _choice("train.tta", self.tta, (0, 1, 2))
 
 

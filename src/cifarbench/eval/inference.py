@@ -30,9 +30,13 @@ class LoadedModel:
 
 
 def load_model(path: str | Path, device: str = "auto") -> LoadedModel:
-    """The checkpoint's model with its weights loaded strictly, in eval mode on `device`."""
+    """The checkpoint's model with its weights loaded strictly, in eval mode on `device`.
+
+    A run trained with MLX (checkpoints/last.npz) is loaded into the PyTorch twin of its model
+    (the weight layouts convert exactly; tests/test_mlx.py), so eval and predict need no MLX."""
     dev = resolve_device(device)
-    ckpt = load_checkpoint(path)
+    mlx_weights = _mlx_checkpoint(Path(path))
+    ckpt = _load_mlx_checkpoint(mlx_weights) if mlx_weights else load_checkpoint(path)
     config = RunConfig.from_dict(ckpt["config"])
     meta = ckpt["data"]
     c, h, _ = meta["shape"]
@@ -44,6 +48,39 @@ def load_model(path: str | Path, device: str = "auto") -> LoadedModel:
                               f"({str(exc).splitlines()[0]})") from None
     return LoadedModel(model.to(dev).eval(), config, list(meta["classes"]), tuple(meta["mean"]), tuple(meta["std"]),
                        tuple(meta["shape"]), dev)
+
+
+def _mlx_checkpoint(path: Path) -> Path | None:
+    """The .npz weights of an MLX run directory or file, if `path` is one."""
+    if path.suffix == ".npz" and path.is_file():
+        return path
+    candidate = path / "checkpoints" / "last.npz"
+    if path.is_dir() and candidate.is_file() and not (path / "checkpoints" / "last.pt").is_file():
+        return candidate
+    return None
+
+
+def _load_mlx_checkpoint(weights: Path) -> dict:
+    """An MLX checkpoint as the dict load_checkpoint returns: metadata + PyTorch-layout weights."""
+    import json
+
+    from cifarbench.mlx.convert import mlx_to_torch
+
+    meta_path = weights.with_suffix(".json")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        with np.load(weights, allow_pickle=False) as npz:  # arrays only: nothing in it can run
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{weights} is not a readable MLX checkpoint with its {meta_path.name} ({exc})") from None
+    c, h, _ = meta["data"]["shape"]
+    reference = build_model(meta["model_name"], num_classes=len(meta["data"]["classes"]), in_channels=c,
+                            image_size=h).state_dict()
+    try:
+        meta["model"] = mlx_to_torch(arrays, reference)
+    except KeyError as exc:
+        raise CheckpointError(f"{weights}: no weight {exc} for model {meta['model_name']!r}") from None
+    return meta
 
 
 @torch.no_grad()

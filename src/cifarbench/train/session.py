@@ -99,12 +99,20 @@ def train(config: RunConfig | None, *, quiet: bool = False, resume: str | Path |
     With `resume`, the run directory's own config is used (and `config` ignored); `asked` holds
     the values the user gave explicitly, checked against it.
     """
+    if resume is None and config.train.framework == "mlx":
+        if distributed.launched_by_torchrun() or callbacks:
+            raise ConfigError("--framework mlx trains in one process without callbacks (no torchrun)")
+        from cifarbench.mlx.train import train_mlx
+
+        return train_mlx(config, quiet, argv)
     with contextlib.ExitStack() as held:  # the run directory's lock, held until training ends
         if resume is None:
             return _train(config, None, None, held, quiet, callbacks, argv)
         run = RunDir(RunDir.open(resume).path, writable=distributed.is_main_process())
         held.enter_context(run.lock())  # before reading: a run still training elsewhere is refused
         config = RunConfig.from_dict(run.read_config())
+        if config.train.framework != "torch":
+            raise CheckpointError(f"{run.path} was trained with {config.train.framework}; --resume is PyTorch-only")
         check_resume_request(config, asked or {})
         return _train(config, load_checkpoint(run.path), run, held, quiet, callbacks, argv)
 

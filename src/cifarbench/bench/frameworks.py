@@ -1,0 +1,72 @@
+"""`cifarbench bench frameworks --model M`: PyTorch and MLX on the same device class and data.
+
+Both runs share the recipe, seed, splits, batches, augmentation, initial weights and schedule
+(mlx/train.py), so what differs is the framework. Reported per framework: the first epoch apart
+(MLX compiles its step then; PyTorch warms its allocator), the median time of the later
+epochs, images/s over them, final training loss and test accuracy.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from cifarbench.bench.results import write_result
+from cifarbench.config import merge
+from cifarbench.runs import atomic_write_text, new_folder
+from cifarbench.train.recipes import resolve_config
+from cifarbench.train.session import train
+
+FRAMEWORKS = ("torch", "mlx")
+# small enough for MLX's CPU backend on Linux, whose convolutions are far slower than PyTorch's
+SYNTHETIC_SMALL = {"dataset": "synthetic", "synthetic_shape": [3, 32, 32], "synthetic_train_size": 512,
+                   "synthetic_test_size": 256}
+
+
+def bench_frameworks(model: str = "small-resnet", recipe: str | None = None, dataset: str | None = None,
+                     epochs: float = 2.0, device: str = "cpu", seed: int = 0, runs_dir: str = "runs",
+                     train_images: int = 512, image_size: int = 32, extra: dict | None = None,
+                     quiet: bool = True) -> dict:
+    folder = new_folder(Path(runs_dir), "bench-frameworks")
+    data = {"dataset": dataset} if dataset else {**SYNTHETIC_SMALL, "synthetic_train_size": train_images,
+                                                 "synthetic_shape": [3, image_size, image_size]}
+    rows = []
+    for framework in FRAMEWORKS:
+        layer = {"data": data, "model": {"name": model}, "runs_dir": str(folder / framework),
+                 "train": {"framework": framework, "device": device, "epochs": epochs, "seed": seed, "plots": False,
+                           "precision": "fp32"}}
+        config = resolve_config(recipe, merge(layer, extra or {}))
+        result = train(config, quiet=quiet)
+        history = result.history
+        later = [h["epoch_seconds"] for h in history[1:]] or [history[0]["epoch_seconds"]]
+        images = sum(h["images_per_second"] * h["epoch_seconds"] for h in history[1:]) or \
+            history[0]["images_per_second"] * history[0]["epoch_seconds"]
+        rows.append({"framework": framework, "version": result.run_log.get("mlx" if framework == "mlx" else "torch"),
+                     "device": result.run_log["device"], "first_epoch_seconds": history[0]["epoch_seconds"],
+                     "epoch_seconds": statistics.median(later),
+                     "images_per_second": images / sum(later) if history[1:] else history[0]["images_per_second"],
+                     "final_train_loss": history[-1]["train_loss"], "test_accuracy": result.metrics["accuracy"],
+                     "test_loss": result.metrics["loss"], "run": result.run.path.name})
+    result = {"model": model, "recipe": config.recipe, "dataset": data["dataset"], "epochs": epochs, "seed": seed,
+              "frameworks": rows}
+    write_result(folder / "bench.json", "frameworks", result)
+    atomic_write_text(frameworks_report(result), folder / "report.txt")
+    from cifarbench.report.plots import bar_chart
+
+    bar_chart([f"{r['framework']} {r['version']}\n{r['device']}" for r in rows], [r["images_per_second"] for r in rows],
+              f"{model} on {result['dataset']}: training images/s", "images/s", folder / "frameworks",
+              annotate="{:,.0f}")
+    result["folder"] = str(folder)
+    return result
+
+
+def frameworks_report(result: dict) -> str:
+    lines = [f"{result['model']} ({result['recipe']}) on {result['dataset']}, {result['epochs']:g} epoch(s), seed "
+             f"{result['seed']}; the first epoch (compilation, warm-up) is shown apart", "",
+             f"{'framework':<10} {'version':<12} {'device':<10} {'1st epoch s':>11} {'s/epoch':>8} {'img/s':>9} "
+             f"{'train loss':>10} {'accuracy':>9}"]
+    for r in result["frameworks"]:
+        lines.append(f"{r['framework']:<10} {str(r['version']):<12} {r['device']:<10} {r['first_epoch_seconds']:11.2f} "
+                     f"{r['epoch_seconds']:8.2f} {r['images_per_second']:9,.1f} {r['final_train_loss']:10.4f} "
+                     f"{r['test_accuracy']:9.2%}")
+    return "\n".join(lines) + "\n"

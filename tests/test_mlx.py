@@ -1,0 +1,174 @@
+"""The MLX backend against the PyTorch one, on MLX's CPU backend.
+
+Tolerances: float32 on both sides, different kernels and summation orders. Logits from the
+same weights agree to 1e-4 (absolute); after one optimizer step from the same weights and
+batch the two losses agree to 1e-3 (relative).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+mx = pytest.importorskip("mlx.core", reason='MLX is not installed (pip install "cifarbench[mlx]"; CI installs it)')
+import mlx.nn as mnn  # noqa: E402
+
+from cifarbench.cli import main  # noqa: E402
+from cifarbench.config import RunConfig  # noqa: E402
+from cifarbench.errors import ConfigError  # noqa: E402
+from cifarbench.mlx.convert import mlx_key, mlx_to_torch, torch_key, torch_to_mlx  # noqa: E402
+from cifarbench.mlx.models import MLX_MODELS, build_mlx_model, count_mlx_parameters  # noqa: E402
+from cifarbench.mlx.train import build_optimizer, check_supported, set_hyper  # noqa: E402
+from cifarbench.models import build_model, count_parameters  # noqa: E402
+from cifarbench.train.recipes import resolve_config  # noqa: E402
+
+MODELS = sorted(MLX_MODELS)
+
+
+def twins(name: str, size: int = 8, dropout_off: bool = True):
+    """The PyTorch model and its MLX twin carrying the same weights."""
+    torch.manual_seed(0)
+    t = build_model(name, num_classes=10, in_channels=3, image_size=size)
+    m = build_mlx_model(name, 10, 3)
+    m.load_weights([(k, mx.array(v)) for k, v in torch_to_mlx(t.state_dict()).items()])
+    if dropout_off:  # dropout draws differ between frameworks; everything else must agree
+        for module in t.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+        for _, module in m.named_modules():
+            if isinstance(module, mnn.Dropout):
+                module._p_1 = 1.0
+    return t, m
+
+
+def batch(n: int = 6, size: int = 8, seed: int = 1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 3, size, size, generator=g), torch.randint(0, 10, (n,), generator=g)
+
+
+def nhwc(x: torch.Tensor):
+    return mx.array(x.permute(0, 2, 3, 1).contiguous().numpy())
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_same_parameter_count(name):
+    t, m = twins(name)
+    assert count_mlx_parameters(m) == count_parameters(t)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_same_weights_same_logits(name):
+    t, m = twins(name)
+    t.eval()
+    m.eval()
+    x, _ = batch()
+    with torch.no_grad():
+        expected = t(x).numpy()
+    got = np.array(m(nhwc(x)))
+    assert np.abs(got - expected).max() < 1e-4
+
+
+@pytest.mark.parametrize("name, recipe", [("resnet18", "resnet18-onecycle"), ("small-resnet", "small-resnet-adamw")])
+def test_one_training_step_moves_the_loss_the_same_way(name, recipe):
+    """Train mode (batch statistics), one step of the recipe's optimizer at its first lr, then the
+    loss on the same batch, in both frameworks."""
+    config = resolve_config(recipe, {"model": {"name": name}})
+    t, m = twins(name)
+    x, y = batch(8)
+    lr = config.optim.lr
+    torch_opt = (torch.optim.SGD(t.parameters(), lr=lr, momentum=config.optim.momentum,
+                                 weight_decay=config.optim.weight_decay) if config.optim.name == "sgd"
+                 else torch.optim.AdamW(t.parameters(), lr=lr, weight_decay=config.optim.weight_decay))
+    t.train()
+    loss0_t = torch.nn.functional.cross_entropy(t(x), y)
+    torch_opt.zero_grad()
+    loss0_t.backward()
+    torch_opt.step()
+    with torch.no_grad():
+        loss1_t = float(torch.nn.functional.cross_entropy(t(x), y))
+
+    m.train()
+    opt = build_optimizer(config)
+    set_hyper(opt, lr, config.optim.momentum if config.optim.name == "sgd" else config.optim.betas[0])
+
+    def loss_fn(model, xx, yy):
+        return mnn.losses.cross_entropy(model(xx), yy, reduction="mean")
+
+    xm, ym = nhwc(x), mx.array(y.numpy())
+    loss0_m, grads = mnn.value_and_grad(m, loss_fn)(m, xm, ym)
+    opt.update(m, grads)
+    loss1_m = float(loss_fn(m, xm, ym).item())
+
+    assert float(loss0_m.item()) == pytest.approx(loss0_t.item(), rel=1e-4)
+    assert loss1_m == pytest.approx(loss1_t, rel=1e-3)
+    assert (loss1_m - float(loss0_m.item())) * (loss1_t - loss0_t.item()) > 0  # the same direction
+
+
+def test_key_and_layout_conversion_round_trips():
+    t = build_model("small-resnet", num_classes=10, in_channels=3, image_size=8)
+    state = t.state_dict()
+    back = mlx_to_torch(torch_to_mlx(state), state)
+    assert all(torch.equal(back[k], state[k]) for k in state if not k.endswith("num_batches_tracked"))
+    assert mlx_key("stem.0.0.weight") == "stem.layers.0.layers.0.weight"
+    assert torch_key("stem.layers.0.layers.0.weight") == "stem.0.0.weight"
+
+
+def mlx_config(tmp_path, **train) -> RunConfig:
+    return resolve_config("small-resnet-adamw", {
+        "data": {"dataset": "synthetic", "synthetic_shape": [3, 8, 8], "synthetic_train_size": 96,
+                 "synthetic_test_size": 48},
+        "train": {"framework": "mlx", "epochs": 2, "batch_size": 32, "device": "cpu", "plots": False, **train},
+        "runs_dir": str(tmp_path / "runs")})
+
+
+def test_train_with_mlx_writes_the_same_run_directory_and_eval_reads_it(tmp_path, capsys):
+    from cifarbench.train.session import train
+
+    result = train(mlx_config(tmp_path), quiet=True)
+    run = result.run.path
+    for name in ("config.yaml", "run_log.json", "history.json", "metrics.json", "classification_report.txt",
+                 "log.jsonl", "checkpoints/last.npz", "checkpoints/last.json"):
+        assert (run / name).is_file(), name
+    log = json.loads((run / "run_log.json").read_text())
+    assert log["framework"] == "mlx" and log["mlx"] == mx.__version__ and log["device"] == "mlx:cpu"
+    assert log["status"] == "completed" and log["parameters"] == 579_146
+    history = json.loads((run / "history.json").read_text())
+    assert [h["step"] for h in history] == [3, 6] and all("val_per_class_accuracy" in h for h in history)
+    assert np.load(run / "checkpoints" / "last.npz").files  # MLX's format is numpy's .npz
+    # cifarbench eval loads the MLX weights into the PyTorch twin and finds the same accuracy
+    assert main(["eval", str(run), "--json", "--device", "cpu"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["accuracy"] == pytest.approx(result.metrics["accuracy"], abs=1 / 48 + 1e-9)
+
+
+def test_mlx_and_torch_start_from_the_same_weights_and_schedule(tmp_path):
+    """Same seed, same first batch: the first-epoch training losses of the two frameworks are close."""
+    from cifarbench.train.session import train
+
+    config = mlx_config(tmp_path, epochs=1)
+    mlx_run = train(config, quiet=True)
+    torch_config = RunConfig.from_dict({**config.to_dict(), "train": {**config.to_dict()["train"],
+                                                                     "framework": "torch"}})
+    torch_run = train(torch_config, quiet=True)
+    # dropout masks differ between frameworks, so only approximately
+    assert mlx_run.history[0]["train_loss"] == pytest.approx(torch_run.history[0]["train_loss"], rel=0.05)
+
+
+def test_unsupported_recipes_and_models_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="airbench's tricks"):
+        check_supported(resolve_config("airbench94", {"model": {"name": "resnet18"}}))
+    with pytest.raises(ConfigError, match="has no MLX version"):
+        check_supported(resolve_config("lenet-small-onecycle", {}))
+
+
+def test_bench_frameworks_command(tmp_path, capsys):
+    assert main(["bench", "frameworks", "--model", "small-resnet", "--epochs", "2", "--train-images", "256",
+                 "--image-size", "8", "--runs-dir", str(tmp_path)]) == 0
+    (folder,) = tmp_path.glob("*bench-frameworks*")
+    result = json.loads((folder / "bench.json").read_text())
+    assert [r["framework"] for r in result["frameworks"]] == ["torch", "mlx"]
+    assert all(r["images_per_second"] > 0 and 0 <= r["test_accuracy"] <= 1 for r in result["frameworks"])
+    assert (folder / "frameworks.png").is_file() and "mlx" in capsys.readouterr().out
