@@ -41,20 +41,18 @@ def refused(capsys, argv: list[str], value) -> None:
     assert str(value).strip() in lines[0] or repr(value) in lines[0], (value, lines[0])
 
 
-def not_an_int(text: str) -> bool:
-    try:
-        int(text)
-        return False
-    except ValueError:
-        return True
+def not_parsable_as(kind):
+    """A filter: True for the texts `kind` (int, float) refuses."""
+    def refuses(text: str) -> bool:
+        try:
+            kind(text)
+            return False
+        except ValueError:
+            return True
+    return refuses
 
 
-def not_a_float(text: str) -> bool:
-    try:
-        float(text)
-        return False
-    except ValueError:
-        return True
+not_an_int, not_a_float = not_parsable_as(int), not_parsable_as(float)
 
 
 @PROPERTY

@@ -38,6 +38,17 @@ def checkpoint_interval(text: str) -> tuple[int, str]:
     return int(value), unit
 
 
+def _add_bench_training_arguments(p: argparse.ArgumentParser, recipe: str | None, model: str | None,
+                                  epochs: float, model_help: str = "default: the recipe's model") -> None:
+    """The options every training benchmark shares: what to train, on what, for how long, where."""
+    p.add_argument("--recipe", default=recipe, help=None if recipe else "default: the model's own recipe")
+    p.add_argument("--model", default=model, help=model_help)
+    p.add_argument("--dataset", help="real data instead of synthetic (e.g. cifar10, fashion-mnist)")
+    p.add_argument("--epochs", type=float, default=epochs)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--runs-dir", default="runs")
+
+
 def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recipe", help="named recipe (see `cifarbench list recipes`); default: the model's own "
                                     "recipe, or resnet18-onecycle")
@@ -83,6 +94,11 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--checkpoint-every", type=checkpoint_interval, metavar="N|Nsteps",
                    help="save a checkpoint every N epochs (default 1), or every N optimizer steps with a "
                         "'steps' suffix (e.g. 500steps), mid-epoch included; a resumed run continues bit for bit")
+    g.add_argument("--trainer", choices=("plain", "hybrid"),
+                   help="hybrid: skip backward passes where the update can be predicted (warmup -> full -> predict "
+                        "with corrections and a divergence detector); knobs: --set hybrid.tau=0.7 etc.")
+    g.add_argument("--hybrid-preset", choices=("conservative", "aggressive"),
+                   help="conservative: tau 0.60, horizon 50, correction every 15; aggressive: 0.55, 75, 10")
     g.add_argument("--framework", choices=("torch", "mlx"),
                    help="torch (default) or mlx: Apple's MLX (Metal on Apple silicon, CPU on Linux; "
                         "pip install 'cifarbench[mlx]'); MLX models: small-resnet, resnet18")
@@ -109,7 +125,8 @@ _FLAG_FIELDS = {
     "epochs": ("train", "epochs"), "batch_size": ("train", "batch_size"), "device": ("train", "device"),
     "precision": ("train", "precision"), "channels_last": ("train", "channels_last"),
     "compile": ("train", "compile"), "seed": ("train", "seed"), "deterministic": ("train", "deterministic"),
-    "nonfinite": ("train", "nonfinite"), "framework": ("train", "framework"), "tta": ("train", "tta"), "plots": ("train", "plots"),
+    "nonfinite": ("train", "nonfinite"), "framework": ("train", "framework"), "trainer": ("train", "trainer"),
+    "hybrid_preset": ("hybrid", "preset"), "tta": ("train", "tta"), "plots": ("train", "plots"),
     "runs_dir": (None, "runs_dir"), "name": (None, "name"),
 }
 
@@ -457,13 +474,8 @@ def build_parser() -> Parser:
                          description="Train the same recipe with the same data and seed on each device; one warm-up "
                                      "run, then timed repeats. Default: synthetic CIFAR-shaped data, 1 epoch.")
     p.add_argument("--devices", metavar="D1,D2", help="default: every available device (cpu, cuda, mps)")
-    p.add_argument("--recipe", default="airbench94")
-    p.add_argument("--model", help="default: the recipe's model")
-    p.add_argument("--dataset", help="real data instead of synthetic (e.g. cifar10)")
-    p.add_argument("--epochs", type=float, default=1.0)
+    _add_bench_training_arguments(p, "airbench94", None, 1.0)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--runs-dir", default="runs")
     p.set_defaults(func=cmd_bench_devices)
     p = bench.add_parser("scaling", help="the same training at several world sizes (torchrun, DDP): speedup, "
                                           "efficiency", description="Launch `torchrun --standalone --nproc_per_node=N "
@@ -471,29 +483,19 @@ def build_parser() -> Parser:
                          "images/s, speedup, efficiency (speedup / N) and accuracy. Default: synthetic CIFAR-shaped "
                          "data, 1 epoch, lenet-small-onecycle. On one CPU the processes share its cores.")
     p.add_argument("--nproc", default="1,2", metavar="N1,N2,...", help="process counts (default 1,2)")
-    p.add_argument("--recipe", default="lenet-small-onecycle")
-    p.add_argument("--model", help="default: the recipe's model")
-    p.add_argument("--dataset", help="real data instead of synthetic (e.g. fashion-mnist)")
-    p.add_argument("--epochs", type=float, default=1.0)
+    _add_bench_training_arguments(p, "lenet-small-onecycle", None, 1.0)
     p.add_argument("--repeats", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="cpu (Gloo) or cuda (NCCL, one GPU per process)")
-    p.add_argument("--runs-dir", default="runs")
     p.set_defaults(func=cmd_bench_scaling)
     p = bench.add_parser("frameworks", help="PyTorch and MLX on the same device class, data, weights and schedule",
                          description="Train the same recipe with PyTorch and with MLX (same splits, batches, "
                          "augmentation, initial weights and schedule); time per epoch (first epoch apart), images/s, "
                          "final loss, accuracy; table, JSON and chart. Default: 512 synthetic 3x32x32 images, 2 epochs.")
-    p.add_argument("--model", default="small-resnet", help="small-resnet or resnet18 (the models MLX has)")
-    p.add_argument("--recipe", help="default: the model's own recipe")
-    p.add_argument("--dataset", help="real data instead of synthetic (e.g. fashion-mnist)")
-    p.add_argument("--epochs", type=float, default=2.0)
+    _add_bench_training_arguments(p, None, "small-resnet", 2.0, "small-resnet or resnet18 (the models MLX has)")
     p.add_argument("--device", default="cpu", help="cpu (both frameworks' CPU backends) or a GPU class: cuda/mps "
                                                    "(PyTorch) against MLX's GPU")
     p.add_argument("--train-images", type=int, default=512, help="synthetic training images (default 512)")
     p.add_argument("--image-size", type=int, default=32, help="synthetic image side (default 32)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--runs-dir", default="runs")
     p.set_defaults(func=cmd_bench_frameworks)
     p = bench.add_parser("throughput", help="training and inference images/s, FLOPs and peak memory per model")
     p.add_argument("--models", metavar="M1,M2", help="default: every model in the zoo")

@@ -19,6 +19,7 @@ import yaml
 from cifarbench.data.loader import Augment
 from cifarbench.devices import DEVICES, PRECISIONS
 from cifarbench.errors import ConfigError
+from cifarbench.train.hybrid import HybridConfig
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "adadelta")
 SCHEDULES = ("constant", "step", "multistep", "onecycle", "cosine", "triangle")
@@ -149,6 +150,7 @@ class TrainConfig:
     checkpoint_every_steps: int = 0  # also every N optimizer steps, mid-epoch included (0 = off)
     nonfinite: str = "stop"  # a non-finite loss: stop (keep the last good checkpoint) or skip the step
     dist_timeout: float = 300.0  # seconds a distributed collective may wait for a missing rank
+    trainer: str = "plain"  # plain, or hybrid: predicted steps where an update can be predicted (train/hybrid.py)
     framework: str = "torch"  # torch (every model and recipe) or mlx (small-resnet, resnet18; mlx/train.py)
     eval_every: int = 1  # epochs between validations (the last epoch is always validated)
     tta: int = 0  # test-time augmentation of the final evaluation: 0 none, 1 mirror, 2 mirror + translate
@@ -173,6 +175,7 @@ class TrainConfig:
         _choice("train.nonfinite", self.nonfinite, NONFINITE)
         _positive("train.dist_timeout", self.dist_timeout)
         _choice("train.framework", self.framework, ("torch", "mlx"))
+        _choice("train.trainer", self.trainer, ("plain", "hybrid"))
         _choice("train.tta", self.tta, (0, 1, 2))
 
 
@@ -185,6 +188,7 @@ class RunConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    hybrid: HybridConfig = field(default_factory=HybridConfig)  # used with train.trainer = hybrid
     runs_dir: str = "runs"
     name: str | None = None  # run folder label; default <dataset>-<model>
 
@@ -324,14 +328,19 @@ def parse_assignment(text: str) -> dict:
     return nested
 
 
-def load_yaml(path: str | Path) -> dict:
+def read_yaml(path: str | Path, what: str = "config file") -> Any:
+    """A YAML file's content, or a one-line ConfigError naming the file and what is wrong."""
     try:
         with open(path, encoding="utf-8") as f:
-            values = yaml.safe_load(f) or {}
+            return yaml.safe_load(f)
     except OSError as exc:
-        raise ConfigError(f"config file {path}: {exc.strerror}") from None
+        raise ConfigError(f"{what} {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(f"{what} {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+
+
+def load_yaml(path: str | Path) -> dict:
+    values = read_yaml(path) or {}
     if not isinstance(values, dict):
         raise ConfigError(f"config file {path} must hold a mapping of sections, not {type(values).__name__}")
     return values

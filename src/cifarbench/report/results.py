@@ -22,8 +22,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from cifarbench.config import read_yaml
 from cifarbench.errors import ConfigError
 from cifarbench.eval.metrics import most_confused_pairs
 from cifarbench.report import plots
@@ -64,13 +63,7 @@ class Target:
 
 def load_targets(path: str | Path) -> list[Target]:
     """targets: [{name?, dataset, model?, accuracy (0-1), seconds?}, ...]"""
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f) or {}
-    except OSError as exc:
-        raise ConfigError(f"targets file {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"targets file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    data = read_yaml(path, "targets file") or {}
     entries = data.get("targets") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         raise ConfigError(f"targets file {path} must hold `targets:` with a list of entries")

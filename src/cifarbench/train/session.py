@@ -147,6 +147,10 @@ def _train(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held:
     all_callbacks = [*tricks_for(config), JsonlLog(run), saver, LogEpochs() if quiet else ProgressBar(), *callbacks]
     trainer = Trainer(config, model, train_loader, val_loader, device, amp_dtype, data.dataset.classes, all_callbacks,
                       dist=ctx)
+    if config.train.trainer == "hybrid":
+        from cifarbench.train.hybrid import HybridPolicy
+
+        trainer.step_policy = HybridPolicy(config.hybrid)
     if checkpoint is not None:
         _check_compatible(checkpoint, config, data.dataset)
         trainer.load_state_dict(checkpoint)
@@ -182,6 +186,8 @@ def _train(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held:
     run.write_text(RunDir.REPORT, classification_report(metrics))
     if config.train.plots and run.writable:
         _make_plots(run)
+    if trainer.step_policy is not None:  # its counters, measured where the steps happened
+        run.update_run_log(hybrid=trainer.step_policy.summary())
     run_log = run.update_run_log(
         status="completed", end_time=utc_now(), epochs_completed=state.epoch, steps=state.step,
         train_seconds=state.train_seconds, eval_seconds=state.eval_seconds, final_eval_seconds=final_watch.seconds,

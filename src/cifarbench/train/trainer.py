@@ -114,6 +114,7 @@ class Trainer:
         self.state = TrainState()
         self.stopwatch = Stopwatch(device)
         self.should_stop = False  # a callback may set it to end training after the current batch
+        self.step_policy = None  # e.g. the hybrid trainer: decides per batch between a real and a predicted step
         self.stop_signal: int | None = None  # set by a signal handler: save and stop after this step
         # running sums of the current epoch, kept on the device to avoid a sync per batch
         self._loss_sum = torch.zeros((), device=device)
@@ -156,7 +157,10 @@ class Trainer:
         for batch_index, (inputs, labels) in enumerate(self.train_loader.epoch(epoch, start), start=start):
             if self.state.step >= self.total_steps:
                 break  # fractional epochs end mid-epoch
-            self.train_step(inputs, labels)
+            if self.step_policy is None:
+                self.train_step(inputs, labels)
+            else:
+                self.step_policy.step(self, inputs, labels)
             self.state.batch = batch_index + 1
             self.callbacks.on_batch_end(self, batch_index)
             self._check_stop_signal()
@@ -169,7 +173,8 @@ class Trainer:
         self.epoch_seconds = self.stopwatch.seconds - self._epoch_clock_start  # without paused_clock() spans
         self.state.train_seconds += self.epoch_seconds
 
-    def train_step(self, inputs: torch.Tensor, labels: torch.Tensor) -> None:
+    def train_step(self, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """One real step; returns the batch's mean loss (detached, on the device: no sync)."""
         o = self.config.optim
         with autocast(self.device, self.amp_dtype):
             outputs = self.forward(inputs)
@@ -196,13 +201,21 @@ class Trainer:
         if self.config.schedule.interval == "batch":
             self.scheduler.step()
         self.state.step += 1
-        if skip:
-            return
         n = len(labels)
         per_example = loss.detach() / n if o.loss_reduction == "sum" else loss.detach()
+        if skip:
+            return per_example
         self._loss_sum += per_example * n
         self._correct += (outputs.detach().argmax(1) == labels).sum()
         self._seen += n
+        return per_example
+
+    def forget_nonfinite(self) -> None:
+        """A step policy undid a broken step (restored its snapshot): forget its non-finite loss,
+        which would otherwise stop the run at the next check and poison the epoch's mean loss."""
+        self._bad_steps.zero_()
+        self._first_bad_step.fill_(-1)
+        self._loss_sum.copy_(torch.nan_to_num(self._loss_sum, nan=0.0, posinf=0.0, neginf=0.0))
 
     def _step_is_finite(self, loss: torch.Tensor) -> bool:
         """Loss and gradients finite (a device sync: only in train.nonfinite = "skip" mode).
