@@ -166,3 +166,12 @@ def test_bad_hybrid_knobs_are_config_errors():
         HybridConfig("reckless")
     with pytest.raises(ConfigError, match="hybrid.warmup 0"):
         HybridConfig(warmup=0)
+
+
+def test_a_hybrid_preset_on_the_command_line_selects_the_hybrid_trainer():
+    from cifarbench.cli import build_parser, explicit_values
+
+    asked = explicit_values(build_parser().parse_args(["train", "--hybrid-preset", "aggressive"]))
+    assert asked["train"]["trainer"] == "hybrid" and asked["hybrid"]["preset"] == "aggressive"
+    plain = explicit_values(build_parser().parse_args(["train", "--trainer", "plain", "--hybrid-preset", "aggressive"]))
+    assert plain["train"]["trainer"] == "plain"

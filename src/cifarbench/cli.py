@@ -147,6 +147,8 @@ def explicit_values(args: argparse.Namespace) -> dict:
     if getattr(args, "checkpoint_every", None) is not None:
         count, unit = args.checkpoint_every
         flags.setdefault("train", {})["checkpoint_every_steps" if unit == "steps" else "checkpoint_every"] = count
+    if getattr(args, "hybrid_preset", None) and getattr(args, "trainer", None) is None:
+        flags.setdefault("train", {})["trainer"] = "hybrid"  # a preset asks for the hybrid trainer
     if args.offline:
         flags.setdefault("data", {})["download"] = False
     if args.coarse_labels:
