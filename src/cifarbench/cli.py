@@ -242,15 +242,19 @@ def cmd_compare_methods(args) -> int:
     return 0
 
 
+def _print_bench(result: dict) -> int:
+    print((Path(result["folder"]) / "report.txt").read_text(), end="")
+    print(f"report, JSON and chart in {result['folder']}")
+    return 0
+
+
 def cmd_bench_devices(args) -> int:
     from cifarbench.bench.devices import bench_devices
 
     result = bench_devices(args.devices.split(",") if args.devices else None, recipe=args.recipe, model=args.model,
                            dataset=args.dataset, epochs=args.epochs, repeats=args.repeats, seed=args.seed,
                            runs_dir=args.runs_dir, quiet=True)
-    print((Path(result["folder"]) / "report.txt").read_text(), end="")
-    print(f"report, JSON and chart in {result['folder']}")
-    return 0
+    return _print_bench(result)
 
 
 def cmd_bench_scaling(args) -> int:
@@ -259,9 +263,7 @@ def cmd_bench_scaling(args) -> int:
     result = bench_scaling(parse_nproc(args.nproc), recipe=args.recipe, model=args.model, dataset=args.dataset,
                            epochs=args.epochs, repeats=args.repeats, seed=args.seed, device=args.device,
                            runs_dir=args.runs_dir)
-    print((Path(result["folder"]) / "report.txt").read_text(), end="")
-    print(f"report, JSON and chart in {result['folder']}")
-    return 0
+    return _print_bench(result)
 
 
 def cmd_bench_frameworks(args) -> int:
@@ -272,9 +274,7 @@ def cmd_bench_frameworks(args) -> int:
     result = bench_frameworks(args.model, recipe=args.recipe, dataset=args.dataset, epochs=args.epochs,
                               device=args.device, seed=args.seed, runs_dir=args.runs_dir,
                               train_images=args.train_images, image_size=args.image_size)
-    print((Path(result["folder"]) / "report.txt").read_text(), end="")
-    print(f"report, JSON and chart in {result['folder']}")
-    return 0
+    return _print_bench(result)
 
 
 def cmd_bench_throughput(args) -> int:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cifarbench.bench.results import summarise
+from cifarbench.bench.results import publish, summarise
 from cifarbench.config import merge
 from cifarbench.devices import mps_available
-from cifarbench.runs import atomic_write_json, atomic_write_text, new_folder
+from cifarbench.runs import new_folder
 from cifarbench.train.recipes import resolve_config
 from cifarbench.train.session import train
 
@@ -58,16 +58,12 @@ def bench_devices(devices: list[str] | None = None, recipe: str = "airbench94", 
         r["speedup_vs_cpu"] = cpu["train_seconds"]["median"] / r["train_seconds"]["median"] if cpu else None
     result = {"recipe": recipe, "model": rows[0]["model"], "dataset": data["dataset"], "epochs": epochs,
               "repeats": repeats, "seed": seed, "devices": rows}
-    atomic_write_json(result, folder / "bench.json")
-    atomic_write_text(devices_report(result), folder / "report.txt")
+    chart = None
     if cpu:
-        from cifarbench.report.plots import bar_chart
-
-        bar_chart([r["device"] for r in rows], [r["speedup_vs_cpu"] for r in rows],
-                  f"{result['model']} ({recipe}) on {result['dataset']}: speedup over CPU", "x CPU",
-                  folder / "speedup", annotate="{:.2f}x")
-    result["folder"] = str(folder)
-    return result
+        chart = dict(labels=[r["device"] for r in rows], values=[r["speedup_vs_cpu"] for r in rows],
+                     title=f"{result['model']} ({recipe}) on {result['dataset']}: speedup over CPU", ylabel="x CPU",
+                     file="speedup", annotate="{:.2f}x")
+    return publish(folder, "devices", result, devices_report(result), chart)
 
 
 def devices_report(result: dict) -> str:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from cifarbench.bench.results import write_result
+from cifarbench.bench.results import publish
 from cifarbench.config import merge
-from cifarbench.runs import atomic_write_text, new_folder
+from cifarbench.runs import new_folder
 from cifarbench.train.recipes import resolve_config
 from cifarbench.train.session import train
 
@@ -38,26 +38,20 @@ def bench_frameworks(model: str = "small-resnet", recipe: str | None = None, dat
         config = resolve_config(recipe, merge(layer, extra or {}))
         result = train(config, quiet=quiet)
         history = result.history
-        later = [h["epoch_seconds"] for h in history[1:]] or [history[0]["epoch_seconds"]]
-        images = sum(h["images_per_second"] * h["epoch_seconds"] for h in history[1:]) or \
-            history[0]["images_per_second"] * history[0]["epoch_seconds"]
+        later = history[1:] or history  # the first epoch apart: it carries MLX's compilation
+        seconds = [h["epoch_seconds"] for h in later]
+        images = sum(h["images_per_second"] * h["epoch_seconds"] for h in later)
         rows.append({"framework": framework, "version": result.run_log.get("mlx" if framework == "mlx" else "torch"),
                      "device": result.run_log["device"], "first_epoch_seconds": history[0]["epoch_seconds"],
-                     "epoch_seconds": statistics.median(later),
-                     "images_per_second": images / sum(later) if history[1:] else history[0]["images_per_second"],
+                     "epoch_seconds": statistics.median(seconds), "images_per_second": images / sum(seconds),
                      "final_train_loss": history[-1]["train_loss"], "test_accuracy": result.metrics["accuracy"],
                      "test_loss": result.metrics["loss"], "run": result.run.path.name})
     result = {"model": model, "recipe": config.recipe, "dataset": data["dataset"], "epochs": epochs, "seed": seed,
               "frameworks": rows}
-    write_result(folder / "bench.json", "frameworks", result)
-    atomic_write_text(frameworks_report(result), folder / "report.txt")
-    from cifarbench.report.plots import bar_chart
-
-    bar_chart([f"{r['framework']} {r['version']}\n{r['device']}" for r in rows], [r["images_per_second"] for r in rows],
-              f"{model} on {result['dataset']}: training images/s", "images/s", folder / "frameworks",
-              annotate="{:,.0f}")
-    result["folder"] = str(folder)
-    return result
+    return publish(folder, "frameworks", result, frameworks_report(result), dict(
+        labels=[f"{r['framework']} {r['version']}\n{r['device']}" for r in rows],
+        values=[r["images_per_second"] for r in rows], title=f"{model} on {result['dataset']}: training images/s",
+        ylabel="images/s", file="frameworks", annotate="{:,.0f}"))
 
 
 def frameworks_report(result: dict) -> str:

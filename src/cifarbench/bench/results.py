@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cifarbench.fingerprint import fingerprint
-from cifarbench.runs import atomic_write_json, utc_now
+from cifarbench.runs import atomic_write_json, atomic_write_text, utc_now
 
 
 # Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom (any statistics table).
@@ -52,3 +52,16 @@ def write_result(path: str | Path, name: str, results: dict, device=None) -> Pat
     atomic_write_json({"benchmark": name, "time": utc_now(), "command": sys.argv, "machine": fingerprint(device),
                        **results}, path)
     return path
+
+
+def publish(folder: Path, name: str, result: dict, report: str, chart: dict | None = None) -> dict:
+    """A benchmark's folder: bench.json (with the machine and the command), report.txt, and a bar
+    chart (`chart`: bar_chart's arguments but the path); returns the result with its folder."""
+    write_result(folder / "bench.json", name, result)
+    atomic_write_text(report, folder / "report.txt")
+    if chart is not None:
+        from cifarbench.report.plots import bar_chart
+
+        options = dict(chart)
+        bar_chart(path=folder / options.pop("file"), **options)
+    return {**result, "folder": str(folder)}

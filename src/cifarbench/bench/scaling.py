@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from cifarbench.bench.devices import SYNTHETIC_DEFAULT
-from cifarbench.bench.results import summarise, write_result
+from cifarbench.bench.results import publish, summarise
 from cifarbench.config import merge
 from cifarbench.errors import UserError
 from cifarbench.runs import atomic_write_text, new_folder
@@ -69,7 +69,7 @@ def bench_scaling(nprocs: list[int], recipe: str = "lenet-small-onecycle", model
         logs = [run_world(config_path, n, folder / f"nproc-{n}", timeout) for _ in range(repeats)]
         seconds = summarise([log["train_seconds"] for log in logs])
         images = logs[0]["train_images"] * config.train.epochs
-        rows.append({"nproc": n, "world_size": logs[0].get("world_size", 1), "threads_per_process": logs[0]["threads"],
+        rows.append({"nproc": n, "device": logs[0].get("device", "?"), "world_size": logs[0].get("world_size", 1), "threads_per_process": logs[0]["threads"],
                      "train_seconds": seconds, "epoch_seconds": seconds["median"] / max(1, logs[0]["epochs_completed"]),
                      "images_per_second": images / seconds["median"],
                      "test_accuracy": summarise([log["test_accuracy"] for log in logs]),
@@ -80,22 +80,12 @@ def bench_scaling(nprocs: list[int], recipe: str = "lenet-small-onecycle", model
         r["efficiency"] = r["speedup"] / (r["nproc"] / base["nproc"])
     result = {"recipe": recipe, "model": config.model.name, "dataset": data["dataset"], "epochs": epochs,
               "global_batch": config.train.batch_size, "repeats": repeats, "seed": seed,
-              "device": rows and _first_device(folder / f"nproc-{nprocs[0]}"),
+              "device": rows[0]["device"],
               "scaling": rows}
-    write_result(folder / "bench.json", "scaling", result)  # with the machine's fingerprint and the command
-    atomic_write_text(scaling_report(result), folder / "report.txt")
-    from cifarbench.report.plots import bar_chart
-
-    bar_chart([f"{r['nproc']} proc" for r in rows], [r["speedup"] for r in rows],
-              f"{result['model']} on {result['dataset']}: speedup over {base['nproc']} process(es)", "speedup",
-              folder / "scaling", annotate="{:.2f}x")
-    result["folder"] = str(folder)
-    return result
-
-
-def _first_device(runs: Path) -> str:
-    log = json.loads(sorted(runs.glob("*/run_log.json"))[0].read_text(encoding="utf-8"))
-    return log.get("device", "?")
+    return publish(folder, "scaling", result, scaling_report(result), dict(
+        labels=[f"{r['nproc']} proc" for r in rows], values=[r["speedup"] for r in rows],
+        title=f"{result['model']} on {result['dataset']}: speedup over {base['nproc']} process(es)",
+        ylabel="speedup", file="scaling", annotate="{:.2f}x"))
 
 
 def scaling_report(result: dict) -> str:

@@ -100,7 +100,8 @@ def judge(target: Target, runs: list[RunRecord]) -> tuple[RunRecord | None, bool
 # ---------------------------------------------------------------- sections
 
 
-def build_sections(runs: list[RunRecord], images: Path, targets: list[Target], bench_files: list[Path]) -> list[Section]:
+def build_sections(runs: list[RunRecord], images: Path, targets: list[Target],
+                   bench_files: list[tuple[Path, dict]]) -> list[Section]:
     done = [r for r in runs if r.test_accuracy is not None]
     sections = [models_section(done, images), runs_section(runs)]
     if targets:
@@ -213,10 +214,9 @@ def frontier_section(done: list[RunRecord], images: Path) -> Section:
     return section
 
 
-def bench_section(bench_files: list[Path], images: Path) -> Section:
+def bench_section(benches: list[tuple[Path, dict]], images: Path) -> Section:
     section = Section("benchmarks", "Device benchmarks", "`cifarbench bench devices` results found in the folder.")
-    for i, path in enumerate(bench_files):
-        result = json.loads(path.read_text(encoding="utf-8"))
+    for i, (path, result) in enumerate(benches):
         rows = [[d["device"], d["precision"], f"{d['train_seconds']['median']:.2f}", f"{d['images_per_second']:,.0f}",
                  percent(d["test_accuracy"]["mean"]), f"{(d.get('speedup_vs_cpu') or 0):.2f}x"]
                 for d in result["devices"]]
@@ -293,11 +293,17 @@ def render_html(sections: list[Section], title: str) -> str:
             f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
-def _is_devices_bench(path: Path) -> bool:
-    try:
-        return isinstance(json.loads(path.read_text(encoding="utf-8")).get("devices"), list)
-    except (OSError, ValueError, AttributeError):
-        return False
+def devices_benches(root: Path) -> list[tuple[Path, dict]]:
+    """The `bench devices` results under `root`, each read once."""
+    found = []
+    for path in sorted(root.rglob("bench.json")):
+        try:
+            result = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(result, dict) and isinstance(result.get("devices"), list):
+            found.append((path, result))
+    return found
 
 
 def build_report(runs_dir: str | Path, out: str | Path, targets_file: str | Path | None = None) -> dict:
@@ -307,7 +313,7 @@ def build_report(runs_dir: str | Path, out: str | Path, targets_file: str | Path
     out = Path(out)
     images = out / "images"
     images.mkdir(parents=True, exist_ok=True)
-    bench_files = sorted(p for p in Path(runs_dir).rglob("bench.json") if _is_devices_bench(p))
+    bench_files = devices_benches(Path(runs_dir))
     with plots.figure_formats(("png",)):  # the report embeds PNG; SVGs stay in the run directories
         sections = build_sections(runs, images, targets, bench_files)
     title = f"Results: {Path(runs_dir).resolve().name} ({utc_now()})"
