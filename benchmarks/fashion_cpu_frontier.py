@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cifarbench.bench.results import print_table, summarise, write_result
 from cifarbench.train.recipes import resolve_config
-from cifarbench.train.session import train
+from cifarbench.api import train
 
 TARGETS = ((0.93, 60.0), (0.94, 180.0))  # (accuracy, seconds of training)
 
@@ -85,7 +85,7 @@ def main() -> None:
 
 def plot(points: list[dict], out: Path) -> Path:
     """The accuracy-versus-time chart beside the JSON, the targets drawn as crosses."""
-    from cifarbench.report.plots import accuracy_time_frontier, plt
+    from cifarbench.plots.charts import accuracy_time_frontier, plt
 
     chart = [{"label": pt["model"], "seconds": pt["train_seconds"]["mean"], "accuracy": pt["test_accuracy"]["mean"]}
              for pt in points]

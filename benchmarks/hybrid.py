@@ -66,7 +66,7 @@ def run_one(spec: dict) -> dict:
     from cifarbench.config import merge
     from cifarbench.devices import peak_memory_bytes
     from cifarbench.train.recipes import resolve_config
-    from cifarbench.train.session import train
+    from cifarbench.api import train
 
     config = resolve_config(RECIPE, merge(spec["overrides"], {"train": {"seed": spec["seed"]}}))
     probe = PeriodicEval(spec["every"])

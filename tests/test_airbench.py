@@ -7,7 +7,7 @@ import torch
 
 from cifarbench.eval.tta import tta_logits
 from cifarbench.train.recipes import resolve_config
-from cifarbench.train.session import train
+from cifarbench.api import resume, train
 from cifarbench.train.tricks import FreezeWhiteningBias, Lookahead
 
 
@@ -125,13 +125,13 @@ def test_lookahead_state_survives_resume(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         train(tiny_airbench(tmp_path, seed=1), quiet=True, callbacks=[StopAfter()])
     (cut,) = [p for p in (tmp_path / "runs").iterdir() if p != whole.run.path]
-    resumed = train(None, quiet=True, resume=cut)
+    resumed = resume(cut, quiet=True)
     assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in whole.history]
     assert resumed.metrics["accuracy"] == whole.metrics["accuracy"]
 
 
 def test_repeated_runs_report_mean_std_and_ci(tmp_path):
-    from cifarbench.train.repeat import train_repeated
+    from cifarbench.bench.repeat import train_repeated
 
     out = train_repeated(tiny_airbench(tmp_path, epochs=1), 3, quiet=True)
     acc = out.summary["test_accuracy"]

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from cifarbench.cli import main
 from cifarbench.config import RunConfig, parse_assignment
 from cifarbench.errors import ConfigError
-from cifarbench.train import session
+from cifarbench import api
 
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 # printable text without the characters a shell would never pass through unquoted anyway
@@ -27,7 +27,7 @@ def no_training(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("an invalid value was accepted and training started")
 
-    monkeypatch.setattr(session, "train", refuse)
+    monkeypatch.setattr(api, "_run", refuse)  # train() and resume() both go through it
 
 
 def refused(capsys, argv: list[str], value) -> None:

@@ -22,10 +22,10 @@ import yaml
 
 from cifarbench.config import RunConfig
 from cifarbench.errors import ConfigError, RunStopped
-from cifarbench.train.checkpoint import load_checkpoint
-from cifarbench.train.distributed import DistContext, local_batch_size
+from cifarbench.checkpoints import load_checkpoint
+from cifarbench.data.prepare import local_batch_size
 from cifarbench.train.recipes import resolve_config
-from cifarbench.train.session import train
+from cifarbench.api import train
 from test_reliability import SignalAtStep
 
 ATOL = 1e-5
@@ -108,7 +108,7 @@ DIES = """
 import os, sys
 from cifarbench.train.callbacks import Callback
 from cifarbench.train.recipes import resolve_config
-from cifarbench.train.session import train
+from cifarbench.api import train
 
 class RankOneDies(Callback):
     def on_batch_end(self, trainer, batch_index):
@@ -136,9 +136,9 @@ def test_a_rank_that_dies_fails_the_whole_run_quickly_and_says_so(tmp_path):
 
 
 def test_the_global_batch_must_split_evenly():
-    assert local_batch_size(512, DistContext(world_size=4)) == 128
+    assert local_batch_size(512, 4) == 128
     with pytest.raises(ConfigError, match="batch_size 100 .* divisible by the 3 processes"):
-        local_batch_size(100, DistContext(world_size=3))
+        local_batch_size(100, 3)
 
 
 def test_bench_scaling_command(tmp_path, capsys):

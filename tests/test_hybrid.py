@@ -11,10 +11,11 @@ import torch
 from cifarbench.config import RunConfig
 from cifarbench.data.sources import Split
 from cifarbench.train import hybrid as hybrid_module
-from cifarbench.train import session
-from cifarbench.train.checkpoint import load_checkpoint
-from cifarbench.train.hybrid import HybridConfig, HybridPolicy, flat_parameters
-from cifarbench.train.session import train
+from cifarbench.data import prepare
+from cifarbench.checkpoints import load_checkpoint
+from cifarbench.config import HybridConfig
+from cifarbench.train.hybrid import HybridPolicy, flat_parameters
+from cifarbench.api import train
 from conftest import synthetic_config
 
 
@@ -59,7 +60,7 @@ def test_one_predicted_step_adds_exactly_alpha_times_m(tmp_path):
 
 
 def _run_with_policy(config: RunConfig, policy: HybridPolicy):
-    """session.train with this policy object instead of the one the config would build."""
+    """api.train with this policy object instead of the one the config would build."""
     original = hybrid_module.HybridPolicy
     hybrid_module.HybridPolicy = lambda _cfg: policy
     try:
@@ -140,7 +141,7 @@ def test_passive_detector_counts_alarms_without_acting(tmp_path):
 
 def test_on_random_labels_both_trainers_stay_at_chance(tmp_path, monkeypatch):
     """Nothing to learn: loss near ln(10), accuracy near 10%, for the plain and the hybrid trainer."""
-    real_load = session.load_dataset
+    real_load = prepare.load_dataset
 
     def random_labels(*args, **kwargs):
         ds = real_load(*args, **kwargs)
@@ -149,7 +150,7 @@ def test_on_random_labels_both_trainers_stay_at_chance(tmp_path, monkeypatch):
         ds.test = Split(ds.test.images, torch.randint(0, 10, (len(ds.test),), generator=g))
         return ds
 
-    monkeypatch.setattr(session, "load_dataset", random_labels)
+    monkeypatch.setattr(prepare, "load_dataset", random_labels)
     big = {"synthetic_train_size": 960, "synthetic_test_size": 960}
     for config in (synthetic_config(tmp_path, epochs=3), hybrid_config(tmp_path, epochs=3, tau=-1.0)):
         config = dataclasses.replace(config, data=dataclasses.replace(config.data, **big),

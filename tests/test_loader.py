@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from cifarbench.data.loader import Augment, DeviceLoader, random_crop
+from cifarbench.config import Augment
+from cifarbench.data.loader import DeviceLoader, random_crop
 from cifarbench.data.sources import Split
 from cifarbench.errors import ConfigError
 

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from cifarbench.cli import main
-from cifarbench.report import plots
+from cifarbench.plots import charts as plots
 from cifarbench.runs import RunDir
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

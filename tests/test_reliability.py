@@ -24,8 +24,8 @@ from cifarbench.config import RunConfig
 from cifarbench.errors import CheckpointError, RunStopped, UserError
 from cifarbench.runs import RunDir
 from cifarbench.train.callbacks import Callback
-from cifarbench.train.checkpoint import load_checkpoint
-from cifarbench.train.session import train
+from cifarbench.checkpoints import load_checkpoint
+from cifarbench.api import resume, train
 from cifarbench.train.trainer import Trainer
 from conftest import synthetic_config
 
@@ -77,7 +77,7 @@ def test_stop_mid_epoch_saves_and_resumes_bit_for_bit(tmp_path):
     assert run_log["status"] == "interrupted" and run_log["interrupted_by"] == "SIGTERM"
     ckpt = load_checkpoint(run)["trainer"]
     assert (ckpt["epoch"], ckpt["step"], ckpt["batch"]) == (1, 9, 3)  # mid-epoch 2
-    resumed = train(None, quiet=True, resume=run)
+    resumed = resume(run, quiet=True)
     assert resumed.run_log["status"] == "completed"
     assert_same_run(whole.run.path, run)
 
@@ -97,7 +97,7 @@ def test_resume_with_lookahead_and_whitening_mid_epoch(tmp_path):
     with pytest.raises(RunStopped):
         train(config(), quiet=True, callbacks=[SignalAtStep(6, signal.SIGINT)])
     (run,) = [p for p in (tmp_path / "runs").iterdir() if p != whole.run.path]
-    train(None, quiet=True, resume=run)
+    resume(run, quiet=True)
     assert_same_run(whole.run.path, run)
 
 
@@ -105,7 +105,7 @@ def test_a_run_being_trained_cannot_be_resumed_twice(tmp_path):
     run = train(synthetic_config(tmp_path, epochs=1), quiet=True).run
     with RunDir(run.path).lock():
         with pytest.raises(UserError, match="being trained by another process"):
-            train(None, quiet=True, resume=run.path)
+            resume(run.path, quiet=True)
 
 
 # ---------------------------------------------------------------- non-finite losses and out of memory
@@ -257,6 +257,6 @@ def test_kill_9_then_resume_equals_the_uninterrupted_run(tmp_path, uninterrupted
     assert json.loads((run / "run_log.json").read_text())["status"] == "running"  # nobody could say otherwise
     step_at_kill = load_checkpoint(run)["trainer"]["step"]
     assert 0 < step_at_kill < 192
-    resumed = train(None, quiet=True, resume=run)  # the dead process's lock went with it
+    resumed = resume(run, quiet=True)  # the dead process's lock went with it
     assert resumed.run_log["status"] == "completed"
     assert_same_run(uninterrupted, run)

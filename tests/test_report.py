@@ -16,11 +16,11 @@ from cifarbench.cli import main
 from cifarbench.eval.inference import load_model
 from cifarbench.report.collect import read_run
 from cifarbench.report.compare import compare
-from cifarbench.report.plots import pareto_front
+from cifarbench.plots.charts import pareto_front
 from cifarbench.report.results import build_report, epoch_columns, load_targets
 from cifarbench.errors import ConfigError
 from cifarbench.train.recipes import resolve_config
-from cifarbench.train.session import train
+from cifarbench.api import train
 
 ARTIFACTS = Path(os.environ.get("CIFARBENCH_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / ".test-artifacts"))
 SECTIONS = ("models", "runs", "targets", "per-class", "progression", "frontier")
@@ -89,7 +89,7 @@ def test_activations_grids_and_sparsity_match_a_manual_forward(runs, tmp_path, c
     assert (tmp_path / "features_1.png").stat().st_size > 1000 and (tmp_path / "features_4.png").is_file()
     # features.1 is the first ReLU: its sparsity is its share of exact zeros, computed here independently
     loaded = load_model(run, "cpu")
-    from cifarbench.train.session import prepare_data
+    from cifarbench.data.prepare import prepare_data
 
     image = prepare_data(loaded.config, quiet=True).test.images[7].float() / 255.0
     mean, std = torch.tensor(loaded.mean).view(-1, 1, 1), torch.tensor(loaded.std).view(-1, 1, 1)

@@ -6,9 +6,9 @@ import yaml
 
 from cifarbench.runs import RunDir
 from cifarbench.train.callbacks import Callback
-from cifarbench.train.checkpoint import load_checkpoint
+from cifarbench.checkpoints import load_checkpoint
 from cifarbench.train.recipes import resolve_config
-from cifarbench.train.session import train
+from cifarbench.api import resume, train
 from conftest import needs_fashion, synthetic_config
 
 
@@ -66,7 +66,7 @@ def test_resume_equals_uninterrupted(tmp_path):
     (interrupted,) = [p for p in (tmp_path / "runs").iterdir() if p != whole.run.path]
     assert json.loads((interrupted / "run_log.json").read_text())["status"] == "interrupted"
     assert load_checkpoint(interrupted)["trainer"]["epoch"] == 2
-    resumed = train(synthetic_config(tmp_path, seed=3), quiet=True, resume=interrupted)
+    resumed = resume(interrupted, quiet=True)
     assert resumed.run.path == interrupted
     assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in whole.history]
     assert [h["val_loss"] for h in resumed.history] == [h["val_loss"] for h in whole.history]
@@ -117,7 +117,7 @@ def test_real_fashion_mnist_subset_learns(tmp_path):
 
 
 def test_reproduce_reports_bit_identical_runs(tmp_path):
-    from cifarbench.train.reproduce import reproduce
+    from cifarbench.bench.reproduce import reproduce
 
     result = reproduce(synthetic_config(tmp_path, epochs=2), quiet=True)
     assert result["all_match"] and result["max_abs_weight_difference"] == 0.0

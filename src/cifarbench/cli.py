@@ -162,8 +162,8 @@ def explicit_values(args: argparse.Namespace) -> dict:
 
 
 def cmd_train(args) -> int:
+    from cifarbench.api import resume, train
     from cifarbench.train.recipes import resolve_config
-    from cifarbench.train.session import train
 
     asked = explicit_values(args)
     if args.runs < 1:
@@ -171,14 +171,14 @@ def cmd_train(args) -> int:
     if args.resume and args.runs > 1:
         raise UserError("--resume continues one run; it cannot be combined with --runs")
     if args.runs > 1:
-        from cifarbench.train.repeat import train_repeated
+        from cifarbench.bench.repeat import train_repeated
 
         repeated = train_repeated(resolve_config(args.recipe, asked), args.runs, quiet=args.quiet, argv=sys.argv)
         print((repeated.folder / "summary.md").read_text(), end="")
         print(f"runs in {repeated.folder}")
         return 0
     if args.resume:
-        result = train(None, quiet=args.quiet, resume=args.resume, asked=asked, argv=sys.argv)
+        result = resume(args.resume, asked=asked, quiet=args.quiet, argv=sys.argv)
     else:
         result = train(resolve_config(args.recipe, asked), quiet=args.quiet, argv=sys.argv)
     if not result.run.writable:  # a distributed run's other ranks: rank 0 reports
@@ -193,15 +193,16 @@ def cmd_train(args) -> int:
 def cmd_eval(args) -> int:
     import dataclasses
 
+    from cifarbench.data.prepare import load_configured_dataset, test_split_of
     from cifarbench.eval.inference import evaluate_loaded, load_model
     from cifarbench.eval.metrics import classification_report
-    from cifarbench.train.session import prepare_data
 
     loaded = load_model(args.checkpoint, args.device)
     d = loaded.config.data
     data_config = dataclasses.replace(d, dataset=args.dataset or d.dataset, data_dir=args.data_dir or d.data_dir,
                                       download=not args.offline, test_subset=args.test_subset, val_split=0.0)
-    test = prepare_data(dataclasses.replace(loaded.config, data=data_config), quiet=True).test
+    config = dataclasses.replace(loaded.config, data=data_config)
+    test = test_split_of(config, load_configured_dataset(config, quiet=True))
     tta = loaded.config.train.tta if args.tta is None else args.tta
     metrics = evaluate_loaded(loaded, test.images, test.labels, tta=tta)
     if args.json:
@@ -222,7 +223,7 @@ def cmd_predict(args) -> int:
 
 def cmd_reproduce(args) -> int:
     from cifarbench.train.recipes import resolve_config
-    from cifarbench.train.reproduce import reproduce
+    from cifarbench.bench.reproduce import reproduce
 
     if args.resume or args.runs != 1:
         raise UserError("reproduce trains twice from scratch; --resume and --runs do not apply")
@@ -301,7 +302,7 @@ def cmd_bench_throughput(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    from cifarbench.report.run_plots import plot_run
+    from cifarbench.plots.run import plot_run
     from cifarbench.runs import RunDir
 
     for path in plot_run(RunDir.open(args.run_dir)):

@@ -16,16 +16,19 @@ from typing import Any
 
 import yaml
 
-from cifarbench.data.loader import Augment
 from cifarbench.devices import DEVICES, PRECISIONS
 from cifarbench.errors import ConfigError
-from cifarbench.train.hybrid import HybridConfig
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "adadelta")
 SCHEDULES = ("constant", "step", "multistep", "onecycle", "cosine", "triangle")
 NONFINITE = ("stop", "skip")  # what a non-finite loss does to a run
 INTERVALS = ("batch", "epoch")
 LOSS_REDUCTIONS = ("mean", "sum")
+FLIP_MODES = ("none", "random", "alternating")
+PAD_MODES = ("zeros", "reflect")
+FRAMEWORKS = ("torch", "mlx")
+TRAINERS = ("plain", "hybrid")
+TTA_LEVELS = (0, 1, 2)
 
 
 @dataclass(frozen=True)
@@ -44,9 +47,7 @@ class DataConfig:
     synthetic_test_size: int = 1000
 
     def __post_init__(self):
-        from cifarbench.data.sources import DATASET_NAMES
-
-        _choice("data.dataset", self.dataset, DATASET_NAMES)
+        # the dataset name is checked against the dataset registry by recipes.check_registered
         if not 0.0 <= self.val_split < 1.0:
             raise ConfigError(f"data.val_split {self.val_split} must be in [0, 1)")
         for name in ("train_subset", "test_subset"):
@@ -62,9 +63,7 @@ class ModelConfig:
     whiten_bias_epochs: int | None = None
 
     def __post_init__(self):
-        from cifarbench.models import list_models  # the registry, imported late: models are heavy
-
-        _choice("model.name", self.name, list_models())
+        # the name is checked against the model registry by recipes.check_registered
         if self.whiten_bias_epochs is not None and self.whiten_bias_epochs < 0:
             raise ConfigError(f"model.whiten_bias_epochs {self.whiten_bias_epochs} must be >= 0")
 
@@ -174,9 +173,70 @@ class TrainConfig:
             raise ConfigError(f"train.eval_every {self.eval_every} must be at least 1")
         _choice("train.nonfinite", self.nonfinite, NONFINITE)
         _positive("train.dist_timeout", self.dist_timeout)
-        _choice("train.framework", self.framework, ("torch", "mlx"))
-        _choice("train.trainer", self.trainer, ("plain", "hybrid"))
-        _choice("train.tta", self.tta, (0, 1, 2))
+        _choice("train.framework", self.framework, FRAMEWORKS)
+        _choice("train.trainer", self.trainer, TRAINERS)
+        _choice("train.tta", self.tta, TTA_LEVELS)
+
+
+@dataclass(frozen=True)
+class Augment:
+    """What happens to each training image, in this order: flip, crop, rotate, cutout."""
+
+    flip: str = "none"  # random: each image with p=0.5; alternating: airbench's derandomised flip
+    crop_padding: int = 0  # random crop after padding each side by this many pixels (= translate)
+    pad_mode: str = "zeros"  # zeros: torchvision RandomCrop(padding=p); reflect: airbench's translate
+    rotate_degrees: float = 0.0  # uniform rotation in [-d, d]
+    cutout: int = 0  # zero a random square of this side (DeVries & Taylor 2017; airbench96 uses 12)
+
+    def __post_init__(self):
+        _choice("augment.flip", self.flip, FLIP_MODES)
+        _choice("augment.pad_mode", self.pad_mode, PAD_MODES)
+        for name in ("crop_padding", "rotate_degrees", "cutout"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"augment.{name} {getattr(self, name)} must be >= 0")
+
+
+# The hybrid trainer's presets (train/hybrid.py): threshold, predict horizon, correction interval.
+HYBRID_PRESETS = {
+    "conservative": {"tau": 0.60, "horizon": 50, "correct_every": 15},
+    "aggressive": {"tau": 0.55, "horizon": 75, "correct_every": 10},
+}
+
+
+@dataclass(frozen=True)
+class HybridConfig:
+    """Knobs of the hybrid predictive trainer (train/hybrid.py explains each)."""
+
+    preset: str = "conservative"
+    warmup: int = 50  # W: real steps before anything is predicted
+    full: int = 20  # F: real steps in each full block (their losses calibrate the detector)
+    horizon: int | None = None  # H: most steps in one predict phase (preset)
+    correct_every: int | None = None  # K: predicted steps between corrections (preset)
+    tau: float | None = None  # confidence threshold (preset)
+    alpha: float = 1.0  # predicted step = alpha * m
+    beta: float = 0.9  # EMA of the real updates
+    confidence_window: int = 10  # k real steps averaged
+    monitor_every: int = 5  # n: a no_grad forward every n predicted steps (0: never)
+    detector_window: int = 5  # w monitored losses
+    z: float = 2.2
+    backoff: float = 0.5  # alpha multiplier after a divergence (1: none)
+    passive: bool = False  # run the divergence detector on a plain run and count its alarms only
+
+    def __post_init__(self):
+        _choice("hybrid.preset", self.preset, HYBRID_PRESETS)
+        for name in ("warmup", "full", "confidence_window", "detector_window"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"hybrid.{name} {getattr(self, name)} must be at least 1")
+        if self.monitor_every < 0 or self.alpha < 0 or not 0 <= self.beta < 1 or not 0 < self.backoff <= 1:
+            raise ConfigError("hybrid: monitor_every >= 0, alpha >= 0, 0 <= beta < 1 and 0 < backoff <= 1 are required")
+
+    def resolved(self) -> dict:
+        """Every knob with the preset's values filled in."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for key, value in HYBRID_PRESETS[self.preset].items():
+            if values[key] is None:
+                values[key] = value
+        return values
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,12 @@ class RunStopped(Exception):
     """A run ended before its last step: failed (exit 1) or interrupted by a signal (128 + signal).
 
     The message is one line that says what happened and what to do next (how to resume, or
-    what to change); the run directory records the same in run_log.json.
+    what to change). `status` ("failed" or "interrupted") and `record` (fields such as the
+    failure's reason or the signal's name) are what the run lifecycle writes into run_log.json.
     """
 
-    def __init__(self, message: str, exit_code: int):
+    def __init__(self, message: str, exit_code: int, status: str = "failed", record: dict | None = None):
         super().__init__(message)
         self.exit_code = exit_code
+        self.status = status
+        self.record = dict(record or {})

@@ -7,90 +7,26 @@
         metrics.json              final evaluation (per-class, confusion matrix, ...)
         classification_report.txt
         log.jsonl                 one JSON line per epoch, appended as training goes
-        checkpoints/last.pt       model, optimizer, scheduler, RNG states, history, config
+        checkpoints/last.pt       model, optimizer, scheduler, RNG states, history, config (PyTorch)
+        checkpoints/last.npz|json weights and their metadata (MLX)
         .lock                     held (flock) by the process training the run
 
-A file is written to a temporary name in the same folder, flushed to disk and renamed, so
-a kill at any moment leaves either the old file or the new one, never half of one.
+Every file is written through files.atomic_file: a kill at any moment leaves either the old
+file or the new one, never half of one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
-import io
 import json
-import os
-import tempfile
-import uuid
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 from filelock import FileLock, Timeout
 
 from cifarbench.errors import UserError
-
-
-def _atomic_write_bytes(data: bytes, path: Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(text: str, path: Path) -> None:
-    _atomic_write_bytes(text.encode("utf-8"), path)
-
-
-def atomic_write_json(obj: Any, path: Path) -> None:
-    atomic_write_text(json.dumps(obj, indent=2, default=_json_default) + "\n", path)
-
-
-def atomic_save_torch(obj: Any, path: Path) -> None:
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    _atomic_write_bytes(buffer.getvalue(), path)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.tolist()
-    if isinstance(value, (tuple, set)):
-        return list(value)
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-
-def utc_now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def new_folder(root: Path, label: str) -> Path:
-    """A new, empty `<root>/<UTC time>-<label>-<id>`; the random id keeps two folders made in
-    the same second apart, and mkdir (not exist_ok) guarantees no two callers share one."""
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    while True:
-        path = root / f"{stamp}-{label}-{uuid.uuid4().hex[:6]}"
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
+from cifarbench.files import atomic_write_json, atomic_write_text, json_default, new_folder
 
 
 class RunDir:
@@ -102,7 +38,9 @@ class RunDir:
     METRICS = "metrics.json"
     REPORT = "classification_report.txt"
     LOG = "log.jsonl"
-    CHECKPOINT = "checkpoints/last.pt"
+    CHECKPOINT = "checkpoints/last.pt"  # PyTorch runs: the whole training state (checkpoints.py)
+    MLX_WEIGHTS = "checkpoints/last.npz"  # MLX runs: the weights, in MLX's (numpy's) format
+    MLX_META = "checkpoints/last.json"  # ... and what is needed to use them
     LOCK = ".lock"
 
     def __init__(self, path: Path, writable: bool = True):
@@ -172,7 +110,7 @@ class RunDir:
         """One JSON line per event; a line is appended whole with one write."""
         if not self.writable:
             return
-        line = json.dumps(record, default=_json_default) + "\n"
+        line = json.dumps(record, default=json_default) + "\n"
         with open(self.path / self.LOG, "a", encoding="utf-8") as f:
             f.write(line)
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from cifarbench.bench.results import publish, summarise
 from cifarbench.config import merge
 from cifarbench.devices import mps_available
-from cifarbench.runs import new_folder
+from cifarbench.files import new_folder
 from cifarbench.train.recipes import resolve_config
-from cifarbench.train.session import train
+from cifarbench.api import train
 
 # With no --dataset: CIFAR-shaped synthetic data, so the benchmark needs no download.
 SYNTHETIC_DEFAULT = {"dataset": "synthetic", "synthetic_shape": [3, 32, 32], "synthetic_train_size": 2048,

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from cifarbench.bench.results import publish
 from cifarbench.config import merge
-from cifarbench.runs import new_folder
+from cifarbench.files import new_folder
 from cifarbench.train.recipes import resolve_config
-from cifarbench.train.session import train
+from cifarbench.api import train
 
 FRAMEWORKS = ("torch", "mlx")
 # small enough for MLX's CPU backend on Linux, whose convolutions are far slower than PyTorch's

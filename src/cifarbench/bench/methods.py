@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cifarbench.config import merge
-from cifarbench.runs import atomic_write_json, atomic_write_text, new_folder
+from cifarbench.files import atomic_write_json, atomic_write_text, new_folder
 from cifarbench.train.recipes import resolve_config
-from cifarbench.train.repeat import timed_seconds
-from cifarbench.train.session import train
+from cifarbench.bench.repeat import timed_seconds
+from cifarbench.api import train
 
 BASELINE = "resnet18-onecycle"
 METHODS = (BASELINE, "airbench94", "airbench95", "airbench96")

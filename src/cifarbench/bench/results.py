@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cifarbench.fingerprint import fingerprint
-from cifarbench.runs import atomic_write_json, atomic_write_text, utc_now
+from cifarbench.files import atomic_write_json, atomic_write_text, utc_now
 
 
 # Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom (any statistics table).
@@ -60,7 +60,7 @@ def publish(folder: Path, name: str, result: dict, report: str, chart: dict | No
     write_result(folder / "bench.json", name, result)
     atomic_write_text(report, folder / "report.txt")
     if chart is not None:
-        from cifarbench.report.plots import bar_chart
+        from cifarbench.plots.charts import bar_chart
 
         options = dict(chart)
         bar_chart(path=folder / options.pop("file"), **options)

@@ -23,7 +23,7 @@ from cifarbench.bench.devices import SYNTHETIC_DEFAULT
 from cifarbench.bench.results import publish, summarise
 from cifarbench.config import merge
 from cifarbench.errors import UserError
-from cifarbench.runs import atomic_write_text, new_folder
+from cifarbench.files import atomic_write_text, new_folder
 from cifarbench.train.recipes import resolve_config
 
 

@@ -133,8 +133,8 @@ def bench_throughput(models: list[str], runs_dir: str = "runs", **spec_fields) -
     """Every model's figures (each in its own process), a table, JSON and a chart in one folder."""
     from pathlib import Path
 
-    from cifarbench.report.plots import bar_chart
-    from cifarbench.runs import atomic_write_json, new_folder
+    from cifarbench.plots.charts import bar_chart
+    from cifarbench.files import atomic_write_json, new_folder
 
     rows = [measure_isolated(ThroughputSpec(model=m, **spec_fields)) for m in models]
     folder = new_folder(Path(runs_dir), "bench-throughput")

@@ -12,37 +12,35 @@ sees exactly the batches an uninterrupted one would have.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Iterator
 
 import torch
 import torch.nn.functional as F
 
+from cifarbench.config import Augment
 from cifarbench.data.sources import Split
 from cifarbench.errors import ConfigError
 
-FLIP_MODES = ("none", "random", "alternating")
-PAD_MODES = ("zeros", "reflect")
+class Normaliser:
+    """uint8 images -> (x / 255 - mean) / std per channel, folded into one multiply-add. The
+    one normalisation of the project: training, evaluation, predict and activations use it."""
 
+    def __init__(self, mean, std, device: torch.device | str = "cpu", channels_last: bool = False):
+        c = len(mean)
+        std_t = torch.tensor(std, dtype=torch.float32).view(1, c, 1, 1)
+        mean_t = torch.tensor(mean, dtype=torch.float32).view(1, c, 1, 1)
+        self.scale = (1.0 / (255.0 * std_t)).to(device)
+        self.shift = (-mean_t / std_t).to(device)
+        self.channels_last = channels_last
 
-@dataclass(frozen=True)
-class Augment:
-    """What happens to each training image, in this order: flip, crop, rotate, cutout."""
-
-    flip: str = "none"  # random: each image with p=0.5; alternating: airbench's derandomised flip
-    crop_padding: int = 0  # random crop after padding each side by this many pixels (= translate)
-    pad_mode: str = "zeros"  # zeros: torchvision RandomCrop(padding=p); reflect: airbench's translate
-    rotate_degrees: float = 0.0  # uniform rotation in [-d, d]
-    cutout: int = 0  # zero a random square of this side (DeVries & Taylor 2017; airbench96 uses 12)
-
-    def __post_init__(self):
-        if self.flip not in FLIP_MODES:
-            raise ConfigError(f"augment.flip {self.flip!r} is not one of {', '.join(FLIP_MODES)}")
-        if self.pad_mode not in PAD_MODES:
-            raise ConfigError(f"augment.pad_mode {self.pad_mode!r} is not one of {', '.join(PAD_MODES)}")
-        for name in ("crop_padding", "rotate_degrees", "cutout"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"augment.{name} {getattr(self, name)} must be >= 0")
+    def __call__(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) or (C, H, W) uint8 -> float32 of the same shape."""
+        single = images_uint8.dim() == 3
+        x = images_uint8.unsqueeze(0) if single else images_uint8
+        x = x.to(self.scale.device).float() * self.scale + self.shift
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x[0] if single else x
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -61,12 +59,7 @@ class DeviceLoader:
         self.device = torch.device(device)
         self.images = split.images.to(self.device)  # (N, C, H, W) uint8
         self.labels = split.labels.to(self.device)
-        c = self.images.shape[1]
-        # x_norm = (x / 255 - mean) / std, folded into one multiply-add
-        std_t = torch.tensor(std, dtype=torch.float32).view(1, c, 1, 1)
-        mean_t = torch.tensor(mean, dtype=torch.float32).view(1, c, 1, 1)
-        self.scale = (1.0 / (255.0 * std_t)).to(self.device)
-        self.shift = (-mean_t / std_t).to(self.device)
+        self.normalise = Normaliser(mean, std, self.device, channels_last)
         self.batch_size = batch_size
         self.augment = augment
         self.shuffle, self.drop_last, self.seed = shuffle, drop_last, seed
@@ -87,10 +80,6 @@ class DeviceLoader:
     def local_size(self) -> int:
         """Images this rank sees per epoch (the split cut to a multiple of the world size)."""
         return len(self.labels) // self.world_size
-
-    def normalise(self, images_uint8: torch.Tensor) -> torch.Tensor:
-        x = images_uint8.float() * self.scale + self.shift
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def epoch(self, epoch: int, start_batch: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The batches of one epoch, from `start_batch` on (for resuming mid-epoch)."""
@@ -116,7 +105,7 @@ class DeviceLoader:
                                    torch.randint(0, w - aug.cutout + 1, (n,), generator=gen)], 1).to(self.device)
         for b in range(start_batch, len(self)):
             idx = order[b * self.batch_size : (b + 1) * self.batch_size]
-            x = self.images[idx].float() * self.scale + self.shift
+            x = self.images[idx].float() * self.normalise.scale + self.normalise.shift
             if flips is not None:
                 x = torch.where(flips[idx].view(-1, 1, 1, 1), x.flip(-1), x)
             if shifts is not None:

@@ -27,7 +27,7 @@ from filelock import FileLock, Timeout
 
 from cifarbench.data import formats
 from cifarbench.errors import DataError
-from cifarbench.runs import atomic_save_torch
+from cifarbench.files import atomic_save_torch
 
 log = logging.getLogger(__name__)
 

@@ -7,16 +7,19 @@ padding) each with its mirror: six views in all.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
-from torch import nn
+
+Forward = Callable[[torch.Tensor], torch.Tensor]  # a model, or any function from batch to logits
 
 
-def _mirror(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _mirror(model: Forward, x: torch.Tensor) -> torch.Tensor:
     return 0.5 * model(x) + 0.5 * model(x.flip(-1))
 
 
-def tta_logits(model: nn.Module, x: torch.Tensor, level: int) -> torch.Tensor:
+def tta_logits(model: Forward, x: torch.Tensor, level: int) -> torch.Tensor:
     if level == 0:
         return model(x)
     logits = _mirror(model, x)

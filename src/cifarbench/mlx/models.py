@@ -1,7 +1,7 @@
 """MLX twins of the PyTorch models, layer for layer, in NHWC.
 
 The module tree mirrors the PyTorch one (same attribute names, nn.Sequential in the same
-places), so a PyTorch state-dict key maps to an MLX one by a fixed rule (convert.py) and the
+places), so a PyTorch state-dict key maps to an MLX one by a fixed rule (models/mlx_layout.py) and the
 same weights give the same logits (tests/test_mlx.py). Feature maps are transposed to NCHW
 once before the classifier's flatten, so the Linear weights need no permutation either.
 """

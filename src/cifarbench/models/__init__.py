@@ -1,64 +1,13 @@
-"""The model registry: every model is built by the name the CLI, tests and benchmarks use.
+"""The model zoo, found by name through one registry (registry.py):
 
     build_model("resnet18", num_classes=10, in_channels=3, image_size=32)
 
-Models are device- and dtype-neutral: the trainer moves and casts them.
+Importing this package imports every family module, which registers its models.
 """
 
-from __future__ import annotations
+from cifarbench.models import airbench, cnn, lenet, resnet  # noqa: F401  (registers the models)
+from cifarbench.models.registry import (MODELS, ModelEntry, build_model, build_model_for, count_parameters,
+                                        flat_features, list_models, register)
 
-import fnmatch
-from dataclasses import dataclass
-from typing import Callable
-
-import torch
-from torch import nn
-
-from cifarbench.errors import ConfigError
-
-
-@dataclass(frozen=True)
-class ModelEntry:
-    name: str
-    factory: Callable[[int, int, int], nn.Module]  # (num_classes, in_channels, image_size)
-    source: str  # paper or code the architecture comes from
-
-
-MODELS: dict[str, ModelEntry] = {}
-
-
-def register(name: str, source: str):
-    """Decorator: record a factory `(num_classes, in_channels, image_size) -> nn.Module` by name."""
-
-    def add(factory):
-        if name in MODELS:
-            raise ValueError(f"model {name!r} registered twice")
-        MODELS[name] = ModelEntry(name, factory, source)
-        return factory
-
-    return add
-
-
-def list_models(pattern: str = "*") -> list[str]:
-    return sorted(n for n in MODELS if fnmatch.fnmatch(n, pattern))
-
-
-def build_model(name: str, num_classes: int = 10, in_channels: int = 3, image_size: int = 32) -> nn.Module:
-    if name not in MODELS:
-        raise ConfigError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
-    return MODELS[name].factory(num_classes, in_channels, image_size)
-
-
-def count_parameters(model: nn.Module) -> int:
-    """All parameters, trainable or frozen (as the papers count them)."""
-    return sum(p.numel() for p in model.parameters())
-
-
-def flat_features(features: nn.Module, in_channels: int, image_size: int) -> int:
-    """How many values `features` yields per image: a shape probe, so heads fit any input size."""
-    with torch.no_grad():
-        return features(torch.zeros(1, in_channels, image_size, image_size)).numel()
-
-
-# Importing the families registers their models.
-from cifarbench.models import airbench, cnn, lenet, resnet  # noqa: E402,F401
+__all__ = ["MODELS", "ModelEntry", "build_model", "build_model_for", "count_parameters", "flat_features",
+           "list_models", "register"]

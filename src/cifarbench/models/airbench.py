@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cifarbench.models import register
+from cifarbench.models.registry import register
 
 __all__ = ["Airbench", "WhiteningConv"]
 

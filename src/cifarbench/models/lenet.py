@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from cifarbench.models import flat_features, register
+from cifarbench.models.registry import flat_features, register
 
 __all__ = ["LeNet"]
 

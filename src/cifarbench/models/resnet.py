@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import nn
 
-from cifarbench.models import register
+from cifarbench.models.registry import register
 
 __all__ = ["BasicBlock", "Bottleneck", "ResNet", "SmallResNet"]
 

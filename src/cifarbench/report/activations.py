@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 from cifarbench.errors import UserError
-from cifarbench.eval.inference import LoadedModel, read_image
-from cifarbench.report.plots import plt, save_figure
+from cifarbench.data.prepare import load_configured_dataset, test_split_of
+from cifarbench.eval.inference import LoadedModel, normalised, read_image
+from cifarbench.plots.charts import plt, save_figure
 
 MAX_CHANNELS_SHOWN = 64
 
@@ -114,9 +115,7 @@ def input_image(loaded: LoadedModel, image_path: str | None, index: int | None) 
     """The uint8 (C, H, W) image to look at and a description: a file, or the test split's image `index`."""
     if image_path is not None:
         return read_image(image_path, loaded.shape), str(image_path)
-    from cifarbench.train.session import prepare_data
-
-    test = prepare_data(loaded.config, quiet=True).test
+    test = test_split_of(loaded.config, load_configured_dataset(loaded.config, quiet=True))
     index = 0 if index is None else index
     if not 0 <= index < len(test):
         raise UserError(f"--index {index} is outside the test split (0 to {len(test) - 1})")
@@ -128,9 +127,7 @@ def activations(loaded: LoadedModel, out_dir: Path, layers: list[str] | None = N
                 index: int | None = None) -> tuple[list[LayerActivation], list[Path], str]:
     """Grids of the chosen layers' feature maps for one image, written to `out_dir`."""
     raw, described = input_image(loaded, image_path, index)
-    mean = torch.tensor(loaded.mean).view(-1, 1, 1)
-    std = torch.tensor(loaded.std).view(-1, 1, 1)
-    x = ((raw.float() / 255.0 - mean) / std).unsqueeze(0).to(loaded.device)
+    x = normalised(loaded, raw.unsqueeze(0))
     layers = layers or feature_layers(loaded.model, x)
     captured = capture(loaded.model, x, layers)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from cifarbench.errors import UserError
 from cifarbench.report.collect import RunRecord, flatten, markdown_table, percent, read_run
-from cifarbench.report.plots import shown_classes
+from cifarbench.plots.charts import shown_classes
 
 # what run_log.json records about the machine and software (fingerprint.py), plus the run's device
 FINGERPRINT_FIELDS = ("os", "os_release", "architecture", "cpu_model", "cpu_cores", "ram_bytes", "gpu_name",

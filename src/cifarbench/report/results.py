@@ -25,10 +25,10 @@ from pathlib import Path
 from cifarbench.config import read_yaml
 from cifarbench.errors import ConfigError
 from cifarbench.eval.metrics import most_confused_pairs
-from cifarbench.report import plots
+from cifarbench.plots import charts as plots
 from cifarbench.report.collect import RunRecord, find_runs, markdown_table, percent
-from cifarbench.report.run_plots import draw_run
-from cifarbench.runs import atomic_write_text, utc_now
+from cifarbench.plots.run import draw_run
+from cifarbench.files import atomic_write_text, utc_now
 
 MAX_EPOCH_COLUMNS = 10
 MAX_RUN_COLUMNS = 8

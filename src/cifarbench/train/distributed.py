@@ -109,13 +109,6 @@ def teardown(ctx: DistContext) -> None:
         dist.destroy_process_group()
 
 
-def local_batch_size(global_batch: int, ctx: DistContext) -> int:
-    if global_batch % ctx.world_size:
-        raise ConfigError(f"train.batch_size {global_batch} (the global batch) must be divisible by the "
-                          f"{ctx.world_size} processes")
-    return global_batch // ctx.world_size
-
-
 def all_reduce_sum(values: list[float | int], device: torch.device, ctx: DistContext) -> list[float]:
     """Sums across ranks (float64, so counts stay exact); the values themselves when alone."""
     if not ctx.enabled:

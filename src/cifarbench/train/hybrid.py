@@ -35,54 +35,11 @@ import copy
 import math
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import torch
-import torch.nn.functional as F
 
-from cifarbench.devices import autocast
-from cifarbench.errors import ConfigError
-
-PRESETS = {
-    "conservative": {"tau": 0.60, "horizon": 50, "correct_every": 15},
-    "aggressive": {"tau": 0.55, "horizon": 75, "correct_every": 10},
-}
-
-
-@dataclass(frozen=True)
-class HybridConfig:
-    preset: str = "conservative"
-    warmup: int = 50  # W: real steps before anything is predicted
-    full: int = 20  # F: real steps in each full block (their losses calibrate the detector)
-    horizon: int | None = None  # H: most steps in one predict phase (preset)
-    correct_every: int | None = None  # K: predicted steps between corrections (preset)
-    tau: float | None = None  # confidence threshold (preset)
-    alpha: float = 1.0  # predicted step = alpha * m
-    beta: float = 0.9  # EMA of the real updates
-    confidence_window: int = 10  # k real steps averaged
-    monitor_every: int = 5  # n: a no_grad forward every n predicted steps (0: never)
-    detector_window: int = 5  # w monitored losses
-    z: float = 2.2
-    backoff: float = 0.5  # alpha multiplier after a divergence (1: none)
-    passive: bool = False  # run the divergence detector on a plain run and count its alarms only
-
-    def __post_init__(self):
-        if self.preset not in PRESETS:
-            raise ConfigError(f"hybrid.preset {self.preset!r} is not one of {', '.join(PRESETS)}")
-        for name in ("warmup", "full", "confidence_window", "detector_window"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"hybrid.{name} {getattr(self, name)} must be at least 1")
-        if self.monitor_every < 0 or self.alpha < 0 or not 0 <= self.beta < 1 or not 0 < self.backoff <= 1:
-            raise ConfigError("hybrid: monitor_every >= 0, alpha >= 0, 0 <= beta < 1 and 0 < backoff <= 1 are required")
-
-    def resolved(self) -> dict:
-        """Every knob with the preset's values filled in."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        for key, value in PRESETS[self.preset].items():
-            if values[key] is None:
-                values[key] = value
-        return values
-
+from cifarbench.config import HybridConfig
 
 @dataclass
 class HybridCounters:
@@ -143,7 +100,7 @@ class HybridPolicy:
         self.counters.backward_calls += 1  # train_step ran exactly one backward
         d = flat_parameters(trainer.model) - before
         if self.m is not None:
-            c = float(F.cosine_similarity(self.m, d, dim=0))
+            c = float(torch.nn.functional.cosine_similarity(self.m, d, dim=0))
             if math.isfinite(c):
                 self.confidences.append(c)
                 self.all_confidences.append(c)
@@ -168,18 +125,15 @@ class HybridPolicy:
             n = p.numel()
             p.add_(step[offset:offset + n].view_as(p))
             offset += n
-        if trainer.config.schedule.interval == "batch":
-            trainer.scheduler.step()
-        trainer.state.step += 1
+        trainer.advance_step()
         self.counters.predicted_steps += 1
         self.since_correction += 1
         self.phase_steps += 1
         every = self.knobs["monitor_every"]
         if every and self.counters.predicted_steps % every == 0:
-            trainer.model.eval()  # BatchNorm in eval mode: a monitor must not move its statistics
-            with autocast(trainer.device, trainer.amp_dtype):
-                loss = float(F.cross_entropy(trainer.forward(inputs).float(), labels))
-            trainer.model.train()
+            # the training loss's own definition (train mode, label smoothing), so the detector
+            # compares it with the real-step losses it was calibrated on; BatchNorm statistics stay
+            loss = trainer.batch_loss(inputs, labels)
             self.counters.monitored_forwards += 1
             self.watch(trainer, loss)
         if self.phase == "predict" and self.phase_steps >= self.knobs["horizon"]:

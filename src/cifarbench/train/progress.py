@@ -7,11 +7,12 @@ import logging
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from cifarbench.runs import RunDir, utc_now
+from cifarbench.console import CONSOLE
+from cifarbench.files import utc_now
+from cifarbench.runs import RunDir
 from cifarbench.train.callbacks import Callback
 
 log = logging.getLogger(__name__)
-CONSOLE = Console(stderr=True)  # progress and summaries go to stderr; stdout stays for results
 
 
 class ProgressBar(Callback):
@@ -44,7 +45,7 @@ class ProgressBar(Callback):
         elapsed = trainer.stopwatch.elapsed_unsynced()
         self.progress.update(self.task, completed=batch_index + 1, loss=loss, acc=acc,
                              lr=trainer.optimizer.param_groups[-1]["lr"],
-                             ips=trainer._seen / elapsed if elapsed > 0 else 0.0)
+                             ips=trainer.images_seen / elapsed if elapsed > 0 else 0.0)
 
     def on_epoch_end(self, trainer, record):
         self.progress.remove_task(self.task)

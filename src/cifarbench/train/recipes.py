@@ -8,7 +8,9 @@ Override any field on the command line (`--epochs 5`, `--set optim.lr=0.05`) or 
 from __future__ import annotations
 
 from cifarbench.config import RunConfig, merge
+from cifarbench.data.sources import DATASET_NAMES
 from cifarbench.errors import ConfigError
+from cifarbench.models import list_models
 
 CROP_FLIP = {"flip": "random", "crop_padding": 4}  # RandomCrop(32, padding=4) + RandomHorizontalFlip
 
@@ -178,4 +180,14 @@ def resolve_config(recipe: str | None = None, *layers: dict) -> RunConfig:
         model = merged.get("model", {}).get("name")
         recipe = recipe_for_model(model) if model else DEFAULT_RECIPE
     values = merge(merge({"recipe": recipe}, get_recipe(recipe)), merged)
-    return RunConfig.from_dict(values)
+    return check_registered(RunConfig.from_dict(values))
+
+
+def check_registered(config: RunConfig) -> RunConfig:
+    """The names a config gives are in the registries (config.py checks values, not names:
+    it is below the registries, which import torch and the model zoo)."""
+    if config.model.name not in list_models():
+        raise ConfigError(f"model.name {config.model.name!r} is not one of {', '.join(list_models())}")
+    if config.data.dataset not in DATASET_NAMES:
+        raise ConfigError(f"data.dataset {config.data.dataset!r} is not one of {', '.join(DATASET_NAMES)}")
+    return config

@@ -26,8 +26,8 @@ from torch import nn
 from cifarbench.config import RunConfig
 from cifarbench.data.loader import DeviceLoader
 from cifarbench.devices import Stopwatch, autocast
+from cifarbench.eval.evaluate import Evaluation, evaluate
 from cifarbench.eval.metrics import per_class_accuracy
-from cifarbench.eval.tta import tta_logits
 from cifarbench.train.callbacks import Callback, CallbackList
 from cifarbench.train.distributed import SINGLE, DistContext, all_reduce_sum
 from cifarbench.train.optim import build_optimizer, build_scheduler
@@ -59,17 +59,6 @@ class TrainState:
     best_epoch: int = -1
     train_seconds: float = 0.0  # synchronised time spent in training batches, evaluation excluded
     eval_seconds: float = 0.0
-
-
-@dataclass
-class Evaluation:
-    logits: torch.Tensor  # (N, classes) float32, on the CPU
-    labels: torch.Tensor  # (N,)
-    loss: float
-
-    @property
-    def accuracy(self) -> float:
-        return float((self.logits.argmax(1) == self.labels).float().mean())
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -178,7 +167,7 @@ class Trainer:
         o = self.config.optim
         with autocast(self.device, self.amp_dtype):
             outputs = self.forward(inputs)
-            loss = F.cross_entropy(outputs.float(), labels, label_smoothing=o.label_smoothing, reduction=o.loss_reduction)
+            loss = self.compute_loss(outputs, labels)
         self.optimizer.zero_grad(set_to_none=True)
         # DDP averages gradients over ranks: right for a mean loss; a summed loss must be summed over ranks
         scale = self.dist.world_size if self.dist.enabled and o.loss_reduction == "sum" else 1
@@ -198,9 +187,7 @@ class Trainer:
             bad = ~torch.isfinite(loss.detach())
             self._first_bad_step = torch.where(bad & (self._first_bad_step < 0), self.state.step, self._first_bad_step)
             self._bad_steps += bad
-        if self.config.schedule.interval == "batch":
-            self.scheduler.step()
-        self.state.step += 1
+        self.advance_step()
         n = len(labels)
         per_example = loss.detach() / n if o.loss_reduction == "sum" else loss.detach()
         if skip:
@@ -209,6 +196,35 @@ class Trainer:
         self._correct += (outputs.detach().argmax(1) == labels).sum()
         self._seen += n
         return per_example
+
+    def compute_loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The training loss as the recipe defines it (label smoothing, mean or sum over the batch)."""
+        o = self.config.optim
+        return F.cross_entropy(outputs.float(), labels, label_smoothing=o.label_smoothing, reduction=o.loss_reduction)
+
+    def advance_step(self) -> None:
+        """A step was taken (real, skipped or predicted): the per-batch schedule and the counter move on."""
+        if self.config.schedule.interval == "batch":
+            self.scheduler.step()
+        self.state.step += 1
+
+    @torch.no_grad()
+    def batch_loss(self, inputs: torch.Tensor, labels: torch.Tensor) -> float:
+        """The per-example training loss of a batch at the current weights, measured as train_step
+        measures it (train mode, label smoothing, autocast) but changing nothing: no gradient, and
+        BatchNorm running statistics left as they were. A device sync."""
+        with frozen_norm_statistics(self.model), autocast(self.device, self.amp_dtype):
+            loss = self.compute_loss(self.forward(inputs), labels)
+        return float(loss) / (len(labels) if self.config.optim.loss_reduction == "sum" else 1)
+
+    @property
+    def images_seen(self) -> int:
+        """Training images of the epoch under way that entered the running loss (this rank's)."""
+        return self._seen
+
+    def nonfinite_steps(self) -> int:
+        """Steps whose loss was not finite since the start (a device sync)."""
+        return int(self._bad_steps)
 
     def forget_nonfinite(self) -> None:
         """A step policy undid a broken step (restored its snapshot): forget its non-finite loss,
@@ -307,18 +323,10 @@ class Trainer:
         self.state.epoch = epoch + 1
         return record
 
-    @torch.no_grad()
     def evaluate(self, loader: DeviceLoader, tta: int = 0) -> Evaluation:
+        """The model in eval mode on every batch of `loader` (left in eval mode)."""
         self.model.eval()
-        logits, labels = [], []
-        for inputs, targets in loader.batches():
-            with autocast(self.device, self.amp_dtype):
-                out = tta_logits(self.eval_forward, inputs, tta)
-            logits.append(out.float().cpu())
-            labels.append(targets.cpu())
-        all_logits, all_labels = torch.cat(logits), torch.cat(labels)
-        loss = float(F.cross_entropy(all_logits, all_labels))
-        return Evaluation(all_logits, all_labels, loss)
+        return evaluate(self.eval_forward, loader.batches(), tta, lambda: autocast(self.device, self.amp_dtype))
 
     # ------------------------------------------------------------------ checkpoint state
 
@@ -380,6 +388,27 @@ class Trainer:
         np.random.set_state(("MT19937", np.asarray(key, dtype=np.uint32), pos, has_gauss, gauss))
         version, internal, gauss = rng["python"]
         random.setstate((version, tuple(internal), gauss))
+
+
+@contextlib.contextmanager
+def frozen_norm_statistics(model: nn.Module):
+    """A train-mode forward that leaves BatchNorm's running statistics as they were: with
+    momentum 0 the running mean and variance keep their values; the batch counter is put back."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(m.momentum, m.num_batches_tracked.clone() if m.num_batches_tracked is not None else None)
+             for m in norms]
+    was_training = model.training
+    model.train()
+    for m in norms:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, (momentum, count) in zip(norms, saved):
+            m.momentum = momentum
+            if count is not None:
+                m.num_batches_tracked.copy_(count)
+        model.train(was_training)
 
 
 def _numpy_rng_state() -> list:

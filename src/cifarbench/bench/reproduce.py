@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 
 from cifarbench.config import RunConfig
-from cifarbench.runs import atomic_write_json, atomic_write_text, new_folder
-from cifarbench.train.checkpoint import load_checkpoint
-from cifarbench.train.session import train
+from cifarbench.files import atomic_write_json, atomic_write_text, new_folder
+from cifarbench.checkpoints import load_checkpoint
+from cifarbench.api import train
 
 
 def reproduce(config: RunConfig, quiet: bool = False) -> dict:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from cifarbench.bench.results import summarise
 from cifarbench.config import RunConfig
-from cifarbench.runs import atomic_write_json, atomic_write_text, new_folder
-from cifarbench.train.session import RunResult, train
+from cifarbench.files import atomic_write_json, atomic_write_text, new_folder
+from cifarbench.api import RunResult, train
 
 
 @dataclass

@@ -12,7 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from cifarbench.runs import _atomic_write_bytes  # noqa: E402
+from cifarbench.files import atomic_write_bytes  # noqa: E402
 
 
 _formats: tuple[str, ...] = ("png", "svg")  # what save_figure writes unless told otherwise
@@ -35,7 +35,7 @@ def save_figure(fig, path_without_suffix: Path, formats: tuple[str, ...] | None 
         buffer = io.BytesIO()
         fig.savefig(buffer, format=fmt, dpi=120, bbox_inches="tight")
         path = Path(f"{path_without_suffix}.{fmt}")
-        _atomic_write_bytes(buffer.getvalue(), path)
+        atomic_write_bytes(buffer.getvalue(), path)
         paths.append(path)
     plt.close(fig)
     return paths

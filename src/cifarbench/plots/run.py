@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cifarbench.eval.metrics import most_confused_pairs
-from cifarbench.report import plots
+from cifarbench.plots import charts
 from cifarbench.runs import RunDir
 
 
@@ -22,19 +22,19 @@ def draw_run(log: dict, history: list[dict] | None, metrics: dict | None, folder
     """Curves, per-class bars and both confusion matrices of one run, as `folder/<prefix><chart>.<format>`."""
     label = f"{log.get('model', '?')} on {log.get('dataset', '?')}"
     made: list[Path] = []
-    with plots.figure_formats(formats):
+    with charts.figure_formats(formats):
         if history:
-            made += plots.training_curves(history, folder / f"{prefix}curves",
+            made += charts.training_curves(history, folder / f"{prefix}curves",
                                           f"{label} (validation: {log.get('validation_split', 'test')})")
         if metrics:
             per_class = {name: m["accuracy"] for name, m in metrics["per_class"].items()}
-            made += plots.per_class_accuracy(per_class, folder / f"{prefix}per_class_accuracy",
+            made += charts.per_class_accuracy(per_class, folder / f"{prefix}per_class_accuracy",
                                              f"{label}: test accuracy per class")
             confused = most_confused_pairs(metrics["confusion_matrix"], metrics["classes"])
             for normalized in (False, True):
                 key = "confusion_matrix_normalized" if normalized else "confusion_matrix"
                 name = "confusion_normalized" if normalized else "confusion"
-                made += plots.confusion_heatmap(
+                made += charts.confusion_heatmap(
                     metrics[key], metrics["classes"], folder / f"{prefix}{name}",
                     f"{label}: confusion matrix" + (" (row-normalised)" if normalized else ""), normalized, confused)
     return made

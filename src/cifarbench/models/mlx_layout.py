@@ -1,4 +1,4 @@
-"""Weights between PyTorch and MLX: key names and conv layouts.
+"""Weights between PyTorch and MLX: key names and conv layouts (numpy only: no MLX needed to read an MLX run).
 
     PyTorch  stem.0.0.weight  (O, I, kH, kW)      MLX  stem.layers.0.layers.0.weight  (O, kH, kW, I)
 

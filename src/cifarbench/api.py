@@ -1,0 +1,212 @@
+"""The Python API: one way through a run, whichever framework trains it.
+
+    from cifarbench.api import train, resume
+    from cifarbench.train.recipes import resolve_config
+
+    result = train(resolve_config("airbench94", {"data": {"dataset": "fashion-mnist"}}))
+    result.metrics["accuracy"], result.run.path
+    resume("runs/20260101T000000Z-cifar10-airbench94-1a2b3c")   # after a kill or Ctrl-C
+
+The lifecycle of every run, owned here so that the frameworks cannot drift apart:
+
+    refuse what the framework cannot honour ─> device, processes, seeds ─> the splits
+    ─> the run directory (its lock, config.yaml, run_log.json: fingerprint, data files, status running)
+    ─> the framework's loop (train/backend.py: PyTorch; mlx/backend.py: MLX), checkpoints in its format
+    ─> the final test evaluation, TTA included (read once, here, and nowhere else)
+    ─> metrics.json, history.json, classification_report.txt, plots ─> status completed
+
+Every way a run can end is recorded in run_log.json: completed, failed (with the reason) or
+interrupted (with the signal, and the checkpoint to resume from).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cifarbench.checkpoints import load_training_state
+from cifarbench.config import RunConfig
+from cifarbench.console import CONSOLE
+from cifarbench.data.prepare import PreparedData, prepare_data
+from cifarbench.errors import CheckpointError, RunStopped
+from cifarbench.eval.metrics import classification_metrics, classification_report
+from cifarbench.files import utc_now
+from cifarbench.runs import RunDir
+from cifarbench.train import distributed
+from cifarbench.train.backend import Backend, TorchBackend
+from cifarbench.train.callbacks import Callback
+from cifarbench.train.recipes import check_registered
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    run: RunDir
+    metrics: dict  # the final evaluation on the test split
+    history: list[dict]
+    run_log: dict
+
+
+def train(config: RunConfig, *, quiet: bool = False, callbacks: list[Callback] = (),
+          argv: list[str] | None = None) -> RunResult:
+    """Train as the config says into a new run directory; evaluate once on the test split."""
+    check_registered(config)
+    with contextlib.ExitStack() as held:  # the run directory's lock and the processes, until the run ends
+        return _run(config, None, None, held, quiet, callbacks, argv)
+
+
+def resume(run_dir: str | Path, *, asked: dict | None = None, quiet: bool = False, callbacks: list[Callback] = (),
+           argv: list[str] | None = None) -> RunResult:
+    """Continue a run from its last checkpoint, with the run's own config. `asked` holds values the
+    user gave explicitly: a different model or dataset is refused, other differences are ignored
+    with a warning."""
+    with contextlib.ExitStack() as held:
+        run = RunDir(RunDir.open(run_dir).path, writable=distributed.is_main_process())
+        held.enter_context(run.lock())  # before reading: a run still training elsewhere is refused
+        config = RunConfig.from_dict(run.read_config())
+        check_registered(config)
+        if config.train.framework != "torch":
+            raise CheckpointError(f"{run.path} was trained with {config.train.framework}; --resume is PyTorch-only")
+        check_resume_request(config, asked or {})
+        return _run(config, load_training_state(run.path), run, held, quiet, callbacks, argv)
+
+
+def backend_for(config: RunConfig, quiet: bool, callbacks: list[Callback]) -> Backend:
+    if config.train.framework == "mlx":
+        from cifarbench.mlx.backend import MlxBackend  # MLX is optional: imported only when asked for
+
+        return MlxBackend(config, quiet, callbacks)
+    return TorchBackend(config, quiet, callbacks)
+
+
+def _run(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held: contextlib.ExitStack, quiet: bool,
+         callbacks: list[Callback], argv: list[str] | None) -> RunResult:
+    backend = backend_for(config, quiet, callbacks)
+    backend.setup(held)
+    quiet = quiet or not backend.is_main
+    data = prepare_data(config, quiet)
+    backend.build(data)
+    new_run = checkpoint is None
+    if new_run:
+        if backend.is_main:
+            run = RunDir.create(Path(config.runs_dir), data.dataset.name, config.model.name, config.name)
+            held.enter_context(run.lock())
+            run.write_config(config.to_dict())
+        path = backend.share(str(run.path) if backend.is_main else None)
+        run = run if backend.is_main else RunDir(Path(path), writable=False)
+    else:
+        check_compatible(checkpoint, config, data)
+        backend.restore(checkpoint)
+    meta = checkpoint_meta(config, data)
+    backend.prepare(run, meta)
+    described = backend.describe()
+    if new_run:
+        run_log = run.update_run_log(**start_fields(config, data, argv), **described, status="running")
+    else:  # the machine may differ on resume: record where the rest ran
+        run_log = run.update_run_log(resumed_at=utc_now(), world_size=described.get("world_size", 1),
+                                     ranks=described.get("ranks"), status="running")
+    if not quiet:
+        CONSOLE.print(f"[bold]{config.recipe}[/]: {config.model.name} ({run_log['parameters']:,} parameters) on "
+                      f"{data.dataset.name} [{len(data.train):,} train / {len(data.val):,} {data.val_name}], "
+                      f"{described['device']} {described['precision']}, {backend.num_epochs} epochs -> {run.path}",
+                      highlight=False)
+    with _recorded_end(run):
+        state = backend.fit(run, meta)
+        backend.synchronize()
+        started = time.perf_counter()
+        final = backend.evaluate_test(data)
+        backend.synchronize()
+        final_seconds = time.perf_counter() - started
+    metrics = classification_metrics(final.logits.numpy(), final.labels.numpy(), data.dataset.classes)
+    metrics.update(split="test", loss=final.loss, tta_level=config.train.tta)
+    run.write_json(RunDir.METRICS, metrics)
+    run.write_json(RunDir.HISTORY, state.history)
+    run.write_text(RunDir.REPORT, classification_report(metrics))
+    if config.train.plots and run.writable:
+        _make_plots(run)
+    run_log = run.update_run_log(
+        **backend.summary(), status="completed", end_time=utc_now(), epochs_completed=state.epoch,
+        steps=state.step, train_seconds=state.train_seconds, eval_seconds=state.eval_seconds,
+        final_eval_seconds=final_seconds, best_val_accuracy=state.best_val_accuracy, best_epoch=state.best_epoch,
+        test_accuracy=metrics["accuracy"], test_loss=final.loss,
+        per_class_accuracy={k: v["accuracy"] for k, v in metrics["per_class"].items()})
+    return RunResult(run, metrics, state.history, run_log)
+
+
+@contextlib.contextmanager
+def _recorded_end(run: RunDir):
+    """Whatever stops the run, run_log.json says how: the backend's RunStopped carries its
+    status and fields; a second Ctrl-C, a bug or a crash is recorded as such and re-raised."""
+    try:
+        yield
+    except RunStopped as stop:
+        run.update_run_log(status=stop.status, end_time=utc_now(), **stop.record)
+        raise
+    except KeyboardInterrupt:
+        run.update_run_log(status="interrupted", interrupted_by="SIGINT (twice: no checkpoint)", end_time=utc_now())
+        raise
+    except BaseException as exc:
+        run.update_run_log(status="failed", failure=f"{type(exc).__name__}: {exc}", end_time=utc_now())
+        raise
+
+
+def start_fields(config: RunConfig, data: PreparedData, argv: list[str] | None) -> dict:
+    """What run_log.json records at the start of every run, whichever framework trains it."""
+    return {
+        "framework": config.train.framework,
+        "command": argv if argv is not None else sys.argv,
+        "start_time": utc_now(),
+        "dataset": data.dataset.name, "data_location": data.dataset.location,
+        "train_images": len(data.train), "val_images": len(data.val), "test_images": len(data.test),
+        "validation_split": data.val_name,
+        "model": config.model.name, "recipe": config.recipe,
+        "seed": config.train.seed, "deterministic": config.train.deterministic,
+    }
+
+
+def checkpoint_meta(config: RunConfig, data: PreparedData) -> dict:
+    """What every checkpoint carries beside the weights: enough to use them with no other file."""
+    d = data.dataset
+    return {"config": config.to_dict(), "model_name": config.model.name,
+            "data": {"dataset": d.name, "classes": d.classes, "mean": list(d.mean), "std": list(d.std),
+                     "shape": list(d.shape)}}
+
+
+def _make_plots(run: RunDir) -> None:
+    """The run's pictures; a plotting failure is logged, never allowed to lose a finished run."""
+    from cifarbench.plots.run import plot_run
+
+    try:
+        plot_run(run)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("could not draw the plots of %s: %s (run `cifarbench plot` to retry)", run.path, exc)
+
+
+def check_resume_request(saved: RunConfig, asked: dict) -> None:
+    """Resuming keeps the run's own config. A different model or dataset cannot continue the
+    run (an error); other values asked for on the command line are ignored, with a warning."""
+    current = saved.to_dict()
+    for section, values in asked.items():
+        if not isinstance(values, dict):
+            continue
+        for key, value in values.items():
+            was = current.get(section, {}).get(key)
+            if (section, key) in (("model", "name"), ("data", "dataset")) and value != was:
+                raise CheckpointError(f"the run to resume trained {section}.{key} {was!r}; "
+                                      f"it cannot continue with {value!r}")
+            if value != was:
+                log.warning("resume keeps %s.%s = %r from the run (ignoring %r)", section, key, was, value)
+
+
+def check_compatible(checkpoint: dict, config: RunConfig, data: PreparedData) -> None:
+    if checkpoint.get("model_name") != config.model.name:
+        raise CheckpointError(f"checkpoint is for model {checkpoint.get('model_name')!r}, not {config.model.name!r}")
+    classes = checkpoint.get("data", {}).get("classes")
+    if classes is not None and len(classes) != data.dataset.num_classes:
+        raise CheckpointError(f"checkpoint has {len(classes)} classes, dataset {data.dataset.name!r} has "
+                              f"{data.dataset.num_classes}")

@@ -1,0 +1,84 @@
+"""From a config to the splits and loaders a run trains on: the one place that decides
+which images are training, validation and test images.
+
+    train split --(val_split > 0)--> train + validation (seeded, carved from training data)
+    test split  --> test, read for the final evaluation only
+
+With val_split = 0 the test split doubles as validation (the convention of the scripts this
+tool replaces); every output names the split it validated on, so the two are never confused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from cifarbench.config import RunConfig
+from cifarbench.data.loader import DeviceLoader
+from cifarbench.data.sources import ImageDataset, Split, load_dataset, split_validation
+from cifarbench.errors import ConfigError
+
+VALIDATION = "validation"
+TEST_AS_VALIDATION = "test (used as validation)"
+
+
+@dataclass
+class PreparedData:
+    dataset: ImageDataset
+    train: Split
+    val: Split
+    test: Split
+    val_name: str  # VALIDATION or TEST_AS_VALIDATION
+
+
+def load_configured_dataset(config: RunConfig, quiet: bool = False) -> ImageDataset:
+    d = config.data
+    return load_dataset(
+        d.dataset, data_dir=d.data_dir, download=d.download, coarse_labels=d.coarse_labels, quiet=quiet,
+        shape=d.synthetic_shape, num_classes=d.synthetic_classes, train_size=d.synthetic_train_size,
+        test_size=d.synthetic_test_size, seed=config.train.seed)
+
+
+def prepare_data(config: RunConfig, quiet: bool = False) -> PreparedData:
+    d = config.data
+    dataset = load_configured_dataset(config, quiet)
+    train_split = dataset.train.take(slice(0, d.train_subset)) if d.train_subset else dataset.train
+    test_split = test_split_of(config, dataset)
+    if d.val_split > 0:
+        train_split, val_split = split_validation(train_split, d.val_split, config.train.seed)
+        return PreparedData(dataset, train_split, val_split, test_split, VALIDATION)
+    return PreparedData(dataset, train_split, test_split, test_split, TEST_AS_VALIDATION)
+
+
+def test_split_of(config: RunConfig, dataset: ImageDataset) -> Split:
+    d = config.data
+    return dataset.test.take(slice(0, d.test_subset)) if d.test_subset else dataset.test
+
+
+def make_loaders(config: RunConfig, data: PreparedData, device: torch.device, rank: int = 0,
+                 world_size: int = 1) -> tuple[DeviceLoader, DeviceLoader]:
+    """The training loader (this rank's share of each global batch) and the validation loader."""
+    t = config.train
+    if t.batch_size > len(data.train):
+        raise ConfigError(f"train.batch_size {t.batch_size} is larger than the {len(data.train)} training images")
+    stats = dict(mean=data.dataset.mean, std=data.dataset.std, device=device, channels_last=t.channels_last)
+    # each rank takes its share of the global batch, from its shard of the epoch's order
+    train_loader = DeviceLoader(data.train, batch_size=local_batch_size(t.batch_size, world_size), augment=config.augment,
+                                shuffle=True, drop_last=t.drop_last, seed=t.seed, rank=rank, world_size=world_size,
+                                **stats)
+    val_loader = DeviceLoader(data.val, batch_size=t.eval_batch_size, shuffle=False, seed=t.seed, **stats)
+    return train_loader, val_loader
+
+
+def local_batch_size(global_batch: int, world_size: int) -> int:
+    """Each rank's share of the global batch (--batch-size is global at any world size)."""
+    if global_batch % world_size:
+        raise ConfigError(f"train.batch_size {global_batch} (the global batch) must be divisible by the "
+                          f"{world_size} processes")
+    return global_batch // world_size
+
+
+def test_loader(config: RunConfig, data: PreparedData, device: torch.device) -> DeviceLoader:
+    return DeviceLoader(data.test, data.dataset.mean, data.dataset.std, config.train.eval_batch_size, device,
+                        shuffle=False, channels_last=config.train.channels_last)

@@ -1,0 +1,48 @@
+"""The one evaluation loop: every split, every model, every framework.
+
+A forward function takes a normalised NCHW torch batch and returns logits: a PyTorch model,
+or an MLX model behind a converter (mlx/backend.py). Test-time augmentation (eval/tta.py)
+works on the torch batch around that function, so both frameworks get the same views.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import torch
+import torch.nn.functional as F
+
+from cifarbench.eval.tta import tta_logits
+
+
+@dataclass
+class Evaluation:
+    logits: torch.Tensor  # (N, classes) float32, on the CPU
+    labels: torch.Tensor  # (N,)
+    loss: float  # mean cross-entropy, without label smoothing: comparable across recipes
+
+    @property
+    def accuracy(self) -> float:
+        return float((self.logits.argmax(1) == self.labels).float().mean())
+
+    @property
+    def predictions(self) -> torch.Tensor:
+        return self.logits.argmax(1)
+
+
+@torch.no_grad()
+def evaluate(forward: Callable[[torch.Tensor], torch.Tensor], batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+             tta: int = 0, precision: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
+             ) -> Evaluation:
+    """Logits of every batch (with `tta` views), gathered on the CPU; `precision` is the
+    autocast context the forward runs in (devices.autocast)."""
+    logits, labels = [], []
+    for inputs, targets in batches:
+        with precision():
+            out = tta_logits(forward, inputs, tta)
+        logits.append(out.float().cpu())
+        labels.append(targets.cpu())
+    all_logits, all_labels = torch.cat(logits), torch.cat(labels)
+    return Evaluation(all_logits, all_labels, float(F.cross_entropy(all_logits, all_labels)))

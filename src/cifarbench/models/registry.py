@@ -1,0 +1,66 @@
+"""The model registry: a model is built by the name the CLI, tests and benchmarks use.
+
+Models are device- and dtype-neutral: the trainer moves and casts them.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from cifarbench.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    factory: Callable[[int, int, int], nn.Module]  # (num_classes, in_channels, image_size)
+    source: str  # paper or code the architecture comes from
+
+
+MODELS: dict[str, ModelEntry] = {}
+
+
+def register(name: str, source: str):
+    """Decorator: record a factory `(num_classes, in_channels, image_size) -> nn.Module` by name."""
+
+    def add(factory):
+        if name in MODELS:
+            raise ValueError(f"model {name!r} registered twice")
+        MODELS[name] = ModelEntry(name, factory, source)
+        return factory
+
+    return add
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    return sorted(n for n in MODELS if fnmatch.fnmatch(n, pattern))
+
+
+def build_model(name: str, num_classes: int = 10, in_channels: int = 3, image_size: int = 32) -> nn.Module:
+    if name not in MODELS:
+        raise ConfigError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
+    return MODELS[name].factory(num_classes, in_channels, image_size)
+
+
+def build_model_for(name: str, shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+    """The model for a dataset's image shape (C, H, W) and class count."""
+    c, h, w = shape
+    if h != w:
+        raise ConfigError(f"the data has {h}x{w} images; the model zoo takes square images")
+    return build_model(name, num_classes=num_classes, in_channels=c, image_size=h)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """All parameters, trainable or frozen (as the papers count them)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def flat_features(features: nn.Module, in_channels: int, image_size: int) -> int:
+    """How many values `features` yields per image: a shape probe, so heads fit any input size."""
+    with torch.no_grad():
+        return features(torch.zeros(1, in_channels, image_size, image_size)).numel()

@@ -1,0 +1,200 @@
+"""What a framework supplies to a run: its loop and its weights format. Everything else a run
+does (the run directory, its lock and log, the splits, the final test evaluation, metrics,
+plots, status) is the run lifecycle's, in api.py, the same for every framework.
+
+    api.train ──> Backend(config)       refuse what the framework cannot honour
+                  .setup(held)          device, processes, threads, seeds
+                  .build(data)          model and loaders
+                  .restore(checkpoint)  (resume only)
+                  .prepare(run, meta)   the loop's objects, now that the run directory exists
+                  .describe()           run_log fields: device, precision, parameters, ...
+                  .fit(run, meta)       the loop; checkpoints in the framework's format
+                  .evaluate_test(data)  logits of the test split (TTA included)
+
+`TorchBackend` below is PyTorch's (the one loop, train/trainer.py); mlx/backend.py is MLX's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import torch
+
+from cifarbench.config import RunConfig
+from cifarbench.data.prepare import PreparedData, make_loaders, test_loader
+from cifarbench.devices import configure_threads, precision_name, resolve_device, resolve_precision, synchronize
+from cifarbench.errors import CheckpointError, RunStopped
+from cifarbench.eval.evaluate import Evaluation
+from cifarbench.fingerprint import fingerprint
+from cifarbench.models import build_model_for, count_parameters
+from cifarbench.runs import RunDir
+from cifarbench.train import distributed
+from cifarbench.train.callbacks import Callback
+from cifarbench.train.checkpoint import CheckpointSaver
+from cifarbench.train.progress import JsonlLog, LogEpochs, ProgressBar
+from cifarbench.train.signals import exit_code, signal_name, stop_after_step_on_signal
+from cifarbench.train.trainer import StopRequested, Trainer, TrainingError, TrainState, seed_everything
+from cifarbench.train.tricks import tricks_for
+
+log = logging.getLogger(__name__)
+
+
+class Backend:
+    """The interface the run lifecycle drives (see the module docstring)."""
+
+    framework = "?"
+
+    def __init__(self, config: RunConfig, quiet: bool = False, callbacks: list[Callback] = ()):
+        self.config, self.quiet, self.callbacks = config, quiet, list(callbacks)
+
+    @property
+    def is_main(self) -> bool:
+        """True on the process that writes the run directory (rank 0 of a distributed run)."""
+        return True
+
+    def share(self, value):
+        """The main process's `value`, on every process."""
+        return value
+
+    def setup(self, held: contextlib.ExitStack) -> None: ...
+
+    def build(self, data: PreparedData) -> None: ...
+
+    def restore(self, checkpoint: dict) -> None:
+        raise CheckpointError(f"--resume is not available with --framework {self.framework}")
+
+    def prepare(self, run: RunDir, meta: dict) -> None: ...
+
+    def describe(self) -> dict:
+        """run_log fields: the machine's fingerprint, device, precision, parameters, ..."""
+
+    @property
+    def num_epochs(self) -> int: ...
+
+    def fit(self, run: RunDir, meta: dict) -> TrainState: ...
+
+    def evaluate_test(self, data: PreparedData) -> Evaluation: ...
+
+    def synchronize(self) -> None:
+        """Wait for queued work, so a clock read next measures finished work."""
+
+    def summary(self) -> dict:
+        """run_log fields known only after training (e.g. the hybrid trainer's counters)."""
+        return {}
+
+
+class TorchBackend(Backend):
+    framework = "torch"
+
+    def setup(self, held):
+        self.ctx, self.device = distributed.setup(resolve_device(self.config.train.device),
+                                                  self.config.train.dist_timeout)
+        held.callback(distributed.teardown, self.ctx)
+        self.threads = configure_threads(processes_per_node=self.ctx.local_world_size)
+        seed_everything(self.config.train.seed, self.config.train.deterministic)
+        self.amp_dtype = resolve_precision(self.config.train.precision, self.device)
+
+    @property
+    def is_main(self) -> bool:
+        return self.ctx.is_main
+
+    def share(self, value):
+        return distributed.broadcast_object(value, self.ctx)
+
+    def build(self, data):
+        self.data = data
+        self.model = build_model_for(self.config.model.name, data.dataset.shape, data.dataset.num_classes)
+        self.train_loader, self.val_loader = make_loaders(self.config, data, self.device, self.ctx.rank,
+                                                          self.ctx.world_size)
+
+    def make_trainer(self, run: RunDir, meta: dict) -> Trainer:
+        config = self.config
+        self.saver = CheckpointSaver(run, config.train.checkpoint_every, meta, config.train.checkpoint_every_steps)
+        quiet = self.quiet or not self.is_main  # one progress bar: rank 0's
+        # tricks first: they change the weights, which the log and the checkpoint then record
+        callbacks = [*tricks_for(config), JsonlLog(run), self.saver, LogEpochs() if quiet else ProgressBar(),
+                     *self.callbacks]
+        trainer = Trainer(config, self.model, self.train_loader, self.val_loader, self.device, self.amp_dtype,
+                          self.data.dataset.classes, callbacks, dist=self.ctx)
+        if config.train.trainer == "hybrid":
+            from cifarbench.train import hybrid  # looked up at run time: tests substitute the policy
+
+            trainer.step_policy = hybrid.HybridPolicy(config.hybrid)
+        return trainer
+
+    def restore(self, checkpoint):
+        self.checkpoint = checkpoint
+
+    def describe(self) -> dict:
+        return {
+            **fingerprint(self.device),
+            "device": str(self.device), "precision": precision_name(self.amp_dtype), "threads": self.threads,
+            "parameters": count_parameters(self.model), "world_size": self.ctx.world_size,
+            # a collective: every rank takes part
+            "ranks": distributed.ranks_description(self.device, self.ctx),
+        }
+
+    @property
+    def num_epochs(self) -> int:
+        return self.trainer.num_epochs
+
+    def prepare(self, run: RunDir, meta: dict) -> None:
+        """The trainer (and a resumed state), before describe() counts the model's parameters."""
+        self.trainer = self.make_trainer(run, meta)
+        if getattr(self, "checkpoint", None) is not None:
+            self.trainer.load_state_dict(self.checkpoint)
+            log.info("resuming %s at epoch %d (step %d)", run.path, self.trainer.state.epoch, self.trainer.state.step)
+
+    def fit(self, run, meta) -> TrainState:
+        trainer = self.trainer
+        try:
+            with stop_after_step_on_signal(trainer):
+                self._data_init()
+                return trainer.fit()
+        except StopRequested as stop:
+            self.saver.save(trainer)  # between two steps: a whole state, mid-epoch or not
+            name = signal_name(stop.signum)
+            raise RunStopped(
+                f"interrupted by {name} after step {trainer.state.step} (epoch {trainer.state.epoch + 1}, "
+                f"batch {trainer.state.batch}); checkpoint saved. Resume with: cifarbench train --resume {run.path}",
+                exit_code(stop.signum), "interrupted",
+                {"interrupted_by": name, "epochs_completed": trainer.state.epoch, "steps": trainer.state.step},
+            ) from None
+        except TrainingError as exc:
+            raise RunStopped(f"run failed: {exc}", 1, record={
+                "failure": str(exc), "nonfinite_steps": trainer.nonfinite_steps(), "steps": trainer.state.step,
+            }) from None
+        except torch.OutOfMemoryError as exc:
+            batch = self.config.train.batch_size
+            raise RunStopped(
+                f"run failed: {self.device} ran out of memory at batch size {batch}; try a smaller --batch-size "
+                f"(half: {max(1, batch // 2)}) or --precision bf16", 1,
+                record={"failure": f"out of memory: {str(exc).splitlines()[0] if str(exc) else ''}"}) from None
+        except RuntimeError as exc:
+            if not (self.ctx.enabled and distributed.is_peer_failure(exc)):
+                raise
+            reason = (f"rank {self.ctx.rank} lost its peers: another process of the distributed run stopped or did "
+                      f"not answer within {self.config.train.dist_timeout:g} s ({str(exc).splitlines()[0][:160]})")
+            raise RunStopped(f"run failed: {reason}", 1, record={"failure": reason}) from None
+
+    def _data_init(self, count: int = 5000) -> None:
+        """Data-dependent initialisation (airbench's whitening), timed as training, done once."""
+        trainer, model = self.trainer, self.trainer.model
+        if trainer.state.step or not hasattr(model, "init_from_data"):
+            return
+        loader = trainer.train_loader
+        trainer.stopwatch.start()
+        model.init_from_data(loader.normalise(loader.images[:count]))
+        synchronize(trainer.device)
+        trainer.state.train_seconds += trainer.stopwatch.stop()
+
+    def evaluate_test(self, data):
+        return self.trainer.evaluate(test_loader(self.config, data, self.device), tta=self.config.train.tta)
+
+    def synchronize(self):
+        synchronize(self.device)
+
+    def summary(self) -> dict:
+        policy = self.trainer.step_policy
+        return {"hybrid": policy.summary()} if policy is not None else {}
