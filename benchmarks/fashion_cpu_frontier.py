@@ -16,9 +16,9 @@ import argparse
 import json
 from pathlib import Path
 
+from cifarbench.api import train
 from cifarbench.bench.results import print_table, summarise, write_result
 from cifarbench.train.recipes import resolve_config
-from cifarbench.api import train
 
 TARGETS = ((0.93, 60.0), (0.94, 180.0))  # (accuracy, seconds of training)
 

@@ -62,11 +62,11 @@ def overrides_for(name: str, args, matched_fraction: float | None) -> dict:
 
 def run_one(spec: dict) -> dict:
     """In a fresh process: train one configuration with one seed and report what was measured."""
+    from cifarbench.api import train
     from cifarbench.bench.time_to_accuracy import PeriodicEval, first_reached
     from cifarbench.config import merge
     from cifarbench.devices import peak_memory_bytes
     from cifarbench.train.recipes import resolve_config
-    from cifarbench.api import train
 
     config = resolve_config(RECIPE, merge(spec["overrides"], {"train": {"seed": spec["seed"]}}))
     probe = PeriodicEval(spec["every"])

@@ -15,10 +15,10 @@ import argparse
 import statistics
 from pathlib import Path
 
+from cifarbench.api import train
 from cifarbench.bench.results import print_table, write_result
 from cifarbench.bench.time_to_accuracy import PeriodicEval, first_reached
 from cifarbench.train.recipes import resolve_config
-from cifarbench.api import train
 
 TARGETS = (0.90, 0.92, 0.93, 0.94)
 FASHION_TRAIN_IMAGES = 60_000

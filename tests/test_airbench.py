@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
+from cifarbench.api import resume, train
 from cifarbench.eval.tta import tta_logits
 from cifarbench.train.recipes import resolve_config
-from cifarbench.api import resume, train
 from cifarbench.train.tricks import FreezeWhiteningBias, Lookahead
 
 

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cifarbench import api
 from cifarbench.cli import main
 from cifarbench.config import RunConfig, parse_assignment
 from cifarbench.errors import ConfigError
-from cifarbench import api
 
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 # printable text without the characters a shell would never pass through unquoted anyway

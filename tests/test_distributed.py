@@ -19,14 +19,14 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-
-from cifarbench.config import RunConfig
-from cifarbench.errors import ConfigError, RunStopped
-from cifarbench.checkpoints import load_checkpoint
-from cifarbench.data.prepare import local_batch_size
-from cifarbench.train.recipes import resolve_config
-from cifarbench.api import train
 from test_reliability import SignalAtStep
+
+from cifarbench.api import train
+from cifarbench.checkpoints import load_checkpoint
+from cifarbench.config import RunConfig
+from cifarbench.data.prepare import local_batch_size
+from cifarbench.errors import ConfigError, RunStopped
+from cifarbench.train.recipes import resolve_config
 
 ATOL = 1e-5
 

@@ -7,16 +7,15 @@ import math
 
 import pytest
 import torch
+from conftest import synthetic_config
 
-from cifarbench.config import RunConfig
+from cifarbench.api import train
+from cifarbench.checkpoints import load_checkpoint
+from cifarbench.config import HybridConfig, RunConfig
+from cifarbench.data import prepare
 from cifarbench.data.sources import Split
 from cifarbench.train import hybrid as hybrid_module
-from cifarbench.data import prepare
-from cifarbench.checkpoints import load_checkpoint
-from cifarbench.config import HybridConfig
 from cifarbench.train.hybrid import HybridPolicy, flat_parameters
-from cifarbench.api import train
-from conftest import synthetic_config
 
 
 def hybrid_config(tmp_path, epochs: int = 10, **knobs) -> RunConfig:

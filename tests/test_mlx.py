@@ -19,10 +19,11 @@ import mlx.nn as mnn  # noqa: E402
 from cifarbench.cli import main  # noqa: E402
 from cifarbench.config import RunConfig  # noqa: E402
 from cifarbench.errors import ConfigError  # noqa: E402
-from cifarbench.models.mlx_layout import mlx_key, mlx_to_torch, torch_key, torch_to_mlx  # noqa: E402
-from cifarbench.mlx.models import MLX_MODELS, build_mlx_model, count_mlx_parameters  # noqa: E402
 from cifarbench.mlx.backend import build_optimizer, check_supported, set_hyper  # noqa: E402
+from cifarbench.mlx.models import MLX_MODELS, build_mlx_model, count_mlx_parameters  # noqa: E402
 from cifarbench.models import build_model, count_parameters  # noqa: E402
+from cifarbench.data.synthetic import make_synthetic  # noqa: E402
+from cifarbench.models.mlx_layout import mlx_key, mlx_to_torch, torch_key, torch_to_mlx  # noqa: E402
 from cifarbench.train.recipes import resolve_config  # noqa: E402
 
 MODELS = sorted(MLX_MODELS)
@@ -142,6 +143,31 @@ def test_train_with_mlx_writes_the_same_run_directory_and_eval_reads_it(tmp_path
     assert main(["eval", str(run), "--json", "--device", "cpu"]) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["accuracy"] == pytest.approx(result.metrics["accuracy"], abs=1 / 48 + 1e-9)
+
+
+def test_mlx_honours_tta_eval_every_checkpoint_every_and_a_summed_loss(tmp_path):
+    """What the shared lifecycle gives MLX: the final test evaluation with TTA (the same views as
+    the PyTorch twin of the weights sees), validation every N epochs, checkpoints every N epochs."""
+    from cifarbench.api import train
+    from cifarbench.checkpoints import load_checkpoint
+    from cifarbench.eval.inference import evaluate_loaded, load_model
+
+    config = mlx_config(tmp_path, epochs=3, tta=2, eval_every=2, checkpoint_every=0)
+    config = RunConfig.from_dict({**config.to_dict(), "optim": {**config.to_dict()["optim"],
+                                                                "loss_reduction": "sum"}})
+    result = train(config, quiet=True)
+    assert result.metrics["tta_level"] == 2
+    assert ["val_accuracy" in h for h in result.history] == [False, True, True]  # epoch 2, and the last
+    assert load_checkpoint(result.run.path)["epoch"] == 3  # checkpoint_every 0: saved at the end only
+    assert all(0 < h["train_loss"] < 10 for h in result.history)  # per example, not per batch sum
+    # the torch twin of the final weights, evaluated with the same TTA, gives the same test logits
+    loaded = load_model(result.run.path, "cpu")
+    dataset = make_synthetic((3, 8, 8), 10, 96, 48, seed=0)
+    twin = evaluate_loaded(loaded, dataset.test.images, dataset.test.labels, tta=2)
+    assert twin["accuracy"] == pytest.approx(result.metrics["accuracy"], abs=1 / 48 + 1e-9)
+    assert twin["loss"] == pytest.approx(result.metrics["loss"], rel=1e-3)
+    without = evaluate_loaded(loaded, dataset.test.images, dataset.test.labels, tta=0)
+    assert without["loss"] != pytest.approx(result.metrics["loss"], rel=1e-6)  # TTA was really applied
 
 
 def test_mlx_and_torch_start_from_the_same_weights_and_schedule(tmp_path):

@@ -19,15 +19,15 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from conftest import synthetic_config
 
+from cifarbench.api import resume, train
+from cifarbench.checkpoints import load_checkpoint
 from cifarbench.config import RunConfig
 from cifarbench.errors import CheckpointError, RunStopped, UserError
 from cifarbench.runs import RunDir
 from cifarbench.train.callbacks import Callback
-from cifarbench.checkpoints import load_checkpoint
-from cifarbench.api import resume, train
 from cifarbench.train.trainer import Trainer
-from conftest import synthetic_config
 
 TIMING_KEYS = {"epoch_seconds", "images_per_second"}
 

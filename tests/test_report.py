@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 import torch
 
+from cifarbench.api import train
 from cifarbench.cli import main
+from cifarbench.errors import ConfigError
 from cifarbench.eval.inference import load_model
+from cifarbench.plots.charts import pareto_front
 from cifarbench.report.collect import read_run
 from cifarbench.report.compare import compare
-from cifarbench.plots.charts import pareto_front
 from cifarbench.report.results import build_report, epoch_columns, load_targets
-from cifarbench.errors import ConfigError
 from cifarbench.train.recipes import resolve_config
-from cifarbench.api import train
 
 ARTIFACTS = Path(os.environ.get("CIFARBENCH_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / ".test-artifacts"))
 SECTIONS = ("models", "runs", "targets", "per-class", "progression", "frontier")

@@ -4,11 +4,11 @@ import os
 import numpy as np
 import pytest
 import torch
+from conftest import FASHION_DIR, make_cifar100_tar, md5, needs_fashion, spec_for_files, write_idx_gz
 
 from cifarbench.data import sources
 from cifarbench.data.sources import CACHE_NAME, RemoteFile, channel_stats, get_spec, load_dataset, split_validation
 from cifarbench.errors import DataError
-from conftest import FASHION_DIR, make_cifar100_tar, md5, needs_fashion, spec_for_files, write_idx_gz
 
 
 def test_cifar10_archive_is_verified_extracted_and_parsed(tiny_cifar10):

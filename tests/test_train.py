@@ -3,13 +3,12 @@ import json
 import pytest
 import torch
 import yaml
-
-from cifarbench.runs import RunDir
-from cifarbench.train.callbacks import Callback
-from cifarbench.checkpoints import load_checkpoint
-from cifarbench.train.recipes import resolve_config
-from cifarbench.api import resume, train
 from conftest import needs_fashion, synthetic_config
+
+from cifarbench.api import resume, train
+from cifarbench.checkpoints import load_checkpoint
+from cifarbench.train.callbacks import Callback
+from cifarbench.train.recipes import resolve_config
 
 
 class StopAfter(Callback):

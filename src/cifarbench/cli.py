@@ -23,6 +23,13 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
+    def parse_known_args(self, args=None, namespace=None):
+        # argparse (3.11) turns `--flag=--` into an empty list instead of refusing it
+        for arg in sys.argv[1:] if args is None else args:
+            if isinstance(arg, str) and arg.startswith("--") and arg.endswith("=--"):
+                self.error(f"argument {arg.split('=', 1)[0]}: expected a value, got '--'")
+        return super().parse_known_args(args, namespace)
+
 
 def checkpoint_interval(text: str) -> tuple[int, str]:
     """'3' -> (3, 'epochs'); '500steps' or '500step' -> (500, 'steps')."""
@@ -222,8 +229,8 @@ def cmd_predict(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from cifarbench.train.recipes import resolve_config
     from cifarbench.bench.reproduce import reproduce
+    from cifarbench.train.recipes import resolve_config
 
     if args.resume or args.runs != 1:
         raise UserError("reproduce trains twice from scratch; --resume and --runs do not apply")

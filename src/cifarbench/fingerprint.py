@@ -59,21 +59,22 @@ def git_commit() -> str | None:
         return None
 
 
+GPU_FIELDS = ("gpu_name", "gpu_memory_bytes", "gpu_count", "cuda_version", "cudnn_version", "gpu_driver")
+
+
 def gpu_info(device: torch.device | None = None) -> dict:
+    """The accelerator's fields (GPU_FIELDS), None where there is none, so every fingerprint has
+    the same keys and two of them compare field by field."""
+    info = dict.fromkeys(GPU_FIELDS)
     if torch.cuda.is_available():
         index = device.index if device is not None and device.type == "cuda" and device.index is not None else 0
         props = torch.cuda.get_device_properties(index)
-        return {
-            "gpu_name": props.name,
-            "gpu_memory_bytes": int(props.total_memory),
-            "gpu_count": torch.cuda.device_count(),
-            "cuda_version": torch.version.cuda,
-            "cudnn_version": torch.backends.cudnn.version(),
-            "gpu_driver": _nvidia_driver(),
-        }
-    if hasattr(torch.backends, "mps") and torch.backends.mps.is_available():
-        return {"gpu_name": "Apple MPS", "mps": True}
-    return {"gpu_name": None}
+        info.update(gpu_name=props.name, gpu_memory_bytes=int(props.total_memory), gpu_count=torch.cuda.device_count(),
+                    cuda_version=torch.version.cuda, cudnn_version=torch.backends.cudnn.version(),
+                    gpu_driver=_nvidia_driver())
+    elif hasattr(torch.backends, "mps") and torch.backends.mps.is_available():
+        info.update(gpu_name="Apple MPS", gpu_count=1)
+    return info
 
 
 def _nvidia_driver() -> str | None:
@@ -83,6 +84,15 @@ def _nvidia_driver() -> str | None:
         return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+# What a run records about how it ran, beside the machine (written by the backends).
+RUN_SETUP_FIELDS = ("device", "precision", "threads")
+
+
+def fingerprint_fields() -> tuple[str, ...]:
+    """The names of every fingerprint field, and of the run-setup fields compared with them."""
+    return tuple(fingerprint()) + RUN_SETUP_FIELDS
 
 
 def fingerprint(device: torch.device | None = None) -> dict:

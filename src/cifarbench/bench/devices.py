@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cifarbench.api import train
 from cifarbench.bench.results import publish, summarise
 from cifarbench.config import merge
 from cifarbench.devices import mps_available
 from cifarbench.files import new_folder
 from cifarbench.train.recipes import resolve_config
-from cifarbench.api import train
 
 # With no --dataset: CIFAR-shaped synthetic data, so the benchmark needs no download.
 SYNTHETIC_DEFAULT = {"dataset": "synthetic", "synthetic_shape": [3, 32, 32], "synthetic_train_size": 2048,

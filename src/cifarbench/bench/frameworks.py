@@ -11,11 +11,11 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
+from cifarbench.api import train
 from cifarbench.bench.results import publish
 from cifarbench.config import merge
 from cifarbench.files import new_folder
 from cifarbench.train.recipes import resolve_config
-from cifarbench.api import train
 
 FRAMEWORKS = ("torch", "mlx")
 # small enough for MLX's CPU backend on Linux, whose convolutions are far slower than PyTorch's

@@ -12,11 +12,12 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from cifarbench.api import train
+from cifarbench.bench.repeat import timed_seconds
 from cifarbench.config import merge
 from cifarbench.files import atomic_write_json, atomic_write_text, new_folder
+from cifarbench.tables import markdown_table, percent
 from cifarbench.train.recipes import resolve_config
-from cifarbench.bench.repeat import timed_seconds
-from cifarbench.api import train
 
 BASELINE = "resnet18-onecycle"
 METHODS = (BASELINE, "airbench94", "airbench95", "airbench96")
@@ -72,12 +73,12 @@ def compare_methods(dataset: str = "cifar10", methods=METHODS, *, quick: bool = 
 def comparison_markdown(s: dict) -> str:
     lines = [f"# Methods on {s['dataset']} ({s['device']}, {s['precision']})" + (" — quick check, not a result"
                                                                                  if s["quick"] else ""), "",
-             "| method | model | parameters | epochs | test accuracy | time s | s / epoch | speedup vs "
-             f"{s['baseline']} |", "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for r in s["methods"]:
-        lines.append(f"| {r['method']} | {r['model']} | {r['parameters']:,} | {r['epochs']:g} | "
-                     f"{r['test_accuracy']:.2%} | {r['timed_seconds']:.1f} | {r['seconds_per_epoch']:.1f} | "
-                     f"{r['speedup']:.2f}x |")
+             markdown_table(
+                 ["method", "model", "parameters", "epochs", "test accuracy", "time s", "s / epoch",
+                  f"speedup vs {s['baseline']}"],
+                 [[r["method"], r["model"], f"{r['parameters']:,}", f"{r['epochs']:g}", percent(r["test_accuracy"]),
+                   f"{r['timed_seconds']:.1f}", f"{r['seconds_per_epoch']:.1f}", f"{r['speedup']:.2f}x"]
+                  for r in s["methods"]], align="llrrrrrr").rstrip()]
     lines += ["", "Time counts data-dependent initialisation, training and the final evaluation (with each "
               "recipe's test-time augmentation), as airbench times itself; per-epoch validation is excluded.", ""]
     return "\n".join(lines)

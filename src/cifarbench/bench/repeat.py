@@ -12,10 +12,11 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from cifarbench.api import RunResult, train
 from cifarbench.bench.results import summarise
 from cifarbench.config import RunConfig
 from cifarbench.files import atomic_write_json, atomic_write_text, new_folder
-from cifarbench.api import RunResult, train
+from cifarbench.tables import markdown_table, percent
 
 
 @dataclass
@@ -54,16 +55,14 @@ def train_repeated(config: RunConfig, runs: int, *, quiet: bool = False, argv=No
 
 def summary_markdown(s: dict) -> str:
     acc, t = s["test_accuracy"], s["timed_seconds"]
+    rows = [["test accuracy", *(percent(acc[k]) for k in ("mean", "std")),
+             f"[{acc['ci95'][0]:.2%}, {acc['ci95'][1]:.2%}]", percent(acc["min"]), percent(acc["max"])],
+            ["time, s (init + training + final eval)", *(f"{t[k]:.2f}" for k in ("mean", "std")),
+             f"[{t['ci95'][0]:.2f}, {t['ci95'][1]:.2f}]", f"{t['min']:.2f}", f"{t['max']:.2f}"]]
     return "\n".join([
         f"# {s['recipe']}: {s['model']} on {s['dataset']}, {s['runs']} seeded runs ({s['device']}, {s['precision']})",
         "",
-        "| measure | mean | std | 95% CI of the mean | min | max |",
-        "|---|---:|---:|---|---:|---:|",
-        f"| test accuracy | {acc['mean']:.2%} | {acc['std']:.2%} | [{acc['ci95'][0]:.2%}, {acc['ci95'][1]:.2%}] "
-        f"| {acc['min']:.2%} | {acc['max']:.2%} |",
-        f"| time, s (init + training + final eval) | {t['mean']:.2f} | {t['std']:.2f} | "
-        f"[{t['ci95'][0]:.2f}, {t['ci95'][1]:.2f}] | {t['min']:.2f} | {t['max']:.2f} |",
-        "",
+        markdown_table(["measure", "mean", "std", "95% CI of the mean", "min", "max"], rows, align="lrrlrr"),
         f"Seeds: {', '.join(map(str, s['seeds']))}.",
         "",
     ])

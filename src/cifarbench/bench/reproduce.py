@@ -12,12 +12,11 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import torch
-
+from cifarbench.api import train
+from cifarbench.checkpoints import load_checkpoint
 from cifarbench.config import RunConfig
 from cifarbench.files import atomic_write_json, atomic_write_text, new_folder
-from cifarbench.checkpoints import load_checkpoint
-from cifarbench.api import train
+from cifarbench.tables import markdown_table
 
 
 def reproduce(config: RunConfig, quiet: bool = False) -> dict:
@@ -45,11 +44,10 @@ def reproduce(config: RunConfig, quiet: bool = False) -> dict:
 
 
 def reproduce_markdown(r: dict) -> str:
+    rows = [[row["epoch"], row["step"], row["measure"], repr(row["run1"]), repr(row["run2"]),
+             "yes" if row["match"] else "NO"] for row in r["rows"]]
     lines = [f"# Reproducibility: {r['recipe']}, seed {r['seed']}, {r['device']}", "",
-             "| epoch | step | measure | run 1 | run 2 | match |", "|---:|---:|---|---:|---:|---|"]
-    for row in r["rows"]:
-        lines.append(f"| {row['epoch']} | {row['step']} | {row['measure']} | {row['run1']!r} | {row['run2']!r} | "
-                     f"{'yes' if row['match'] else 'NO'} |")
+             markdown_table(["epoch", "step", "measure", "run 1", "run 2", "match"], rows, align="rrlrrl").rstrip()]
     verdict = "bit for bit identical" if r["all_match"] and r["max_abs_weight_difference"] == 0 else "NOT identical"
     lines += ["", f"Largest absolute difference between the final weights: {r['max_abs_weight_difference']:.3g} "
               f"({verdict}).", "",

@@ -10,9 +10,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from cifarbench.fingerprint import fingerprint
 from cifarbench.files import atomic_write_json, atomic_write_text, utc_now
-
+from cifarbench.fingerprint import fingerprint
 
 # Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom (any statistics table).
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,

@@ -16,8 +16,15 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from cifarbench.data.loader import DeviceLoader
 from cifarbench.data.sources import load_dataset
-from cifarbench.devices import (autocast, configure_threads, peak_memory_bytes, precision_name, resolve_device,
-                                resolve_precision, synchronize)
+from cifarbench.devices import (
+    autocast,
+    configure_threads,
+    peak_memory_bytes,
+    precision_name,
+    resolve_device,
+    resolve_precision,
+    synchronize,
+)
 from cifarbench.models import build_model, count_parameters
 from cifarbench.train.recipes import resolve_config
 from cifarbench.train.trainer import Trainer
@@ -133,8 +140,8 @@ def bench_throughput(models: list[str], runs_dir: str = "runs", **spec_fields) -
     """Every model's figures (each in its own process), a table, JSON and a chart in one folder."""
     from pathlib import Path
 
-    from cifarbench.plots.charts import bar_chart
     from cifarbench.files import atomic_write_json, new_folder
+    from cifarbench.plots.charts import bar_chart
 
     rows = [measure_isolated(ThroughputSpec(model=m, **spec_fields)) for m in models]
     folder = new_folder(Path(runs_dir), "bench-throughput")

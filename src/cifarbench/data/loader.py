@@ -21,6 +21,7 @@ from cifarbench.config import Augment
 from cifarbench.data.sources import Split
 from cifarbench.errors import ConfigError
 
+
 class Normaliser:
     """uint8 images -> (x / 255 - mean) / std per channel, folded into one multiply-add. The
     one normalisation of the project: training, evaluation, predict and activations use it."""

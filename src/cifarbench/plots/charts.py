@@ -14,7 +14,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from cifarbench.files import atomic_write_bytes  # noqa: E402
 
-
 _formats: tuple[str, ...] = ("png", "svg")  # what save_figure writes unless told otherwise
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cifarbench.errors import UserError
 from cifarbench.data.prepare import load_configured_dataset, test_split_of
+from cifarbench.errors import UserError
 from cifarbench.eval.inference import LoadedModel, normalised, read_image
 from cifarbench.plots.charts import plt, save_figure
 

@@ -115,16 +115,3 @@ def flatten(config: dict, prefix: str = "") -> dict[str, object]:
         else:
             out[f"{prefix}{key}"] = value
     return out
-
-
-def markdown_table(columns: list[str], rows: list[list]) -> str:
-    def cell(v) -> str:
-        return "–" if v is None else str(v).replace("|", "\\|")
-
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
-def percent(value: float | None, digits: int = 2) -> str:
-    return "–" if value is None else f"{value:.{digits}%}"

@@ -8,13 +8,11 @@ CPU, library version or device explains a different time, or a last-digit differ
 from __future__ import annotations
 
 from cifarbench.errors import UserError
-from cifarbench.report.collect import RunRecord, flatten, markdown_table, percent, read_run
+from cifarbench.fingerprint import fingerprint_fields
 from cifarbench.plots.charts import shown_classes
+from cifarbench.report.collect import RunRecord, flatten, read_run
+from cifarbench.tables import markdown_table, percent
 
-# what run_log.json records about the machine and software (fingerprint.py), plus the run's device
-FINGERPRINT_FIELDS = ("os", "os_release", "architecture", "cpu_model", "cpu_cores", "ram_bytes", "gpu_name",
-                      "gpu_count", "cuda_version", "cudnn_version", "gpu_driver", "python", "torch", "numpy", "mlx",
-                      "cifarbench", "git_commit", "hostname", "device", "precision", "threads", "torch_threads")
 
 
 def compare(paths: list[str]) -> str:
@@ -77,7 +75,7 @@ def per_class_table(runs: list[RunRecord], labels: list[str]) -> str:
 
 def fingerprint_differences(runs: list[RunRecord], labels: list[str]) -> str:
     rows = []
-    for key in FINGERPRINT_FIELDS:
+    for key in fingerprint_fields():  # the fields fingerprint.py writes, whatever they become
         values = [r.run_log.get(key) for r in runs]
         if len({repr(v) for v in values}) > 1:
             rows.append([key, *values])

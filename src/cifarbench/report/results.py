@@ -25,10 +25,11 @@ from pathlib import Path
 from cifarbench.config import read_yaml
 from cifarbench.errors import ConfigError
 from cifarbench.eval.metrics import most_confused_pairs
-from cifarbench.plots import charts as plots
-from cifarbench.report.collect import RunRecord, find_runs, markdown_table, percent
-from cifarbench.plots.run import draw_run
 from cifarbench.files import atomic_write_text, utc_now
+from cifarbench.plots import charts as plots
+from cifarbench.plots.run import draw_run
+from cifarbench.report.collect import RunRecord, find_runs
+from cifarbench.tables import markdown_table, percent
 
 MAX_EPOCH_COLUMNS = 10
 MAX_RUN_COLUMNS = 8

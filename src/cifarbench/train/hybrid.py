@@ -41,6 +41,7 @@ import torch
 
 from cifarbench.config import HybridConfig
 
+
 @dataclass
 class HybridCounters:
     real_steps: int = 0

@@ -32,7 +32,6 @@ from cifarbench.train.callbacks import Callback, CallbackList
 from cifarbench.train.distributed import SINGLE, DistContext, all_reduce_sum
 from cifarbench.train.optim import build_optimizer, build_scheduler
 
-
 STOP_CHECK_EVERY = 10  # steps between the ranks' agreement on a stop signal (distributed runs only)
 
 
