@@ -18,11 +18,11 @@ import mlx.nn as mnn  # noqa: E402
 
 from cifarbench.cli import main  # noqa: E402
 from cifarbench.config import RunConfig  # noqa: E402
+from cifarbench.data.synthetic import make_synthetic  # noqa: E402
 from cifarbench.errors import ConfigError  # noqa: E402
 from cifarbench.mlx.backend import build_optimizer, check_supported, set_hyper  # noqa: E402
 from cifarbench.mlx.models import MLX_MODELS, build_mlx_model, count_mlx_parameters  # noqa: E402
 from cifarbench.models import build_model, count_parameters  # noqa: E402
-from cifarbench.data.synthetic import make_synthetic  # noqa: E402
 from cifarbench.models.mlx_layout import mlx_key, mlx_to_torch, torch_key, torch_to_mlx  # noqa: E402
 from cifarbench.train.recipes import resolve_config  # noqa: E402
 

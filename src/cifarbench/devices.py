@@ -19,7 +19,7 @@ from cifarbench.errors import ConfigError
 log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "bf16-pure", "fp16-pure")
 
 
 def mps_available() -> bool:
@@ -57,28 +57,67 @@ def cpu_supports_fast_bf16() -> bool:
     return any(flag in flags for flag in ("avx512_bf16", "amx_bf16"))
 
 
-def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for a precision name on a device, or None for plain fp32.
+@dataclass(frozen=True)
+class Precision:
+    """How a run computes: `autocast` casts chosen ops to a low precision around fp32 weights;
+    a pure mode (`weights` below fp32) keeps the weights, activations and gradients in that
+    dtype, BatchNorm in fp32, as airbench's reference does (`model.half()`), with no casts per
+    forward and no loss scaling."""
 
-    auto: fp16 on CUDA (tensor cores; a GradScaler guards the gradients), bf16 on a CPU
-    with native bf16, fp32 elsewhere (MPS autocast support varies between torch releases).
+    name: str  # fp32, bf16, fp16 (autocast), bf16-pure, fp16-pure
+    autocast: torch.dtype | None = None
+    weights: torch.dtype = torch.float32
+
+    @property
+    def pure(self) -> bool:
+        return self.weights != torch.float32
+
+    @property
+    def loss_scaling(self) -> bool:
+        """fp16 autocast needs a GradScaler to keep small gradients representable. The pure fp16
+        mode has none: it is chosen for recipes whose gradients are large (a summed loss), as the
+        reference does; a recipe with a mean loss and fp16-pure may see gradients underflow."""
+        return self.autocast == torch.float16
+
+    def context(self, device: torch.device):
+        """The autocast context of a forward pass (a no-op outside autocast modes)."""
+        return autocast(device, self.autocast)
+
+    def inference_dtype(self) -> torch.dtype | None:
+        """The autocast dtype that evaluates an fp32 copy of the weights as this mode trained them."""
+        return self.autocast or (self.weights if self.pure else None)
+
+
+_MODES = {
+    "fp32": Precision("fp32"),
+    "bf16": Precision("bf16", autocast=torch.bfloat16),
+    "fp16": Precision("fp16", autocast=torch.float16),
+    "bf16-pure": Precision("bf16-pure", weights=torch.bfloat16),
+    "fp16-pure": Precision("fp16-pure", weights=torch.float16),
+}
+
+
+def resolve_precision(precision: str, device: torch.device, summed_loss: bool = False) -> Precision:
+    """The precision mode a name means on a device.
+
+    auto: on CUDA, fp16-pure for recipes that sum their loss (airbench's: per-example gradients
+    summed over the batch stay far above fp16's underflow, so no loss scaling is needed, and a
+    GradScaler's host read of its overflow flag would sync every step), fp16 autocast with a
+    GradScaler otherwise; bf16 autocast on a CPU with native bf16; fp32 elsewhere (MPS autocast
+    support varies between torch releases).
     """
     if precision not in PRECISIONS:
         raise ConfigError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
     if precision == "auto":
         if device.type == "cuda":
-            precision = "fp16"
+            precision = "fp16-pure" if summed_loss else "fp16"
         elif device.type == "cpu" and cpu_supports_fast_bf16():
             precision = "bf16"
         else:
             precision = "fp32"
-    if precision == "fp16" and device.type == "cpu":
-        raise ConfigError("precision 'fp16' is not supported on cpu; use bf16 or fp32")
-    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-
-
-def precision_name(dtype: torch.dtype | None) -> str:
-    return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
+    if precision.startswith("fp16") and device.type == "cpu":
+        raise ConfigError(f"precision {precision!r} is not supported on cpu; use bf16, bf16-pure or fp32")
+    return _MODES[precision]
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None):

@@ -17,10 +17,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from cifarbench.data.loader import DeviceLoader
 from cifarbench.data.sources import load_dataset
 from cifarbench.devices import (
-    autocast,
     configure_threads,
     peak_memory_bytes,
-    precision_name,
     resolve_device,
     resolve_precision,
     synchronize,
@@ -83,7 +81,7 @@ def measure(spec: ThroughputSpec) -> dict:
     """One model's figures, in this process."""
     configure_threads()
     device = resolve_device(spec.device)
-    amp = resolve_precision(spec.precision, device)
+    precision = resolve_precision(spec.precision, device)
     c, h, _ = spec.shape
     n_images = spec.batch_size * (spec.warmup_steps + spec.steps)
     data = load_dataset("synthetic", shape=spec.shape, num_classes=spec.num_classes, train_size=n_images,
@@ -95,11 +93,11 @@ def measure(spec: ThroughputSpec) -> dict:
     loader = DeviceLoader(data.train, data.mean, data.std, spec.batch_size, device, shuffle=False,
                           channels_last=spec.channels_last)
     model = build_model(spec.model, spec.num_classes, c, h)
-    trainer = Trainer(config, model, loader, loader, device, amp, data.classes)
+    trainer = Trainer(config, model, loader, loader, device, precision, data.classes)
     batches = list(loader.epoch(0))
     x, y = batches[0]
-    train_flops = flops_per_image(trainer.model, x, train=True)
-    infer_flops = flops_per_image(trainer.model, x, train=False)
+    train_flops = flops_per_image(trainer.model, trainer.cast(x), train=True)
+    infer_flops = flops_per_image(trainer.model, trainer.cast(x), train=False)
     trainer.model.train()
     it = iter(batches)
     warmup = _timed(device, lambda: trainer.train_step(*next(it)), spec.warmup_steps)
@@ -108,17 +106,17 @@ def measure(spec: ThroughputSpec) -> dict:
 
     @torch.no_grad()
     def infer():
-        with autocast(device, amp):
-            trainer.model(x)
+        with precision.context(device):
+            trainer.model(trainer.cast(x))
 
     infer_warmup = _timed(device, infer, spec.warmup_steps)
     infer_time = _timed(device, infer, spec.steps)
-    peak_dtype = amp if amp is not None else torch.float32
+    peak_dtype = precision.inference_dtype() or torch.float32
     peak = matmul_peak_flops(device, peak_dtype)
     train_ips = spec.steps * spec.batch_size / train_time
     infer_ips = spec.steps * spec.batch_size / infer_time
     return {
-        **asdict(spec), "device": str(device), "precision": precision_name(amp),
+        **asdict(spec), "device": str(device), "precision": precision.name,
         "parameters": count_parameters(trainer.model),
         "train_images_per_second": train_ips, "infer_images_per_second": infer_ips,
         "train_warmup_seconds": warmup, "infer_warmup_seconds": infer_warmup,

@@ -14,7 +14,6 @@ from cifarbench.report.collect import RunRecord, flatten, read_run
 from cifarbench.tables import markdown_table, percent
 
 
-
 def compare(paths: list[str]) -> str:
     if len(paths) < 2:
         raise UserError(f"compare needs at least two run directories, got {len(paths)}")

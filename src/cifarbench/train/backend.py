@@ -23,7 +23,7 @@ import torch
 
 from cifarbench.config import RunConfig
 from cifarbench.data.prepare import PreparedData, make_loaders, test_loader
-from cifarbench.devices import configure_threads, precision_name, resolve_device, resolve_precision, synchronize
+from cifarbench.devices import configure_threads, resolve_device, resolve_precision, synchronize
 from cifarbench.errors import CheckpointError, RunStopped
 from cifarbench.eval.evaluate import Evaluation
 from cifarbench.fingerprint import fingerprint
@@ -93,7 +93,8 @@ class TorchBackend(Backend):
         held.callback(distributed.teardown, self.ctx)
         self.threads = configure_threads(processes_per_node=self.ctx.local_world_size)
         seed_everything(self.config.train.seed, self.config.train.deterministic)
-        self.amp_dtype = resolve_precision(self.config.train.precision, self.device)
+        self.precision = resolve_precision(self.config.train.precision, self.device,
+                                           summed_loss=self.config.optim.loss_reduction == "sum")
 
     @property
     def is_main(self) -> bool:
@@ -115,7 +116,7 @@ class TorchBackend(Backend):
         # tricks first: they change the weights, which the log and the checkpoint then record
         callbacks = [*tricks_for(config), JsonlLog(run), self.saver, LogEpochs() if quiet else ProgressBar(),
                      *self.callbacks]
-        trainer = Trainer(config, self.model, self.train_loader, self.val_loader, self.device, self.amp_dtype,
+        trainer = Trainer(config, self.model, self.train_loader, self.val_loader, self.device, self.precision,
                           self.data.dataset.classes, callbacks, dist=self.ctx)
         if config.train.trainer == "hybrid":
             from cifarbench.train import hybrid  # looked up at run time: tests substitute the policy
@@ -129,7 +130,7 @@ class TorchBackend(Backend):
     def describe(self) -> dict:
         return {
             **fingerprint(self.device),
-            "device": str(self.device), "precision": precision_name(self.amp_dtype), "threads": self.threads,
+            "device": str(self.device), "precision": self.precision.name, "threads": self.threads,
             "parameters": count_parameters(self.model), "world_size": self.ctx.world_size,
             # a collective: every rank takes part
             "ranks": distributed.ranks_description(self.device, self.ctx),

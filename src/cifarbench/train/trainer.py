@@ -25,7 +25,7 @@ from torch import nn
 
 from cifarbench.config import RunConfig
 from cifarbench.data.loader import DeviceLoader
-from cifarbench.devices import Stopwatch, autocast
+from cifarbench.devices import Precision, Stopwatch
 from cifarbench.eval.evaluate import Evaluation, evaluate
 from cifarbench.eval.metrics import per_class_accuracy
 from cifarbench.train.callbacks import Callback, CallbackList
@@ -71,16 +71,22 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
 
 class Trainer:
     def __init__(self, config: RunConfig, model: nn.Module, train_loader: DeviceLoader, val_loader: DeviceLoader,
-                 device: torch.device, amp_dtype: torch.dtype | None, classes: list[str],
+                 device: torch.device, precision: Precision, classes: list[str],
                  callbacks: list[Callback] = (), dist: DistContext = SINGLE):
         self.config = config
         self.dist = dist
-        self.device, self.amp_dtype = device, amp_dtype
+        self.device, self.precision = device, precision
+        self.amp_dtype = precision.autocast
         self.classes = classes
         self.train_loader, self.val_loader = train_loader, val_loader
         t = config.train
         memory_format = torch.channels_last if t.channels_last else torch.preserve_format
         self.model = model.to(device=device, memory_format=memory_format)
+        if precision.pure:  # weights in the low precision, BatchNorm (weights and statistics) in fp32
+            self.model.to(precision.weights)
+            for m in self.model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.float()
         self.forward = self.model
         if dist.enabled:  # gradients averaged across ranks during backward; the weights stay self.model's
             from torch.nn.parallel import DistributedDataParallel
@@ -97,7 +103,7 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, config.schedule, config.optim,
                                          self.steps_per_epoch, self.total_steps)
         # fp16 needs loss scaling to keep small gradients representable; bf16 and fp32 do not
-        self.scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=precision.loss_scaling)
         self.callbacks = CallbackList(list(callbacks))
         self.state = TrainState()
         self.stopwatch = Stopwatch(device)
@@ -164,8 +170,8 @@ class Trainer:
     def train_step(self, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """One real step; returns the batch's mean loss (detached, on the device: no sync)."""
         o = self.config.optim
-        with autocast(self.device, self.amp_dtype):
-            outputs = self.forward(inputs)
+        with self.precision.context(self.device):
+            outputs = self.forward(self.cast(inputs))
             loss = self.compute_loss(outputs, labels)
         self.optimizer.zero_grad(set_to_none=True)
         # DDP averages gradients over ranks: right for a mean loss; a summed loss must be summed over ranks
@@ -212,8 +218,8 @@ class Trainer:
         """The per-example training loss of a batch at the current weights, measured as train_step
         measures it (train mode, label smoothing, autocast) but changing nothing: no gradient, and
         BatchNorm running statistics left as they were. A device sync."""
-        with frozen_norm_statistics(self.model), autocast(self.device, self.amp_dtype):
-            loss = self.compute_loss(self.forward(inputs), labels)
+        with frozen_norm_statistics(self.model), self.precision.context(self.device):
+            loss = self.compute_loss(self.forward(self.cast(inputs)), labels)
         return float(loss) / (len(labels) if self.config.optim.loss_reduction == "sum" else 1)
 
     @property
@@ -325,7 +331,12 @@ class Trainer:
     def evaluate(self, loader: DeviceLoader, tta: int = 0) -> Evaluation:
         """The model in eval mode on every batch of `loader` (left in eval mode)."""
         self.model.eval()
-        return evaluate(self.eval_forward, loader.batches(), tta, lambda: autocast(self.device, self.amp_dtype))
+        return evaluate(lambda x: self.eval_forward(self.cast(x)), loader.batches(), tta,
+                        lambda: self.precision.context(self.device))
+
+    def cast(self, inputs: torch.Tensor) -> torch.Tensor:
+        """A normalised fp32 batch in the dtype the weights are kept in (a no-op but in pure modes)."""
+        return inputs.to(self.precision.weights) if self.precision.pure else inputs
 
     # ------------------------------------------------------------------ checkpoint state
 
