@@ -197,5 +197,9 @@ class TorchBackend(Backend):
         synchronize(self.device)
 
     def summary(self) -> dict:
-        policy = self.trainer.step_policy
-        return {"hybrid": policy.summary()} if policy is not None else {}
+        out = {}
+        if self.config.train.compile:  # compile time is reported apart, never counted as training time
+            out.update(compile_seconds=self.trainer.compile_seconds, compiled_model_reused=self.trainer.compile_reused)
+        if self.trainer.step_policy is not None:
+            out["hybrid"] = self.trainer.step_policy.summary()
+        return out

@@ -29,6 +29,7 @@ from cifarbench.devices import Precision, Stopwatch
 from cifarbench.eval.evaluate import Evaluation, evaluate
 from cifarbench.eval.metrics import per_class_accuracy
 from cifarbench.train.callbacks import Callback, CallbackList
+from cifarbench.train.compiled import COMPILE_OPTIONS, compile_or_reuse, warm_up
 from cifarbench.train.distributed import SINGLE, DistContext, all_reduce_sum
 from cifarbench.train.optim import build_optimizer, build_scheduler
 
@@ -88,12 +89,16 @@ class Trainer:
                 if isinstance(m, nn.modules.batchnorm._BatchNorm):
                     m.float()
         self.forward = self.model
+        self.compile_reused = False  # --compile: this run reuses the last run's compiled graphs
+        self.compile_seconds = 0.0  # --compile: the warm-up that compiled them, before the clock
+        if t.compile and not dist.enabled:
+            self.model, self.forward, self.compile_reused = compile_or_reuse(self.model, device, t.channels_last)
         if dist.enabled:  # gradients averaged across ranks during backward; the weights stay self.model's
             from torch.nn.parallel import DistributedDataParallel
 
             self.forward = DistributedDataParallel(self.model, device_ids=[device.index] if device.type == "cuda" else None)
-        if t.compile:
-            self.forward = torch.compile(self.forward)
+        if t.compile and dist.enabled:
+            self.forward = torch.compile(self.forward, **COMPILE_OPTIONS)
         # evaluation runs on each rank alone: no DDP wrapper, so no collective in it
         self.eval_forward = self.model if dist.enabled else self.forward
         self.steps_per_epoch = len(train_loader)
@@ -123,6 +128,8 @@ class Trainer:
 
     def fit(self) -> TrainState:
         try:
+            if self.config.train.compile:
+                self.compile_seconds = warm_up(self)  # compilation before the clock, as airbench times
             self.callbacks.on_fit_start(self)
             for epoch in range(self.state.epoch, self.num_epochs):
                 self._check_stop_signal()

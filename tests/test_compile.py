@@ -1,0 +1,62 @@
+"""--compile: the warm-up that compiles runs before the clock and leaves no trace, and the next
+run of the same structure reuses the compiled graphs with its own initial weights.
+
+torch.compile's "eager" backend is used here: it captures the same graphs (so guards, shapes and
+reuse are exercised) without inductor's C++ build, which takes minutes on two cores."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from conftest import synthetic_config
+from test_sync import airbench_tiny_config
+
+from cifarbench.api import train
+from cifarbench.bench.repeat import train_repeated
+from cifarbench.train import compiled
+
+
+@pytest.fixture(autouse=True)
+def eager_compile(monkeypatch):
+    monkeypatch.setitem(compiled.COMPILE_OPTIONS, "backend", "eager")
+    compiled._LAST.clear()
+    yield
+    compiled._LAST.clear()
+
+
+def with_compile(config, seed=None):
+    train_cfg = dataclasses.replace(config.train, compile=True, **({} if seed is None else {"seed": seed}))
+    return dataclasses.replace(config, train=train_cfg)
+
+
+@pytest.mark.parametrize("make", [synthetic_config, lambda p: airbench_tiny_config(p, "fp32")],
+                         ids=["cnn-dropout", "airbench-tiny-batchnorm"])
+def test_the_warm_up_leaves_no_trace(tmp_path, make):
+    """Same seed, compiled or not: the same losses and accuracy, so the warm-up took no optimizer
+    step and gave back the BatchNorm statistics and the random state it used."""
+    plain = train(make(tmp_path), quiet=True)
+    built = train(with_compile(make(tmp_path)), quiet=True)
+    assert [h["train_loss"] for h in built.history] == pytest.approx([h["train_loss"] for h in plain.history],
+                                                                     rel=1e-5)
+    assert built.metrics["accuracy"] == pytest.approx(plain.metrics["accuracy"], abs=1e-9)
+    assert built.run_log["compile_seconds"] > 0 and built.run_log["compiled_model_reused"] is False
+    assert "compile_seconds" not in plain.run_log
+
+
+def test_runs_reuse_the_compiled_model_with_their_own_weights(tmp_path):
+    config = with_compile(airbench_tiny_config(tmp_path, "fp32"))
+    repeated = train_repeated(config, 2, quiet=True)
+    first, second = repeated.runs
+    assert first.run_log["compiled_model_reused"] is False and second.run_log["compiled_model_reused"] is True
+    compiled._LAST.clear()  # a fresh process would compile for seed 1 from scratch
+    alone = train(with_compile(airbench_tiny_config(tmp_path, "fp32"), seed=1), quiet=True)
+    assert [h["train_loss"] for h in second.history] == pytest.approx([h["train_loss"] for h in alone.history],
+                                                                      rel=1e-5)
+    assert [h["train_loss"] for h in second.history] != pytest.approx([h["train_loss"] for h in first.history])
+
+
+def test_another_structure_compiles_anew(tmp_path):
+    train(with_compile(airbench_tiny_config(tmp_path, "fp32")), quiet=True)
+    other = train(with_compile(synthetic_config(tmp_path)), quiet=True)
+    assert other.run_log["compiled_model_reused"] is False
