@@ -17,7 +17,7 @@ import torch
 
 from cifarbench.bench.results import print_table, summarise, write_result
 from cifarbench.data.loader import Augment, DeviceLoader
-from cifarbench.data.sources import load_dataset
+from cifarbench.data.store import load_dataset
 from cifarbench.devices import configure_threads, resolve_device, synchronize
 
 

@@ -13,6 +13,9 @@ import numpy as np
 import pytest
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+# Tests wait on progress (files appearing, steps done, a process ending), never on the clock. This
+# limit only keeps a hung process from hanging CI: a slow but progressing run never reaches it.
+HANG_GUARD_SECONDS = 900
 needs_fashion = pytest.mark.skipif(
     not (FASHION_DIR / "train-images-idx3-ubyte.gz").is_file(),
     reason="real Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist; CI installs it)")
@@ -23,9 +26,9 @@ def isolated_data(tmp_path_factory, monkeypatch):
     """Downloads and parsed caches go to one temporary folder per test session, never ~/.cache."""
     root = tmp_path_factory.getbasetemp() / "data-cache"
     monkeypatch.setenv("CIFARBENCH_DATA", str(root))
-    from cifarbench.data import sources
+    from cifarbench.data import download
 
-    monkeypatch.setattr(sources, "DEFAULT_CACHE", root)
+    monkeypatch.setattr(download, "DEFAULT_CACHE", root)
     return root
 
 
@@ -91,7 +94,7 @@ def spec_for_files(spec, archive: Path, member_dir: Path):
     """The registry's spec with digests of locally generated files in place of the publisher's."""
     import dataclasses
 
-    from cifarbench.data.sources import RemoteFile
+    from cifarbench.data.registry import RemoteFile
 
     members = tuple(RemoteFile(m.name, md5(member_dir / m.name)) for m in spec.members)
     return dataclasses.replace(spec, files=(RemoteFile(archive.name, md5(archive)),), members=members)
@@ -100,7 +103,7 @@ def spec_for_files(spec, archive: Path, member_dir: Path):
 @pytest.fixture
 def tiny_cifar10(tmp_path):
     """(spec, data_dir): a generated CIFAR-10 archive in data_dir/cifar10, registered digests."""
-    from cifarbench.data.sources import get_spec
+    from cifarbench.data.registry import get_spec
 
     data_dir = tmp_path / "data"
     (data_dir / "cifar10").mkdir(parents=True)

@@ -38,6 +38,23 @@ def test_train_prints_the_result_line(trained_run):
     assert log["status"] == "completed" and log["model"] == "lenet-small" and log["recipe"] == "lenet-small-onecycle"
 
 
+def test_the_result_line_on_stdout_is_the_runs_result(capsys, tmp_path):
+    """stdout carries one line a script can read: the run's test accuracy, loss, time and folder."""
+    import re
+
+    code, out, _ = run(capsys, "train", "--model", "lenet-small", "--epochs", "1", "--no-plots",
+                       "--runs-dir", str(tmp_path), *SYNTHETIC)
+    assert code == 0
+    (line,) = out.strip().splitlines()
+    match = re.fullmatch(r"test accuracy (\d+\.\d\d)%  test loss (\d+\.\d{4})  train time (\d+\.\d)s  run (\S+)", line)
+    assert match, line
+    run_dir = tmp_path / match.group(4).rsplit("/", 1)[-1]
+    log = json.loads((run_dir / "run_log.json").read_text())
+    assert float(match.group(1)) == pytest.approx(100 * log["test_accuracy"], abs=0.005)
+    assert float(match.group(2)) == pytest.approx(log["test_loss"], abs=5e-5)
+    assert float(match.group(3)) == pytest.approx(log["train_seconds"], abs=0.05)
+
+
 def test_eval_reproduces_the_runs_test_accuracy(capsys, trained_run):
     code, out, _ = run(capsys, "eval", str(trained_run), "--json", "--device", "cpu")
     assert code == 0
@@ -142,9 +159,9 @@ def test_reproduce_command_prints_the_table_and_exits_0(capsys, tmp_path):
 
 
 def test_data_verify_missing_dataset_is_one_line(capsys, tmp_path, monkeypatch):
-    from cifarbench.data import sources
+    from cifarbench.data import download
 
-    monkeypatch.setattr(sources, "SYSTEM_COPIES", {})
+    monkeypatch.setattr(download, "SYSTEM_COPIES", {})
     code, _, err = run(capsys, "data", "verify", "mnist", "--data-dir", str(tmp_path))
     assert code == 2 and len(err.strip().splitlines()) == 1 and "train-images-idx3-ubyte.gz" in err
 
@@ -178,3 +195,27 @@ def test_compare_methods_command(capsys, tmp_path):
     code, out, _ = run(capsys, "compare-methods", "--dataset", "synthetic", "--quick", "--device", "cpu",
                        "--methods", "lenet-small-onecycle,tutorial", "--quiet", "--runs-dir", str(tmp_path))
     assert code == 0 and "| lenet-small-onecycle |" in out and "| tutorial |" in out and "1.00x" in out
+
+
+def test_help_and_readme_say_what_the_code_does(capsys):
+    """`train --help` names the default recipe and every choice list from the code's own values,
+    and the README's quick start names the same default recipe."""
+    from pathlib import Path
+
+    from cifarbench.cli import one_of
+    from cifarbench.config import FLIP_MODES, OPTIMIZERS, SCHEDULES, TTA_LEVELS
+    from cifarbench.data.registry import DATASET_NAMES
+    from cifarbench.devices import DEVICES, PRECISIONS
+    from cifarbench.train.recipes import DEFAULT_RECIPE, RECIPES
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines: compare word by word
+    assert f"else {DEFAULT_RECIPE}" in text
+    for values in (DATASET_NAMES, OPTIMIZERS, SCHEDULES, FLIP_MODES, DEVICES, PRECISIONS, TTA_LEVELS):
+        assert one_of(values) in text, values
+    other_defaults = [name for name in RECIPES if name != DEFAULT_RECIPE and f"else {name}" in text]
+    assert not other_defaults
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8").split())
+    assert f"trains the best recipe the tool has for it (`{DEFAULT_RECIPE}`" in readme
+    assert f"`{DEFAULT_RECIPE}` (the default)" in readme

@@ -13,12 +13,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from conftest import HANG_GUARD_SECONDS
 from test_reliability import SignalAtStep
 
 from cifarbench.api import train
@@ -42,9 +42,10 @@ def ddp_config(runs_dir: Path, epochs: float = 1.5, **train) -> RunConfig:
         "runs_dir": str(runs_dir)})
 
 
-def torchrun(args: list[str], nproc: int = 2, timeout: float = 180) -> subprocess.CompletedProcess:
+def torchrun(args: list[str], nproc: int = 2, timeout: float = HANG_GUARD_SECONDS) -> subprocess.CompletedProcess:
     """torchrun on one node (--standalone picks a free port); the whole process group is killed
-    if it outlives `timeout`, so a hang fails the test instead of leaving workers behind."""
+    if it outlives `timeout` (a hang guard, not a speed check), so a hang fails the test instead of
+    leaving workers behind."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
@@ -117,7 +118,7 @@ class RankOneDies(Callback):
 
 config = resolve_config(None, {"data": {"dataset": "synthetic", "synthetic_train_size": 2048},
                                "model": {"name": "lenet-small"}, "runs_dir": sys.argv[1],
-                               "train": {"epochs": 5, "device": "cpu", "plots": False, "dist_timeout": 60}})
+                               "train": {"epochs": 5, "device": "cpu", "plots": False, "dist_timeout": 3600}})
 train(config, quiet=True, callbacks=[RankOneDies()])
 """
 
@@ -125,10 +126,10 @@ train(config, quiet=True, callbacks=[RankOneDies()])
 def test_a_rank_that_dies_fails_the_whole_run_quickly_and_says_so(tmp_path):
     script = tmp_path / "dies.py"
     script.write_text(DIES)
-    started = time.monotonic()
-    done = torchrun([str(script), str(tmp_path / "runs")], timeout=120)
+    # the collective timeout is an hour: a run that ends at all (within the hang guard) was failed by
+    # the lost connection to its peer, not by waiting out the timeout
+    done = torchrun([str(script), str(tmp_path / "runs")])
     assert done.returncode != 0
-    assert time.monotonic() - started < 90  # failed, not hung until the 60 s collective timeout and beyond
     assert "exitcode  : 17" in done.stderr
     (run,) = (tmp_path / "runs").iterdir()
     log = json.loads((run / "run_log.json").read_text())

@@ -13,7 +13,7 @@ from cifarbench.api import train
 from cifarbench.checkpoints import load_checkpoint
 from cifarbench.config import HybridConfig, RunConfig
 from cifarbench.data import prepare
-from cifarbench.data.sources import Split
+from cifarbench.data.dataset import Split
 from cifarbench.train import hybrid as hybrid_module
 from cifarbench.train.hybrid import HybridPolicy, flat_parameters
 

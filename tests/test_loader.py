@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from cifarbench.config import Augment
+from cifarbench.data.dataset import Split
 from cifarbench.data.loader import DeviceLoader, random_crop
-from cifarbench.data.sources import Split
 from cifarbench.errors import ConfigError
 
 

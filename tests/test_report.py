@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import HANG_GUARD_SECONDS
 
 from cifarbench.api import train
 from cifarbench.cli import main
@@ -215,7 +216,7 @@ def test_report_while_a_run_is_being_written_reads_whole_files(tmp_path):
 
     proc, runs_dir = start_training(tmp_path, long_config(tmp_path))
     seen_statuses, builds = set(), 0
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + HANG_GUARD_SECONDS  # a hang guard: the loop ends when training does
     try:
         while proc.poll() is None and time.monotonic() < deadline:
             if list(runs_dir.glob("*/run_log.json")):
@@ -227,7 +228,7 @@ def test_report_while_a_run_is_being_written_reads_whole_files(tmp_path):
             time.sleep(0.05)
     finally:
         proc.kill() if proc.poll() is None else None
-        proc.communicate(timeout=30)
+        proc.communicate(timeout=HANG_GUARD_SECONDS)
     assert proc.returncode == 0
     assert "running" in seen_statuses and builds >= 3
     final = build_report(runs_dir, tmp_path / "out")

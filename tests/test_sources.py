@@ -1,13 +1,22 @@
 import dataclasses
-import os
 
 import numpy as np
 import pytest
 import torch
-from conftest import FASHION_DIR, make_cifar100_tar, md5, needs_fashion, spec_for_files, write_idx_gz
+from conftest import (
+    FASHION_DIR,
+    HANG_GUARD_SECONDS,
+    make_cifar100_tar,
+    md5,
+    needs_fashion,
+    spec_for_files,
+    write_idx_gz,
+)
 
-from cifarbench.data import sources
-from cifarbench.data.sources import CACHE_NAME, RemoteFile, channel_stats, get_spec, load_dataset, split_validation
+from cifarbench.data import download, store
+from cifarbench.data.dataset import channel_stats, split_validation
+from cifarbench.data.registry import RemoteFile, get_spec
+from cifarbench.data.store import CACHE_NAME, load_dataset
 from cifarbench.errors import DataError
 
 
@@ -20,6 +29,11 @@ def test_cifar10_archive_is_verified_extracted_and_parsed(tiny_cifar10):
     assert ds.classes[:3] == ["airplane", "automobile", "bird"]
     assert (data_dir / "cifar10" / "cifar-10-batches-py" / "data_batch_5").is_file()
     assert (data_dir / "cifar10" / CACHE_NAME).is_file()
+    # the files it came from, each with the MD5 that was verified: the archive, then its members
+    assert [f["name"] for f in ds.files] == ["cifar-10-python.tar.gz"] + [m.name for m in spec.members]
+    assert ds.files[0]["md5"] == spec.files[0].md5
+    assert all(f["md5"] == m.md5 for f, m in zip(ds.files[1:], spec.members))
+    assert all(f["path"].startswith(str(data_dir.resolve())) for f in ds.files)
 
 
 def test_channel_stats_are_computed_from_the_training_split(tiny_cifar10):
@@ -82,7 +96,7 @@ def test_cifar100_fine_and_coarse_labels(tmp_path):
 
 
 def test_offline_without_a_copy_says_which_files_go_where(tmp_path, monkeypatch):
-    monkeypatch.setattr(sources, "SYSTEM_COPIES", {})
+    monkeypatch.setattr(download, "SYSTEM_COPIES", {})
     with pytest.raises(DataError) as err:
         load_dataset("mnist", data_dir=tmp_path, download=False)
     message = str(err.value)
@@ -91,16 +105,16 @@ def test_offline_without_a_copy_says_which_files_go_where(tmp_path, monkeypatch)
 
 
 def test_failed_download_leaves_no_partial_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(sources, "SYSTEM_COPIES", {})
+    monkeypatch.setattr(download, "SYSTEM_COPIES", {})
     spec = dataclasses.replace(get_spec("mnist"), mirrors=("http://127.0.0.1:9/",))  # nothing listens on port 9
     with pytest.raises(DataError, match="download failed"):
         load_dataset("mnist", data_dir=tmp_path, spec=spec, quiet=True)
-    assert not any(p.is_file() and p.name != sources.LOCK_NAME for p in tmp_path.rglob("*"))
+    assert not any(p.is_file() and p.name != store.LOCK_NAME for p in tmp_path.rglob("*"))
 
 
 def test_download_from_a_local_mirror_verifies_and_renames(tmp_path, monkeypatch):
     """The real download path, served from a folder by file:// URLs."""
-    monkeypatch.setattr(sources, "SYSTEM_COPIES", {})
+    monkeypatch.setattr(download, "SYSTEM_COPIES", {})
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     rng = np.random.default_rng(0)
@@ -113,17 +127,18 @@ def test_download_from_a_local_mirror_verifies_and_renames(tmp_path, monkeypatch
     ds = load_dataset("mnist", data_dir=tmp_path / "cache", spec=spec, quiet=True)
     assert ds.train.images.shape == (12, 1, 28, 28) and len(ds.test) == 5
     assert sorted(p.name for p in (tmp_path / "cache" / "mnist").iterdir()) == sorted([*arrays, CACHE_NAME,
-                                                                                         sources.LOCK_NAME])
+                                                                                         store.LOCK_NAME])
 
 
 FILL_CACHE = """
 import dataclasses, hashlib, sys, time
 from pathlib import Path
-from cifarbench.data import sources
-from cifarbench.data.sources import RemoteFile, get_spec, load_dataset
+from cifarbench.data import download, store
+from cifarbench.data.registry import RemoteFile, get_spec
+from cifarbench.data.store import load_dataset
 
 mirror, cache, parse_log = (Path(a) for a in sys.argv[1:4])
-sources.SYSTEM_COPIES = {}
+download.SYSTEM_COPIES = {}
 base = get_spec("mnist")
 
 def slow_parse(spec, folder):
@@ -154,7 +169,7 @@ def test_two_processes_filling_one_cache_download_and_parse_once(tmp_path):
     parse_log = tmp_path / "parses.log"
     args = [sys.executable, str(script), str(mirror), str(tmp_path / "cache"), str(parse_log)]
     procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    outputs = [p.communicate(timeout=120) for p in procs]
+    outputs = [p.communicate(timeout=HANG_GUARD_SECONDS) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [err for _, err in outputs]
     assert outputs[0][0] == outputs[1][0] and outputs[0][0].strip()  # both see the same data
     assert parse_log.read_text().count("parsed") == 1  # the second waited, then read the cache
@@ -163,7 +178,7 @@ def test_two_processes_filling_one_cache_download_and_parse_once(tmp_path):
 
 
 def test_mirror_serving_a_bad_file_is_rejected(tmp_path, monkeypatch):
-    monkeypatch.setattr(sources, "SYSTEM_COPIES", {})
+    monkeypatch.setattr(download, "SYSTEM_COPIES", {})
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     for rf in get_spec("mnist").files:
@@ -206,13 +221,40 @@ def test_channel_stats_match_numpy():
 
 
 @needs_fashion
-def test_real_fashion_mnist_from_debian_package(tmp_path):
-    ds = load_dataset("fashion-mnist", data_dir=tmp_path, download=False)
+def test_real_fashion_mnist_from_debian_package(tmp_path, monkeypatch):
+    """No --data-dir: the system copy is found, its files recorded, the parsed cache written to the
+    cache folder; the second load reads the cache and reports the same files."""
+    isolated_data = tmp_path / "fresh-cache"  # not the session's: other tests may have filled that one
+    monkeypatch.setenv("CIFARBENCH_DATA", str(isolated_data))
+    monkeypatch.setattr(download, "DEFAULT_CACHE", isolated_data)
+    ds = load_dataset("fashion-mnist", download=False)
     assert ds.train.images.shape == (60000, 1, 28, 28) and ds.test.images.shape == (10000, 1, 28, 28)
     assert ds.classes[0] == "T-shirt/top" and ds.classes[9] == "Ankle boot"
     assert torch.bincount(ds.train.labels).tolist() == [6000] * 10
     # recomputed here from the pixels, not typed in: the widely quoted 0.2860 / 0.3530
     assert ds.mean[0] == pytest.approx(0.2860, abs=5e-4) and ds.std[0] == pytest.approx(0.3530, abs=5e-4)
     assert ds.location == str(FASHION_DIR)
-    assert (tmp_path / "fashion-mnist" / CACHE_NAME).is_file()
-    assert os.access(tmp_path / "fashion-mnist" / CACHE_NAME, os.R_OK)
+    assert (isolated_data / "fashion-mnist" / CACHE_NAME).is_file()
+    expected = {rf.name: rf for rf in get_spec("fashion-mnist").files}
+    assert sorted(f["name"] for f in ds.files) == sorted(expected)
+    for record in ds.files:
+        assert record["path"] == str(FASHION_DIR / record["name"])
+        assert record["md5"] == md5(FASHION_DIR / record["name"])  # the digest of the file itself
+        # Debian re-compressed the files: their payload is what matched Zalando's data
+        assert record.get("content_sha256", expected[record["name"]].content_sha256) == \
+            expected[record["name"]].content_sha256
+    assert load_dataset("fashion-mnist", download=False).files == ds.files  # from the parsed cache
+
+
+@needs_fashion
+def test_a_named_data_dir_is_never_replaced_by_another_copy(tmp_path, isolated_data):
+    """--data-dir names where data is read: an empty (or missing) folder is an error naming it, even
+    though the system copy and the default cache hold the dataset."""
+    load_dataset("fashion-mnist", download=False)  # the default cache now holds a parsed copy too
+    empty = tmp_path / "mine"
+    empty.mkdir()
+    with pytest.raises(DataError, match=str(empty)):
+        load_dataset("fashion-mnist", data_dir=empty, download=False)
+    with pytest.raises(DataError, match=str(tmp_path / "missing")):
+        load_dataset("fashion-mnist", data_dir=tmp_path / "missing", download=False)
+    assert not (tmp_path / "missing").exists()  # nothing created for a refused folder

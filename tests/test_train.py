@@ -113,6 +113,11 @@ def test_real_fashion_mnist_subset_learns(tmp_path):
     assert result.metrics["accuracy"] > 0.70
     assert set(result.metrics["per_class"]) >= {"Trouser", "Bag", "Ankle boot"}
     assert result.metrics["per_class"]["Trouser"]["accuracy"] > 0.8
+    # run_log names the files the data came from, with their verified digests
+    files = {f["name"]: f for f in result.run_log["data_files"]}
+    assert set(files) == {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                          "t10k-labels-idx1-ubyte.gz"}
+    assert all(len(f["md5"]) == 32 and f["path"].endswith(name) for name, f in files.items())
 
 
 def test_reproduce_reports_bit_identical_runs(tmp_path):
@@ -120,6 +125,36 @@ def test_reproduce_reports_bit_identical_runs(tmp_path):
 
     result = reproduce(synthetic_config(tmp_path, epochs=2), quiet=True)
     assert result["all_match"] and result["max_abs_weight_difference"] == 0.0
-    assert [r["measure"] for r in result["rows"]] == ["train_loss", "val_loss"] * 2 + ["test_accuracy"]
+    assert [r["measure"] for r in result["rows"]] == ["train_loss", "val_loss"] * 2 + [
+        "test_accuracy", "final weights (largest |difference|)"]
     text = (tmp_path / "runs" / result["folder"] / "reproduce.md").read_text()
     assert "bit for bit identical" in text and "| NO |" not in text
+
+
+def test_reproduce_fails_when_only_the_final_weights_differ(tmp_path, monkeypatch, capsys):
+    """Equal losses and accuracy are not enough: weights that differ in the last bit fail the check
+    (exit 1), as they would after a nondeterministic kernel that did not move the rounded metrics."""
+    from cifarbench import cli
+    from cifarbench.bench import reproduce as module
+
+    real_load, calls = module.load_checkpoint, []
+
+    def second_run_perturbed(path):
+        ckpt = real_load(path)
+        calls.append(path)
+        if len(calls) == 2:
+            name = next(k for k, v in ckpt["model"].items() if v.is_floating_point())
+            ckpt["model"][name] = torch.nextafter(ckpt["model"][name], torch.full_like(ckpt["model"][name], 9.0))
+        return ckpt
+
+    monkeypatch.setattr(module, "load_checkpoint", second_run_perturbed)
+    config = synthetic_config(tmp_path, epochs=1)
+    result = module.reproduce(config, quiet=True)
+    assert not result["all_match"] and 0 < result["max_abs_weight_difference"] < 1e-5
+    assert all(r["match"] for r in result["rows"][:-1]) and not result["rows"][-1]["match"]
+    calls.clear()
+    code = cli.main(["reproduce", "--recipe", "cnn-adam", "--dataset", "synthetic", "--set",
+                     "data.synthetic_train_size=64", "--set", "data.synthetic_test_size=32", "--epochs", "1",
+                     "--batch-size", "32", "--device", "cpu", "--no-plots", "--quiet",
+                     "--runs-dir", str(tmp_path / "cli")])
+    assert code == 1 and "NOT identical" in capsys.readouterr().out

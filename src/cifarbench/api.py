@@ -161,7 +161,7 @@ def start_fields(config: RunConfig, data: PreparedData, argv: list[str] | None) 
         "framework": config.train.framework,
         "command": argv if argv is not None else sys.argv,
         "start_time": utc_now(),
-        "dataset": data.dataset.name, "data_location": data.dataset.location,
+        "dataset": data.dataset.name, "data_location": data.dataset.location, "data_files": data.dataset.files,
         "train_images": len(data.train), "val_images": len(data.val), "test_images": len(data.test),
         "validation_split": data.val_name,
         "model": config.model.name, "recipe": config.recipe,

@@ -63,11 +63,43 @@ def checkpoint_file(path: str | Path) -> Path:
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     """The checkpoint of a run directory or file, in PyTorch's layout, whichever framework wrote it."""
     file = checkpoint_file(path)
-    ckpt = _read_mlx(file) if file.suffix == ".npz" else _read_torch(file, map_location)
-    for key in ("model_name", "config", "data", "model"):
-        if key not in ckpt:
-            raise CheckpointError(f"{file} is not a cifarbench checkpoint: it has no {key!r} entry")
+    if file.suffix == ".npz":
+        return _read_mlx(file)
+    ckpt = _read_torch(file, map_location)
+    check_metadata(file, ckpt)
+    if not isinstance(ckpt.get("model"), dict):
+        raise CheckpointError(f"{file} is not a cifarbench checkpoint: it has no weights ('model' entry)")
     return ckpt
+
+
+def check_metadata(file: Path, meta: dict) -> None:
+    """What a checkpoint says about its model and data has the types inference relies on: a file
+    that does not is refused in one line instead of failing somewhere later."""
+    def bad(what: str) -> CheckpointError:
+        return CheckpointError(f"{file} is not a cifarbench checkpoint: {what}")
+
+    if not isinstance(meta, dict):
+        raise bad(f"it holds a {type(meta).__name__}, not a mapping")
+    for key in ("model_name", "config", "data"):
+        if key not in meta:
+            raise bad(f"it has no {key!r} entry")
+    if not isinstance(meta["model_name"], str) or not isinstance(meta["config"], dict):
+        raise bad("'model_name' must be a name and 'config' a mapping")
+    data = meta["data"]
+    if not isinstance(data, dict) or not all(k in data for k in ("classes", "mean", "std", "shape")):
+        raise bad("'data' must hold classes, mean, std and shape")
+    shape, classes = data["shape"], data["classes"]
+    if not (isinstance(shape, (list, tuple)) and len(shape) == 3 and all(isinstance(v, int) and v > 0 for v in shape)):
+        raise bad(f"'data.shape' {shape!r} is not three positive integers (C, H, W)")
+    if not (isinstance(classes, (list, tuple)) and len(classes) >= 2 and all(isinstance(c, str) for c in classes)):
+        raise bad("'data.classes' must be a list of at least two class names")
+    for key in ("mean", "std"):
+        values = data[key]
+        if not (isinstance(values, (list, tuple)) and len(values) == shape[0]
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)):
+            raise bad(f"'data.{key}' must hold {shape[0]} numbers, one per channel")
+    if any(v <= 0 for v in data["std"]):
+        raise bad("'data.std' must be positive")
 
 
 def load_training_state(run_dir: str | Path) -> dict:
@@ -83,11 +115,10 @@ def _read_torch(file: Path, map_location) -> dict:
         ckpt = torch.load(file, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         # weights_only refuses any pickled global that is not a plain tensor or container
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{file} was refused: it holds pickled objects other than tensors and plain "
-                              f"containers, which could run code when loaded ({first})") from None
-    except (RuntimeError, EOFError, OSError) as exc:
-        raise CheckpointError(f"{file} is not a readable checkpoint ({str(exc).splitlines()[0]})") from None
+                              f"containers, which could run code when loaded ({_first_line(exc)})") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged file can fail in torch.load in many ways
+        raise CheckpointError(f"{file} is not a readable checkpoint ({_first_line(exc)})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{file} is not a cifarbench checkpoint (format {CHECKPOINT_FORMAT})")
     return ckpt
@@ -98,10 +129,15 @@ def _read_mlx(weights: Path) -> dict:
     meta_path = weights.with_suffix(".json")
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{meta_path} (the metadata of {weights.name}) is not readable JSON "
+                              f"({_first_line(exc)})") from None
+    check_metadata(meta_path, meta)
+    try:
         with np.load(weights, allow_pickle=False) as npz:  # arrays only: nothing in it can run
             arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{weights} is not a readable MLX checkpoint with its {meta_path.name} ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - zip, format and pickle refusals alike
+        raise CheckpointError(f"{weights} is not a readable MLX checkpoint ({_first_line(exc)})") from None
     c, h, _ = meta["data"]["shape"]
     reference = build_model(meta["model_name"], num_classes=len(meta["data"]["classes"]), in_channels=c,
                             image_size=h).state_dict()
@@ -109,4 +145,12 @@ def _read_mlx(weights: Path) -> dict:
         meta["model"] = mlx_to_torch(arrays, reference)
     except KeyError as exc:
         raise CheckpointError(f"{weights}: no weight {exc} for model {meta['model_name']!r}") from None
+    except (ValueError, TypeError) as exc:  # an array of a type torch cannot hold
+        raise CheckpointError(f"{weights}: weights do not fit model {meta['model_name']!r} ({_first_line(exc)})") \
+            from None
     return meta
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__

@@ -56,9 +56,29 @@ def _add_bench_training_arguments(p: argparse.ArgumentParser, recipe: str | None
     p.add_argument("--runs-dir", default="runs")
 
 
+def one_of(values) -> str:
+    """A choice list for --help, written from the code's own tuple so the two cannot disagree."""
+    return "one of: " + ", ".join(map(str, values))
+
+
 def _add_train_arguments(p: argparse.ArgumentParser) -> None:
+    # the values --help lists come from the code that checks them
+    from cifarbench.config import (
+        FLIP_MODES,
+        FRAMEWORKS,
+        HYBRID_PRESETS,
+        NONFINITE,
+        OPTIMIZERS,
+        SCHEDULES,
+        TRAINERS,
+        TTA_LEVELS,
+    )
+    from cifarbench.data.registry import DATASET_NAMES
+    from cifarbench.devices import DEVICES, PRECISIONS
+    from cifarbench.train.recipes import DEFAULT_RECIPE
+
     p.add_argument("--recipe", help="named recipe (see `cifarbench list recipes`); default: the model's own "
-                                    "recipe, or resnet18-onecycle")
+                                    f"recipe with --model, else {DEFAULT_RECIPE}")
     p.add_argument("--config", metavar="YAML", help="YAML file of config sections, applied over the recipe")
     p.add_argument("--set", dest="assignments", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                    help="override any config field, e.g. --set optim.nesterov=true (repeatable)")
@@ -66,9 +86,9 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs", type=int, default=1, metavar="N",
                    help="N runs with seeds seed..seed+N-1; prints mean, std and 95%% CI of accuracy and time")
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", help="cifar10, cifar100, mnist, fashion-mnist or synthetic")
-    g.add_argument("--data-dir", help="where datasets are looked for and downloaded "
-                                      "(default: $CIFARBENCH_DATA or ~/.cache/cifarbench)")
+    g.add_argument("--dataset", help=f"{one_of(DATASET_NAMES)} (default: the recipe's, else cifar10)")
+    g.add_argument("--data-dir", help="the only folder the dataset is read from and downloaded to (default: search "
+                                      "$CIFARBENCH_DATA, ~/.cache/cifarbench, then system copies)")
     g.add_argument("--offline", action="store_true", help="never download; fail if the data is not here")
     g.add_argument("--val-split", type=float, metavar="F",
                    help="hold out fraction F of the training split for validation (default: validate on test)")
@@ -78,41 +98,48 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--model", help="model name (see `cifarbench list models`)")
     g = p.add_argument_group("optimizer")
-    g.add_argument("--optimizer", dest="optim_name", help="sgd, adam, adamw or adadelta")
+    g.add_argument("--optimizer", dest="optim_name", help=one_of(OPTIMIZERS))
     g.add_argument("--lr", type=float, help="learning rate")
     g.add_argument("--momentum", type=float)
     g.add_argument("--weight-decay", type=float)
     g.add_argument("--label-smoothing", type=float)
     g = p.add_argument_group("schedule")
-    g.add_argument("--schedule", help="constant, step, multistep, onecycle, cosine or triangle")
+    g.add_argument("--schedule", help=one_of(SCHEDULES))
     g = p.add_argument_group("augmentation")
-    g.add_argument("--flip", help="none, random or alternating")
+    g.add_argument("--flip", help=one_of(FLIP_MODES))
     g.add_argument("--crop-padding", type=int, metavar="PX", help="random crop after padding PX pixels")
     g = p.add_argument_group("training and device")
     g.add_argument("--epochs", type=float, help="epochs (fractions allowed)")
     g.add_argument("--batch-size", type=int)
-    g.add_argument("--device", help="auto (cuda, then mps, then cpu), cpu, cuda or mps")
-    g.add_argument("--precision", help="auto, fp32, bf16 or fp16 (autocast)")
+    g.add_argument("--device", help=f"{one_of(DEVICES)} (auto: cuda, then mps, then cpu; cuda:N picks a GPU)")
+    g.add_argument("--precision", help=f"{one_of(PRECISIONS)}. bf16/fp16: autocast; -pure: weights, activations "
+                                       "and gradients in that dtype, BatchNorm in fp32, no loss scaling. auto: "
+                                       "fp16-pure on CUDA for recipes with a summed loss (airbench's), fp16 "
+                                       "otherwise; bf16 on a CPU with native bf16; else fp32")
     g.add_argument("--channels-last", action="store_true", default=None, help="NHWC memory format")
-    g.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    g.add_argument("--compile", action="store_true", default=None,
+                   help="torch.compile the model; compilation runs in a warm-up before the clock and is reported "
+                        "apart (run_log compile_seconds); --runs N reuses the compiled model")
     g.add_argument("--seed", type=int)
     g.add_argument("--deterministic", action="store_true", default=None,
                    help="deterministic algorithms (slower on GPU; same losses bit for bit)")
     g.add_argument("--checkpoint-every", type=checkpoint_interval, metavar="N|Nsteps",
                    help="save a checkpoint every N epochs (default 1), or every N optimizer steps with a "
                         "'steps' suffix (e.g. 500steps), mid-epoch included; a resumed run continues bit for bit")
-    g.add_argument("--trainer", choices=("plain", "hybrid"),
+    g.add_argument("--trainer", choices=TRAINERS,
                    help="hybrid: skip backward passes where the update can be predicted (warmup -> full -> predict "
                         "with corrections and a divergence detector); knobs: --set hybrid.tau=0.7 etc.")
-    g.add_argument("--hybrid-preset", choices=("conservative", "aggressive"),
-                   help="conservative: tau 0.60, horizon 50, correction every 15; aggressive: 0.55, 75, 10")
-    g.add_argument("--framework", choices=("torch", "mlx"),
+    g.add_argument("--hybrid-preset", choices=tuple(HYBRID_PRESETS),
+                   help="; ".join(f"{name}: tau {v['tau']:.2f}, horizon {v['horizon']}, correction every "
+                                  f"{v['correct_every']}" for name, v in HYBRID_PRESETS.items()))
+    g.add_argument("--framework", choices=FRAMEWORKS,
                    help="torch (default) or mlx: Apple's MLX (Metal on Apple silicon, CPU on Linux; "
                         "pip install 'cifarbench[mlx]'); MLX models: small-resnet, resnet18")
-    g.add_argument("--nonfinite", choices=("stop", "skip"),
+    g.add_argument("--nonfinite", choices=NONFINITE,
                    help="a non-finite loss: stop the run keeping the last good checkpoint (default), or skip "
                         "such steps and count them (costs one device sync per step)")
-    g.add_argument("--tta", type=int, help="test-time augmentation of the final test: 0, 1 (mirror) or 2")
+    g.add_argument("--tta", type=int, help=f"test-time augmentation of the final test, {one_of(TTA_LEVELS)} "
+                                           "(1: mirror; 2: mirror and 1-pixel translations)")
     g = p.add_argument_group("output")
     g.add_argument("--runs-dir", help="where run directories are created (default: runs)")
     g.add_argument("--name", help="run folder label (default: <dataset>-<model>)")
@@ -386,7 +413,8 @@ def cmd_list(args) -> int:
             params = count_parameters(build_model(name, 10, 3, 32))
             table.add_row(name, f"{params:,}", "3x32x32, 1x28x28 (any square)", MODELS[name].source)
     elif args.what == "datasets":
-        from cifarbench.data.sources import DATASETS, locate
+        from cifarbench.data.registry import DATASETS
+        from cifarbench.data.store import locate
 
         for col in ("dataset", "classes", "shape", "on this machine", "source"):
             table.add_column(col)
@@ -409,7 +437,9 @@ def cmd_list(args) -> int:
 
 
 def cmd_data(args) -> int:
-    from cifarbench.data.sources import ensure_files, get_spec, load_dataset, verify_file
+    from cifarbench.data.download import ensure_files
+    from cifarbench.data.registry import get_spec
+    from cifarbench.data.store import load_dataset
 
     spec = get_spec(args.dataset)
     if args.action == "download":
@@ -417,10 +447,9 @@ def cmd_data(args) -> int:
         print(f"{ds.name}: {len(ds.train):,} train / {len(ds.test):,} test images, "
               f"mean {ds.mean} std {ds.std} ({ds.location})")
     else:
-        folder = ensure_files(spec, args.data_dir, download=False)
-        for rf in spec.members or spec.files:
-            verify_file(folder / rf.name, rf)
-            print(f"ok  {folder / rf.name}")
+        _, records = ensure_files(spec, args.data_dir, download=False)  # verifies every file
+        for record in records:
+            print(f"ok  {record['path']}  md5 {record['md5']}")
     return 0
 
 

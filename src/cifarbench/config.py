@@ -19,8 +19,8 @@ import yaml
 from cifarbench.devices import DEVICES, PRECISIONS
 from cifarbench.errors import ConfigError
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "adadelta")
-SCHEDULES = ("constant", "step", "multistep", "onecycle", "cosine", "triangle")
+OPTIMIZERS = ("sgd", "adam", "adamw", "adadelta", "muon")
+SCHEDULES = ("constant", "step", "multistep", "onecycle", "cosine", "triangle", "linear_decay")
 NONFINITE = ("stop", "skip")  # what a non-finite loss does to a run
 INTERVALS = ("batch", "epoch")
 LOSS_REDUCTIONS = ("mean", "sum")
@@ -88,9 +88,25 @@ class OptimConfig:
     lookahead: bool = False
     lookahead_every: int = 5
     lookahead_decay: float = 0.95
+    # muon (train/muon.py): lr, momentum and nesterov are Muon's, for the conv filters; the other
+    # parameters take Nesterov SGD with this momentum, biases (BatchNorm, whitening) at bias_lr and
+    # the rest (the linear head) at head_lr; weight_decay is per example (x batch size), decoupled
+    aux_momentum: float = 0.85
+    bias_lr: float | None = None
+    head_lr: float | None = None
+    ns_steps: int = 3  # Newton-Schulz iterations per update (airbench94_muon.py uses 3)
 
     def __post_init__(self):
         _choice("optim.name", self.name, OPTIMIZERS)
+        if self.name == "muon":
+            if self.bias_lr is None or self.head_lr is None:
+                raise ConfigError("optim.name 'muon' needs optim.bias_lr and optim.head_lr (the SGD side's lrs)")
+            _positive("optim.bias_lr", self.bias_lr)
+            _positive("optim.head_lr", self.head_lr)
+            if self.ns_steps < 1:
+                raise ConfigError(f"optim.ns_steps {self.ns_steps} must be at least 1")
+            if not 0.0 <= self.aux_momentum < 1.0:
+                raise ConfigError(f"optim.aux_momentum {self.aux_momentum} must be in [0, 1)")
         _choice("optim.loss_reduction", self.loss_reduction, LOSS_REDUCTIONS)
         _positive("optim.lr", self.lr)
         if not 0.0 <= self.momentum < 1.0:
@@ -332,17 +348,12 @@ def _coerce(value: Any, hint, name: str):
             raise ConfigError(f"{name} {value!r} must be an integer")
         if isinstance(value, int):
             return value
+        if isinstance(value, float):  # 512.0 is refused like "512.0": an integer field takes integers
+            raise ConfigError(f"{name} {value!r} must be an integer")
         try:
             return int(str(value).strip())  # exact for big integers, which float() would round
         except ValueError:
-            pass
-        try:
-            as_float = float(value)
-        except (TypeError, ValueError):
             raise ConfigError(f"{name} {value!r} must be an integer") from None
-        if not as_float.is_integer():
-            raise ConfigError(f"{name} {value!r} must be an integer")
-        return int(as_float)
     if hint is float:
         if isinstance(value, bool):
             raise ConfigError(f"{name} {value!r} must be a number")

@@ -7,6 +7,7 @@ so CPU, CUDA and MPS run the same code.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import time
@@ -47,8 +48,10 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+@functools.lru_cache(maxsize=None)
 def cpu_supports_fast_bf16() -> bool:
-    """True where the CPU has native bf16 matmul (AVX512-BF16 or AMX), so autocast pays off."""
+    """True where the CPU has native bf16 matmul (AVX512-BF16 or AMX), so autocast pays off
+    (read once per process: the CPU does not change under a running program)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             flags = f.read()

@@ -99,12 +99,24 @@ class RunDir:
         self.write_text(self.CONFIG, yaml.safe_dump(config_dict, sort_keys=False))
 
     def read_json(self, name: str) -> Any:
-        with open(self.path / name, encoding="utf-8") as f:
-            return json.load(f)
+        try:
+            with open(self.path / name, encoding="utf-8") as f:
+                return json.load(f)
+        except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+            raise UserError(f"{self.path / name} is not readable JSON ({str(exc).splitlines()[0][:160]})") from None
 
     def read_config(self) -> dict:
-        with open(self.path / self.CONFIG, encoding="utf-8") as f:
-            return yaml.safe_load(f)
+        try:
+            with open(self.path / self.CONFIG, encoding="utf-8") as f:
+                config = yaml.safe_load(f)
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise UserError(f"{self.path / self.CONFIG} is not readable YAML ({str(exc).splitlines()[0][:160]})") \
+                from None
+        except FileNotFoundError:
+            raise UserError(f"{self.path} has no {self.CONFIG}") from None
+        if not isinstance(config, dict):
+            raise UserError(f"{self.path / self.CONFIG} holds no config mapping")
+        return config
 
     def append_log(self, record: dict) -> None:
         """One JSON line per event; a line is appended whole with one write."""

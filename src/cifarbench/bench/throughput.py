@@ -15,7 +15,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from cifarbench.data.loader import DeviceLoader
-from cifarbench.data.sources import load_dataset
+from cifarbench.data.store import load_dataset
 from cifarbench.devices import (
     configure_threads,
     peak_memory_bytes,

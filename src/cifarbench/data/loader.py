@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from cifarbench.config import Augment
-from cifarbench.data.sources import Split
+from cifarbench.data.dataset import Split
 from cifarbench.errors import ConfigError
 
 

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import torch
 
 from cifarbench.config import RunConfig
+from cifarbench.data.dataset import ImageDataset, Split, split_validation
 from cifarbench.data.loader import DeviceLoader
-from cifarbench.data.sources import ImageDataset, Split, load_dataset, split_validation
+from cifarbench.data.store import load_dataset
 from cifarbench.errors import ConfigError
 
 VALIDATION = "validation"

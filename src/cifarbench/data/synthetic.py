@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from cifarbench.data.sources import ImageDataset, Split, channel_stats
+from cifarbench.data.dataset import ImageDataset, Split, channel_stats
 from cifarbench.errors import DataError
 
 

@@ -10,10 +10,10 @@ import torch
 
 from cifarbench.checkpoints import load_checkpoint
 from cifarbench.config import RunConfig
+from cifarbench.data.dataset import Split
 from cifarbench.data.loader import DeviceLoader, Normaliser
-from cifarbench.data.sources import Split
 from cifarbench.devices import autocast, resolve_device, resolve_precision
-from cifarbench.errors import CheckpointError, UserError
+from cifarbench.errors import CheckpointError, ConfigError, UserError
 from cifarbench.eval.evaluate import evaluate
 from cifarbench.eval.metrics import classification_metrics
 from cifarbench.models import build_model_for
@@ -37,12 +37,15 @@ def load_model(path: str | Path, device: str = "auto") -> LoadedModel:
     the weights exactly; tests/test_mlx.py), so eval and predict need no MLX."""
     dev = resolve_device(device)
     ckpt = load_checkpoint(path)
-    config = RunConfig.from_dict(ckpt["config"])
     meta = ckpt["data"]
-    model = build_model_for(ckpt["model_name"], tuple(meta["shape"]), len(meta["classes"]))
+    try:
+        config = RunConfig.from_dict(ckpt["config"])
+        model = build_model_for(ckpt["model_name"], tuple(meta["shape"]), len(meta["classes"]))
+    except ConfigError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
     try:
         model.load_state_dict(ckpt["model"], strict=True)
-    except RuntimeError as exc:
+    except (RuntimeError, TypeError, ValueError, KeyError, AttributeError) as exc:
         raise CheckpointError(f"{path}: weights do not fit model {ckpt['model_name']!r} "
                               f"({str(exc).splitlines()[0]})") from None
     return LoadedModel(model.to(dev).eval(), config, list(meta["classes"]), tuple(meta["mean"]), tuple(meta["std"]),
@@ -72,19 +75,25 @@ def normalised(loaded: LoadedModel, images_uint8: torch.Tensor) -> torch.Tensor:
 
 def read_image(path: str | Path, shape: tuple[int, int, int]) -> torch.Tensor:
     """An image file as (C, H, W) uint8, converted to the model's channels and resized to its size."""
-    from PIL import Image, UnidentifiedImageError
+    import warnings
+
+    from PIL import Image
 
     c, h, w = shape
+    if not Path(path).is_file():
+        raise UserError(f"image {path} does not exist or is not a file")
     try:
-        with Image.open(path) as img:
-            img = img.convert("L" if c == 1 else "RGB")
-            if img.size != (w, h):
-                img = img.resize((w, h), Image.Resampling.BILINEAR)
-            array = np.asarray(img, dtype=np.uint8)
-    except FileNotFoundError:
-        raise UserError(f"image {path} does not exist") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise UserError(f"{path} is not an image file PIL can read (PNG or JPEG): {exc}") from None
+        with warnings.catch_warnings():
+            # PIL only warns between its two size limits; a huge image is refused, never decoded
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img = img.convert("L" if c == 1 else "RGB")
+                if img.size != (w, h):
+                    img = img.resize((w, h), Image.Resampling.BILINEAR)
+                array = np.asarray(img, dtype=np.uint8)
+    except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for broken or hostile files
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise UserError(f"{path} is not an image file PIL can read (PNG or JPEG): {reason}") from None
     array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
     return torch.from_numpy(np.ascontiguousarray(array))
 

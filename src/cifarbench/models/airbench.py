@@ -46,10 +46,11 @@ class Conv(nn.Conv2d):
 class WhiteningConv(nn.Conv2d):
     """A frozen 2x2 conv whose filters whiten the patches of the training images."""
 
-    def __init__(self, c_in: int, kernel_size: int = 2):
+    def __init__(self, c_in: int, kernel_size: int = 2, zero_bias: bool = True):
         super().__init__(c_in, 2 * c_in * kernel_size**2, kernel_size, padding=0, bias=True)
         self.weight.requires_grad_(False)
-        nn.init.zeros_(self.bias)
+        if zero_bias:  # airbench94; airbench94_muon keeps PyTorch's default conv-bias init
+            nn.init.zeros_(self.bias)
 
     @torch.no_grad()
     def init_from_images(self, images: torch.Tensor, eps: float = 5e-4) -> None:
@@ -93,9 +94,10 @@ class ConvGroup(nn.Module):
 
 class Airbench(nn.Module):
     def __init__(self, num_classes: int, in_channels: int, widths: tuple[int, int, int],
-                 bn_momentum: float, residual: bool = False, scale: float = 1 / 9):
+                 bn_momentum: float, residual: bool = False, scale: float = 1 / 9, head_std: float | None = None,
+                 zero_whiten_bias: bool = True):
         super().__init__()
-        self.whiten = WhiteningConv(in_channels)
+        self.whiten = WhiteningConv(in_channels, zero_bias=zero_whiten_bias)
         self.activ = nn.GELU()
         c, groups = self.whiten.out_channels, []
         for width in widths:
@@ -106,7 +108,10 @@ class Airbench(nn.Module):
         # max-pool there; the adaptive form is the same thing and also fits other sizes.
         self.pool = nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten())
         self.head = nn.Linear(c, num_classes, bias=False)
-        self.scale = scale  # the reference multiplies the logits by 1/9
+        if head_std is not None:  # airbench94_muon: the head's default init rescaled to this std
+            with torch.no_grad():
+                self.head.weight.mul_(head_std / self.head.weight.std())
+        self.scale = scale  # airbench94 multiplies the logits by 1/9, airbench94_muon divides by the width
 
     def forward(self, x):
         x = self.activ(self.whiten(x))  # (B, 24, 31, 31) at 3x32x32
@@ -121,6 +126,15 @@ class Airbench(nn.Module):
 @register("airbench94", source="Jordan 2024, arXiv 2404.00498; airbench/lib_airbench94.py")
 def airbench94(num_classes: int, in_channels: int, image_size: int) -> Airbench:
     return Airbench(num_classes, in_channels, widths=(64, 256, 256), bn_momentum=0.6)
+
+
+@register("airbench94-muon", source="KellerJordan/cifar10-airbench airbench94_muon.py (Muon on the conv filters)")
+def airbench94_muon(num_classes: int, in_channels: int, image_size: int) -> Airbench:
+    # airbench94's net with the Muon record's head: logits divided by the last width (CifarNet.forward:
+    # head(x) / x.size(-1)), head weights rescaled to std 1 (CifarNet.reset), the whitening bias at
+    # PyTorch's default init (reset() re-initialises every conv), BatchNorm momentum 0.6
+    return Airbench(num_classes, in_channels, widths=(64, 256, 256), bn_momentum=0.6, scale=1 / 256, head_std=1.0,
+                    zero_whiten_bias=False)
 
 
 @register("airbench95", source="Jordan 2024, arXiv 2404.00498; airbench/lib_airbench95.py")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cifarbench.errors import UserError
 from cifarbench.eval.metrics import most_confused_pairs
 from cifarbench.plots import charts
 from cifarbench.runs import RunDir
@@ -12,9 +13,16 @@ from cifarbench.runs import RunDir
 
 def plot_run(run: RunDir) -> list[Path]:
     """Into the run directory itself."""
+    if not run.file(RunDir.RUN_LOG).is_file():
+        raise UserError(f"{run.path} has no {RunDir.RUN_LOG}: nothing to plot yet")
     history = run.read_json(RunDir.HISTORY) if run.file(RunDir.HISTORY).is_file() else None
     metrics = run.read_json(RunDir.METRICS) if run.file(RunDir.METRICS).is_file() else None
-    return draw_run(run.read_json(RunDir.RUN_LOG), history, metrics, run.path)
+    log = run.read_json(RunDir.RUN_LOG)
+    try:
+        return draw_run(log, history, metrics, run.path)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise UserError(f"{run.path}: its {RunDir.RUN_LOG}, {RunDir.HISTORY} or {RunDir.METRICS} do not hold what a "
+                        f"cifarbench run writes ({type(exc).__name__}: {str(exc)[:120]})") from None
 
 
 def draw_run(log: dict, history: list[dict] | None, metrics: dict | None, folder: Path, prefix: str = "",

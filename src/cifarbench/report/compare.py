@@ -18,6 +18,9 @@ def compare(paths: list[str]) -> str:
     if len(paths) < 2:
         raise UserError(f"compare needs at least two run directories, got {len(paths)}")
     runs = [read_run(p) for p in paths]
+    for r in runs:  # a folder named on the command line must be readable, whole
+        if r.problems:
+            raise UserError(f"{r.path}: {r.problems[0]}")
     labels = [f"#{i + 1}" for i in range(len(runs))]
     parts = ["# Run comparison", "", markdown_table(["run", "folder", "status"],
                                                     [[lab, r.name, r.status] for lab, r in zip(labels, runs)])]

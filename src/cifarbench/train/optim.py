@@ -48,7 +48,43 @@ def _may_unfreeze(module: nn.Module, name: str) -> bool:
     return name == "bias" and type(module).__name__ == "WhiteningConv"
 
 
-def build_optimizer(model: nn.Module, optim: OptimConfig, batch_size: int) -> torch.optim.Optimizer:
+def muon_param_groups(model: nn.Module, optim: OptimConfig, batch_size: int,
+                      whiten_bias_epochs: int | None = None) -> list[dict]:
+    """airbench94_muon.py's split: conv filter banks (4-D) to Muon; the whitening bias and the
+    other 1-D parameters (BatchNorm biases) to SGD at bias_lr; the rest (the head) at head_lr.
+    Decay is per example (x batch) and decoupled from the lr (divided by it, as PyTorch's SGD
+    multiplies the two); Muon's groups are not decayed (their norm is reset every step).
+    The whitening bias's group carries `schedule_epochs`: its lr decays to 0 over those epochs."""
+    filters, whiten_bias, biases, rest = [], [], [], []
+    for module in model.modules():
+        for name, p in module.named_parameters(recurse=False):
+            if _may_unfreeze(module, name):
+                whiten_bias.append(p)
+            elif not p.requires_grad:
+                continue
+            elif p.dim() == 4:
+                filters.append(p)
+            elif p.dim() == 1:
+                biases.append(p)
+            else:
+                rest.append(p)
+    decay = optim.weight_decay * batch_size
+    sgd = dict(muon=False, momentum=optim.aux_momentum, nesterov=True, ns_steps=optim.ns_steps)
+    groups = [dict(params=filters, lr=optim.lr, momentum=optim.momentum, nesterov=optim.nesterov, weight_decay=0.0,
+                   muon=True, ns_steps=optim.ns_steps),
+              dict(params=whiten_bias, lr=optim.bias_lr, weight_decay=decay / optim.bias_lr, **sgd,
+                   **({"schedule_epochs": whiten_bias_epochs} if whiten_bias_epochs is not None else {})),
+              dict(params=biases, lr=optim.bias_lr, weight_decay=decay / optim.bias_lr, **sgd),
+              dict(params=rest, lr=optim.head_lr, weight_decay=decay / optim.head_lr, **sgd)]
+    return [g for g in groups if g["params"]]
+
+
+def build_optimizer(model: nn.Module, optim: OptimConfig, batch_size: int,
+                    whiten_bias_epochs: int | None = None) -> torch.optim.Optimizer:
+    if optim.name == "muon":
+        from cifarbench.train.muon import Muon
+
+        return Muon(muon_param_groups(model, optim, batch_size, whiten_bias_epochs))
     groups = param_groups(model, optim, batch_size)
     if optim.name == "sgd":
         return torch.optim.SGD(groups, lr=groups[-1]["lr"], momentum=optim.momentum,
@@ -65,6 +101,8 @@ def build_optimizer(model: nn.Module, optim: OptimConfig, batch_size: int) -> to
 def lr_factor(schedule: ScheduleConfig, unit: int, total_units: int, warmup_units: float) -> float:
     """The multiplier of the base lr after `unit` scheduler steps (batches or epochs)."""
     s = schedule
+    if s.name == "linear_decay":
+        return max(0.0, 1.0 - unit / max(1, total_units))
     if s.name == "triangle":
         # airbench: linear from start_factor up to 1 over pct_start of the run, then down to end_factor
         warm = int(total_units * s.pct_start)
@@ -99,5 +137,14 @@ def build_scheduler(optimizer: torch.optim.Optimizer, schedule: ScheduleConfig, 
             optimizer, max_lr=max_lr, total_steps=total_units, pct_start=schedule.pct_start,
             anneal_strategy=schedule.anneal)
     warmup_units = schedule.warmup_epochs * (steps_per_epoch if per_batch else 1)
+    if schedule.name == "linear_decay":
+        # airbench94_muon.py: lr = initial * (1 - step / total), no warm-up; a group that carries
+        # `schedule_epochs` (the whitening bias) decays to 0 over those epochs instead
+        def decay_over(units: float):
+            return lambda unit: max(0.0, 1.0 - unit / units)
+
+        spans = [g["schedule_epochs"] * (steps_per_epoch if per_batch else 1) if "schedule_epochs" in g
+                 else total_units for g in optimizer.param_groups]
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, [decay_over(max(1, span)) for span in spans])
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda unit: lr_factor(schedule, unit, total_units, warmup_units))

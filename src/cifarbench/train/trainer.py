@@ -104,7 +104,7 @@ class Trainer:
         self.steps_per_epoch = len(train_loader)
         self.total_steps = math.ceil(t.epochs * self.steps_per_epoch)
         self.num_epochs = math.ceil(self.total_steps / self.steps_per_epoch)
-        self.optimizer = build_optimizer(self.model, config.optim, t.batch_size)
+        self.optimizer = build_optimizer(self.model, config.optim, t.batch_size, config.model.whiten_bias_epochs)
         self.scheduler = build_scheduler(self.optimizer, config.schedule, config.optim,
                                          self.steps_per_epoch, self.total_steps)
         # fp16 needs loss scaling to keep small gradients representable; bf16 and fp32 do not

@@ -1,0 +1,71 @@
+"""A dataset in memory: uint8 image tensors with their labels, class names and statistics.
+
+No I/O here: data/registry.py says where datasets come from, data/download.py fetches and
+verifies their files, data/store.py parses and caches them, data/synthetic.py generates one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from cifarbench.errors import DataError
+
+
+@dataclass
+class Split:
+    images: torch.Tensor  # (N, C, H, W) uint8
+    labels: torch.Tensor  # (N,) int64
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def take(self, index: torch.Tensor | slice) -> "Split":
+        return Split(self.images[index], self.labels[index])
+
+
+@dataclass
+class ImageDataset:
+    name: str
+    classes: list[str]
+    train: Split
+    test: Split
+    mean: tuple[float, ...]  # per channel, in [0, 1], computed from the training split
+    std: tuple[float, ...]
+    location: str = ""  # where the files were found, for the run log
+    # the files the images came from: {"name", "path", "md5"} (+ "content_sha256" where that is what
+    # matched the publisher's digest), as verified when they were parsed; run_log.json records them
+    files: list[dict] = field(default_factory=list)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.train.images.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std in [0, 1] units, accumulated in float64 in chunks."""
+    n, c = images.shape[:2]
+    total = torch.zeros(c, dtype=torch.float64)
+    total_sq = torch.zeros(c, dtype=torch.float64)
+    for chunk in images.split(8192):
+        x = chunk.to(torch.float64) / 255.0
+        total += x.sum(dim=(0, 2, 3))
+        total_sq += (x * x).sum(dim=(0, 2, 3))
+    count = n * images.shape[2] * images.shape[3]
+    mean = total / count
+    std = (total_sq / count - mean * mean).clamp_min(0).sqrt()
+    return tuple(round(float(v), 6) for v in mean), tuple(round(float(v), 6) for v in std)
+
+
+def split_validation(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
+    """Hold out a seeded random fraction of the training split for validation."""
+    n_val = int(round(len(train) * fraction))
+    if not 0 < n_val < len(train):
+        raise DataError(f"val_split {fraction} leaves no training or no validation images out of {len(train)}")
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
+    return train.take(order[n_val:]), train.take(order[:n_val])
