@@ -144,6 +144,7 @@ def test_repeated_runs_report_mean_std_and_ci(tmp_path):
     assert len([p for p in out.folder.iterdir() if p.is_dir()]) == 3
 
 
+@pytest.mark.slow
 def test_compare_methods_writes_markdown_and_json(tmp_path):
     import json
 

@@ -191,6 +191,7 @@ def test_bench_devices_command(capsys, tmp_path):
     assert (folder / "bench.json").is_file() and (folder / "speedup.png").is_file()
 
 
+@pytest.mark.slow
 def test_compare_methods_command(capsys, tmp_path):
     code, out, _ = run(capsys, "compare-methods", "--dataset", "synthetic", "--quick", "--device", "cpu",
                        "--methods", "lenet-small-onecycle,tutorial", "--quiet", "--runs-dir", str(tmp_path))
@@ -219,3 +220,13 @@ def test_help_and_readme_say_what_the_code_does(capsys):
     readme = " ".join((Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8").split())
     assert f"trains the best recipe the tool has for it (`{DEFAULT_RECIPE}`" in readme
     assert f"`{DEFAULT_RECIPE}` (the default)" in readme
+
+
+def test_train_with_a_missing_data_dir_stops_instead_of_using_another_copy(capsys, tmp_path):
+    """--data-dir names the only place data is read: a folder without the dataset is one line and
+    exit 2, even where another copy exists (Debian's Fashion-MNIST, when installed), and no run starts."""
+    missing = tmp_path / "no-data-here"
+    code, _, err = run(capsys, "train", "--dataset", "fashion-mnist", "--data-dir", str(missing), "--offline",
+                       "--runs-dir", str(tmp_path / "runs"), "--quiet")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and str(missing) in err, err
+    assert not (tmp_path / "runs").exists() and not missing.exists()

@@ -79,6 +79,7 @@ def single(tmp_path_factory):
     return train(ddp_config(tmp / "runs"), quiet=True).run.path
 
 
+@pytest.mark.slow
 def test_two_processes_train_like_one_with_the_same_global_batch(tmp_path, single):
     done = torchrun(["-m", "cifarbench", "train", "--recipe", "lenet-small-onecycle",
                      "--config", config_file(tmp_path, ddp_config(tmp_path / "runs")), "--quiet"])
@@ -94,6 +95,7 @@ def test_two_processes_train_like_one_with_the_same_global_batch(tmp_path, singl
     assert "test accuracy" in done.stdout and done.stdout.count("test accuracy") == 1
 
 
+@pytest.mark.slow
 def test_a_checkpoint_resumes_with_another_world_size(tmp_path, single):
     with pytest.raises(RunStopped):
         train(ddp_config(tmp_path / "runs"), quiet=True, callbacks=[SignalAtStep(5)])  # 1 process, mid-epoch
@@ -123,6 +125,7 @@ train(config, quiet=True, callbacks=[RankOneDies()])
 """
 
 
+@pytest.mark.slow
 def test_a_rank_that_dies_fails_the_whole_run_quickly_and_says_so(tmp_path):
     script = tmp_path / "dies.py"
     script.write_text(DIES)
@@ -142,6 +145,7 @@ def test_the_global_batch_must_split_evenly():
         local_batch_size(100, 3)
 
 
+@pytest.mark.slow
 def test_bench_scaling_command(tmp_path, capsys):
     from cifarbench.cli import main
 

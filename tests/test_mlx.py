@@ -191,6 +191,7 @@ def test_train_with_mlx_writes_the_same_run_directory_and_eval_reads_it(tmp_path
     assert metrics["accuracy"] == pytest.approx(result.metrics["accuracy"], abs=1 / 48 + 1e-9)
 
 
+@pytest.mark.slow
 def test_mlx_honours_tta_eval_every_checkpoint_every_and_a_summed_loss(tmp_path):
     """What the shared lifecycle gives MLX: the final test evaluation with TTA (the same views as
     the PyTorch twin of the weights sees), validation every N epochs, checkpoints every N epochs."""
@@ -262,6 +263,7 @@ def test_every_value_mlx_does_not_honour_is_refused_in_one_line(field, tmp_path,
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_bench_frameworks_command(tmp_path, capsys):
     assert main(["bench", "frameworks", "--model", "small-resnet", "--epochs", "2", "--train-images", "256",
                  "--image-size", "8", "--runs-dir", str(tmp_path)]) == 0

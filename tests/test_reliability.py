@@ -230,6 +230,7 @@ def uninterrupted(tmp_path_factory):
     return train(long_config(tmp), quiet=True).run.path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_finishes_the_step_saves_and_exits_with_the_shell_code(tmp_path, uninterrupted, signum, code):
     proc, runs = start_training(tmp_path, long_config(tmp_path))
@@ -247,6 +248,7 @@ def test_signal_finishes_the_step_saves_and_exits_with_the_shell_code(tmp_path, 
     assert_same_run(uninterrupted, run)
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_equals_the_uninterrupted_run(tmp_path, uninterrupted):
     proc, runs = start_training(tmp_path, long_config(tmp_path))
     run = wait_for_checkpoint(proc, runs)

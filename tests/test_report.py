@@ -182,6 +182,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 @pytest.mark.skipif(shutil.which("chromium") is None,
                     reason="Debian's chromium is not installed (apt-get install chromium; .ci/run installs it)")
+@pytest.mark.slow
 def test_html_report_renders_in_headless_chromium_with_every_section_and_image(runs, tmp_path):
     root = runs[0]
     targets = tmp_path / "targets.yaml"
@@ -211,6 +212,7 @@ def test_html_report_renders_in_headless_chromium_with_every_section_and_image(r
 # ---------------------------------------------------------------- reading runs that are being written
 
 
+@pytest.mark.slow
 def test_report_while_a_run_is_being_written_reads_whole_files(tmp_path):
     from test_reliability import long_config, start_training
 

@@ -258,3 +258,17 @@ def test_a_named_data_dir_is_never_replaced_by_another_copy(tmp_path, isolated_d
     with pytest.raises(DataError, match=str(tmp_path / "missing")):
         load_dataset("fashion-mnist", data_dir=tmp_path / "missing", download=False)
     assert not (tmp_path / "missing").exists()  # nothing created for a refused folder
+
+
+def test_a_cache_of_the_previous_format_is_parsed_again(tiny_cifar10):
+    """A parsed cache from an older layout (without the source files) is not trusted: the files
+    are parsed again and the new cache records them."""
+    spec, data_dir = tiny_cifar10
+    load_dataset("cifar10", data_dir=data_dir, download=False, spec=spec)
+    cache = data_dir / "cifar10" / CACHE_NAME
+    old = torch.load(cache, weights_only=True)
+    old["format"] = store.CACHE_FORMAT - 1
+    del old["files"]
+    torch.save(old, cache)
+    again = load_dataset("cifar10", data_dir=data_dir, download=False, spec=spec)
+    assert again.files and torch.load(cache, weights_only=True)["format"] == store.CACHE_FORMAT

@@ -66,6 +66,7 @@ def count_between_steps(config) -> tuple[list[int], int]:
     return probe.between_steps(), counter.count
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["fp32", "bf16", "bf16-pure"])
 def test_the_airbench_loop_never_syncs_between_two_steps(tmp_path, precision):
     between, total = count_between_steps(airbench_tiny_config(tmp_path, precision))
