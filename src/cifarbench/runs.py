@@ -81,10 +81,6 @@ class RunDir:
         finally:
             lock.release()
 
-    @property
-    def checkpoint_path(self) -> Path:
-        return self.path / self.CHECKPOINT
-
     def write_json(self, name: str, obj: Any) -> None:
         if not self.writable:
             return

@@ -15,7 +15,8 @@ from cifarbench.models.registry import (
                                         flat_features,
                                         list_models,
                                         register,
+                                        untouched_buffers,
 )
 
 __all__ = ["MODELS", "ModelEntry", "build_model", "build_model_for", "count_parameters", "flat_features",
-           "list_models", "register"]
+           "list_models", "register", "untouched_buffers"]

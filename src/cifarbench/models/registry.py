@@ -5,6 +5,7 @@ Models are device- and dtype-neutral: the trainer moves and casts them.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 from dataclasses import dataclass
 from typing import Callable
@@ -58,6 +59,20 @@ def build_model_for(name: str, shape: tuple[int, int, int], num_classes: int) ->
 def count_parameters(model: nn.Module) -> int:
     """All parameters, trainable or frozen (as the papers count them)."""
     return sum(p.numel() for p in model.parameters())
+
+
+@contextlib.contextmanager
+def untouched_buffers(model: nn.Module):
+    """Forwards inside leave the model's buffers (BatchNorm's running statistics and batch
+    counter) as they were: they are copied before and written back after. Module attributes are
+    not touched, so a compiled model's guards still hold (no recompilation)."""
+    saved = {name: value.detach().clone() for name, value in model.named_buffers()}
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for name, value in model.named_buffers():
+                value.copy_(saved[name])
 
 
 def flat_features(features: nn.Module, in_channels: int, image_size: int) -> int:

@@ -12,6 +12,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from cifarbench.devices import Stopwatch
+from cifarbench.models import untouched_buffers
+
 COMPILE_OPTIONS: dict = {}  # torch.compile's keyword arguments (tests choose the fast "eager" backend)
 _LAST: dict = {}  # the last compiled model of this process: {"key", "model", "forward"}
 
@@ -57,26 +60,22 @@ def warm_up(trainer) -> float:
     model = trainer.model
     loader, val = trainer.train_loader, trainer.val_loader
     inputs, labels = next(loader.epoch(0))
-    buffers = {k: v.detach().clone() for k, v in model.named_buffers()}
     rng = torch.get_rng_state()
-    trainer.stopwatch.start()
+    watch = Stopwatch(trainer.device)  # its own clock: compile time never mixes with training time
     try:
-        model.train()
-        for n in batch_sizes(loader.local_size(), loader.batch_size, loader.drop_last):
-            with trainer.precision.context(trainer.device):
-                loss = trainer.compute_loss(trainer.forward(trainer.cast(inputs[:n])), labels[:n])
-            loss.backward()
-            trainer.optimizer.zero_grad(set_to_none=True)
-        model.eval()
-        val_inputs, _ = next(val.batches())
-        with torch.no_grad(), trainer.precision.context(trainer.device):
-            for n in batch_sizes(len(val.labels), val.batch_size, False):
-                trainer.eval_forward(trainer.cast(val_inputs[:n]))
+        with untouched_buffers(model), watch.region():
+            model.train()
+            for n in batch_sizes(loader.local_size(), loader.batch_size, loader.drop_last):
+                with trainer.precision.context(trainer.device):
+                    loss = trainer.compute_loss(trainer.forward(trainer.cast(inputs[:n])), labels[:n])
+                loss.backward()
+                trainer.optimizer.zero_grad(set_to_none=True)
+            model.eval()
+            val_inputs, _ = next(val.batches())
+            with torch.no_grad(), trainer.precision.context(trainer.device):
+                for n in batch_sizes(len(val.labels), val.batch_size, False):
+                    trainer.eval_forward(trainer.cast(val_inputs[:n]))
     finally:
-        seconds = trainer.stopwatch.stop()
         model.train()
-        with torch.no_grad():
-            for name, value in model.named_buffers():
-                value.copy_(buffers[name])
         torch.set_rng_state(rng)
-    return seconds
+    return watch.seconds

@@ -28,6 +28,7 @@ from cifarbench.data.loader import DeviceLoader
 from cifarbench.devices import Precision, Stopwatch
 from cifarbench.eval.evaluate import Evaluation, evaluate
 from cifarbench.eval.metrics import per_class_accuracy
+from cifarbench.models import untouched_buffers
 from cifarbench.train.callbacks import Callback, CallbackList
 from cifarbench.train.compiled import COMPILE_OPTIONS, compile_or_reuse, warm_up
 from cifarbench.train.distributed import SINGLE, DistContext, all_reduce_sum
@@ -77,7 +78,6 @@ class Trainer:
         self.config = config
         self.dist = dist
         self.device, self.precision = device, precision
-        self.amp_dtype = precision.autocast
         self.classes = classes
         self.train_loader, self.val_loader = train_loader, val_loader
         t = config.train
@@ -225,8 +225,13 @@ class Trainer:
         """The per-example training loss of a batch at the current weights, measured as train_step
         measures it (train mode, label smoothing, autocast) but changing nothing: no gradient, and
         BatchNorm running statistics left as they were. A device sync."""
-        with frozen_norm_statistics(self.model), self.precision.context(self.device):
-            loss = self.compute_loss(self.forward(self.cast(inputs)), labels)
+        was_training = self.model.training
+        self.model.train()
+        try:
+            with untouched_buffers(self.model), self.precision.context(self.device):
+                loss = self.compute_loss(self.forward(self.cast(inputs)), labels)
+        finally:
+            self.model.train(was_training)
         return float(loss) / (len(labels) if self.config.optim.loss_reduction == "sum" else 1)
 
     @property
@@ -405,27 +410,6 @@ class Trainer:
         np.random.set_state(("MT19937", np.asarray(key, dtype=np.uint32), pos, has_gauss, gauss))
         version, internal, gauss = rng["python"]
         random.setstate((version, tuple(internal), gauss))
-
-
-@contextlib.contextmanager
-def frozen_norm_statistics(model: nn.Module):
-    """A train-mode forward that leaves BatchNorm's running statistics as they were: with
-    momentum 0 the running mean and variance keep their values; the batch counter is put back."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    saved = [(m.momentum, m.num_batches_tracked.clone() if m.num_batches_tracked is not None else None)
-             for m in norms]
-    was_training = model.training
-    model.train()
-    for m in norms:
-        m.momentum = 0.0
-    try:
-        yield
-    finally:
-        for m, (momentum, count) in zip(norms, saved):
-            m.momentum = momentum
-            if count is not None:
-                m.num_batches_tracked.copy_(count)
-        model.train(was_training)
 
 
 def _numpy_rng_state() -> list:
