@@ -66,11 +66,13 @@ def test_compare_names_the_fingerprint_fields_that_differ(runs, tmp_path):
     copy = tmp_path / "other-machine"
     shutil.copytree(b.run.path, copy)
     log = json.loads((copy / "run_log.json").read_text())
-    log.update(torch="9.9.9", cpu_model="Another CPU")
+    log.update(torch="9.9.9", cpu_model="Another CPU", cpu_isa=["avx2", "fma", "avx512f", "avx512_bf16"],
+               cpu_native_bf16=not log["cpu_native_bf16"])
     (copy / "run_log.json").write_text(json.dumps(log))
     text = compare([str(a.run.path), str(copy)])
     section = text.split("## Fingerprint differences")[1]
     assert "| torch |" in section and "9.9.9" in section and "| cpu_model |" in section
+    assert "| cpu_isa |" in section and "avx512_bf16" in section and "| cpu_native_bf16 |" in section
     assert "| python |" not in section
 
 

@@ -12,7 +12,8 @@ The lifecycle of every run, owned here so that the frameworks cannot drift apart
     refuse what the framework cannot honour ─> device, processes, seeds ─> the splits
     ─> the run directory (its lock, config.yaml, run_log.json: fingerprint, data files, status running)
     ─> the framework's loop (train/backend.py: PyTorch; mlx/backend.py: MLX), checkpoints in its format
-    ─> the final test evaluation, TTA included (read once, here, and nowhere else)
+    ─> the final test evaluation, TTA included (read once, here, and nowhere else; a run told
+       `final="validation"` ends on its validation split instead and never reads the test split)
     ─> metrics.json, history.json, classification_report.txt, plots ─> status completed
 
 Every way a run can end is recorded in run_log.json: completed, failed (with the reason) or
@@ -47,17 +48,19 @@ log = logging.getLogger(__name__)
 @dataclass
 class RunResult:
     run: RunDir
-    metrics: dict  # the final evaluation on the test split
+    metrics: dict  # the final evaluation: on the test split, unless the run was told otherwise
     history: list[dict]
     run_log: dict
 
 
 def train(config: RunConfig, *, quiet: bool = False, callbacks: list[Callback] = (),
-          argv: list[str] | None = None) -> RunResult:
-    """Train as the config says into a new run directory; evaluate once on the test split."""
+          argv: list[str] | None = None, final: str = "test") -> RunResult:
+    """Train as the config says into a new run directory; evaluate once on the test split, or,
+    with `final="validation"`, on the validation split with the test split sealed (a search's
+    trials: data.val_split must be > 0)."""
     check_registered(config)
     with contextlib.ExitStack() as held:  # the run directory's lock and the processes, until the run ends
-        return _run(config, None, None, held, quiet, callbacks, argv)
+        return _run(config, None, None, held, quiet, callbacks, argv, final)
 
 
 def resume(run_dir: str | Path, *, asked: dict | None = None, quiet: bool = False, callbacks: list[Callback] = (),
@@ -85,11 +88,11 @@ def backend_for(config: RunConfig, quiet: bool, callbacks: list[Callback]) -> Ba
 
 
 def _run(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held: contextlib.ExitStack, quiet: bool,
-         callbacks: list[Callback], argv: list[str] | None) -> RunResult:
+         callbacks: list[Callback], argv: list[str] | None, final: str = "test") -> RunResult:
     backend = backend_for(config, quiet, callbacks)
     backend.setup(held)
     quiet = quiet or not backend.is_main
-    data = prepare_data(config, quiet)
+    data = prepare_data(config, quiet, final)
     backend.build(data)
     new_run = checkpoint is None
     if new_run:
@@ -119,11 +122,11 @@ def _run(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held: c
         state = backend.fit(run, meta)
         backend.synchronize()
         started = time.perf_counter()
-        final = backend.evaluate_test(data)
+        last = backend.evaluate_final(data)
         backend.synchronize()
         final_seconds = time.perf_counter() - started
-    metrics = classification_metrics(final.logits.numpy(), final.labels.numpy(), data.dataset.classes)
-    metrics.update(split="test", loss=final.loss, tta_level=config.train.tta)
+    metrics = classification_metrics(last.logits.numpy(), last.labels.numpy(), data.dataset.classes)
+    metrics.update(split=data.final, loss=last.loss, tta_level=config.train.tta)
     run.write_json(RunDir.METRICS, metrics)
     run.write_json(RunDir.HISTORY, state.history)
     run.write_text(RunDir.REPORT, classification_report(metrics))
@@ -133,7 +136,7 @@ def _run(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held: c
         **backend.summary(), status="completed", end_time=utc_now(), epochs_completed=state.epoch,
         steps=state.step, train_seconds=state.train_seconds, eval_seconds=state.eval_seconds,
         final_eval_seconds=final_seconds, best_val_accuracy=state.best_val_accuracy, best_epoch=state.best_epoch,
-        test_accuracy=metrics["accuracy"], test_loss=final.loss,
+        final_split=data.final, **{f"{data.final}_accuracy": metrics["accuracy"], f"{data.final}_loss": last.loss},
         per_class_accuracy={k: v["accuracy"] for k, v in metrics["per_class"].items()})
     return RunResult(run, metrics, state.history, run_log)
 
@@ -162,7 +165,7 @@ def start_fields(config: RunConfig, data: PreparedData, argv: list[str] | None) 
         "command": argv if argv is not None else sys.argv,
         "start_time": utc_now(),
         "dataset": data.dataset.name, "data_location": data.dataset.location, "data_files": data.dataset.files,
-        "train_images": len(data.train), "val_images": len(data.val), "test_images": len(data.test),
+        "train_images": len(data.train), "val_images": len(data.val), "test_images": None if data.test_sealed else len(data.test),
         "validation_split": data.val_name,
         "model": config.model.name, "recipe": config.recipe,
         "seed": config.train.seed, "deterministic": config.train.deterministic,

@@ -148,6 +148,29 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="skip the pictures at the end of the run (`cifarbench plot RUN_DIR` draws them later)")
 
 
+def _add_base_config_arguments(p: argparse.ArgumentParser) -> None:
+    """What a command that trains many runs (tune, ablate) starts each of them from."""
+    from cifarbench.data.registry import DATASET_NAMES
+    from cifarbench.devices import DEVICES, PRECISIONS
+
+    p.add_argument("--recipe", help="named recipe (see `cifarbench list recipes`)")
+    p.add_argument("--config", metavar="YAML", help="YAML file of config sections, applied over the recipe")
+    p.add_argument("--set", dest="assignments", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                   help="override any config field in every run, e.g. --set train.epochs=6 (repeatable)")
+    p.add_argument("--dataset", help=f"{one_of(DATASET_NAMES)} (default: the recipe's)")
+    p.add_argument("--data-dir", help="the only folder the dataset is read from and downloaded to")
+    p.add_argument("--offline", action="store_true", help="never download; fail if the data is not here")
+    p.add_argument("--train-subset", type=int, metavar="N", help="train on the first N training images only")
+    p.add_argument("--model", help="model name (see `cifarbench list models`)")
+    p.add_argument("--epochs", type=float, help="epochs (fractions allowed)")
+    p.add_argument("--device", help=one_of(DEVICES))
+    p.add_argument("--precision", help=one_of(PRECISIONS))
+    p.add_argument("--seed", type=int, help="the first seed (default 0)")
+    p.add_argument("--runs-dir", default="runs", help="where the command's folder is created (default: runs)")
+    p.add_argument("--quiet", action="store_true", help="results only")
+    p.set_defaults(coarse_labels=False)
+
+
 # flag -> (section, field): the command-line values that land in the config
 _FLAG_FIELDS = {
     "dataset": ("data", "dataset"), "data_dir": ("data", "data_dir"), "val_split": ("data", "val_split"),
@@ -335,6 +358,43 @@ def cmd_bench_throughput(args) -> int:
     return 0
 
 
+def cmd_tune(args) -> int:
+    from cifarbench.bench.space import load_space
+    from cifarbench.bench.tune import TuneRequest, require_optuna, tune
+    from cifarbench.tables import percent
+
+    require_optuna()  # before anything is read or written
+    base = explicit_values(args)
+    base.pop("runs_dir", None)
+    request = TuneRequest(args.recipe, load_space(args.space), base, trials=args.trials, budget_s=args.budget_s,
+                          target=args.target, storage=args.storage, study=args.study, jobs=args.jobs,
+                          resume=args.resume, runs_dir=args.runs_dir, quiet=args.quiet)
+    result = tune(request)
+    print((Path(result["folder"]) / "trials.md").read_text(), end="")
+    best = result.get("best_config")
+    if best is None:
+        print("no trial completed: nothing to recommend yet")
+    else:
+        trial = next(r for r in result["trials"] if r["number"] == result["best_trial"])
+        print(f"best: trial {trial['number']}, {percent(trial['val_accuracy'])} validation accuracy in "
+              f"{trial['seconds']:.1f} s -> {Path(result['folder']) / 'best.yaml'}")
+    print(f"study {result['study']} ({result['storage']}); this command ran {sum(result['ran_here'])} trials; "
+          f"table, JSON and charts in {result['folder']}")
+    return 0
+
+
+def cmd_ablate(args) -> int:
+    from cifarbench.bench.ablate import ablate
+
+    if not args.recipe:
+        raise UserError("ablate needs --recipe: the recipe whose tricks to take apart")
+    base = explicit_values(args)
+    base.pop("runs_dir", None)
+    result = ablate(args.recipe, base, mode=args.mode, seeds=args.seeds, target=args.target,
+                    runs_dir=args.runs_dir, quiet=args.quiet)
+    return _print_bench(result)
+
+
 def cmd_plot(args) -> int:
     from cifarbench.plots.run import plot_run
     from cifarbench.runs import RunDir
@@ -506,6 +566,43 @@ def build_parser() -> Parser:
     p.add_argument("--runs-dir", default="runs")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_compare_methods)
+
+    p = sub.add_parser(
+        "tune", help="search config values with Optuna on a validation split (never the test split)",
+        description="Search config fields with Optuna (pip install 'cifarbench[tune]'). Every trial is a normal "
+                    "run that trains on the training split less a validation part (data.val_split, 0.1 by default) "
+                    "and is scored on that part; its test split is sealed. The study is kept in a database "
+                    "(SQLite in <runs-dir>/tune-<study>/ by default): the same command again continues it.")
+    _add_base_config_arguments(p)
+    p.add_argument("--space", required=True, metavar="YAML",
+                   help="the search space: section.field: {choices: [...]} or {low: L, high: H[, log: true][, step: S]}")
+    p.add_argument("--trials", type=int, default=20, help="finished trials the study should hold (default 20)")
+    goal = p.add_mutually_exclusive_group()
+    goal.add_argument("--budget-s", type=float, metavar="S",
+                      help="maximise validation accuracy with training stopped once it has run S seconds")
+    goal.add_argument("--target", type=float, metavar="ACC",
+                      help="minimise the seconds of a run ending at >= ACC validation accuracy (e.g. 0.93)")
+    p.add_argument("--study", help="study name (default: <recipe>-<dataset>)")
+    p.add_argument("--storage", metavar="URL", help="any SQLAlchemy URL, e.g. postgresql://host/db, for processes on "
+                                                    "several machines (default: SQLite in the study folder)")
+    p.add_argument("--jobs", type=int, default=1, metavar="K", help="K worker processes here, the cores shared out")
+    p.add_argument("--resume", action="store_true",
+                   help="continue a killed search: its unfinished trials are run again (use only when no other "
+                        "process works on the study)")
+    p.set_defaults(func=cmd_tune)
+
+    from cifarbench.bench.ablate import MODES
+
+    p = sub.add_parser(
+        "ablate", help="train a recipe with each trick removed (or added one by one): accuracy, time, time to target",
+        description="Take a recipe's tricks apart. Its tricks are read from the recipe (and its model): "
+                    "leave-one-out trains the full recipe, then each trick off in turn; cumulative starts with "
+                    "every trick off and adds them in the recipe's order. N seeds per row.")
+    _add_base_config_arguments(p)
+    p.add_argument("--mode", default="leave-one-out", help=one_of(MODES) + " (default leave-one-out)")
+    p.add_argument("--seeds", type=int, default=3, metavar="N", help="runs per row (default 3)")
+    p.add_argument("--target", type=float, metavar="ACC", help="also report training seconds to this test accuracy")
+    p.set_defaults(func=cmd_ablate)
 
     bench = sub.add_parser("bench", help="benchmarks: devices, throughput, scaling, frameworks").add_subparsers(
         dest="bench", metavar="BENCHMARK", parser_class=Parser, required=True)

@@ -61,6 +61,11 @@ class ModelConfig:
     name: str = "resnet18"
     # airbench: train the whitening layer's bias for this many epochs, then freeze it (None: never freeze)
     whiten_bias_epochs: int | None = None
+    # models with a data-dependent first layer (airbench's whitening): set it from the training
+    # images before the first step; False leaves its random init (still frozen), for ablations
+    data_init: bool = True
+    # airbench's convs start as identity (dirac) on their first in_channels filters; False: PyTorch's init
+    identity_init: bool = True
 
     def __post_init__(self):
         # the name is checked against the model registry by recipes.check_registered

@@ -48,16 +48,34 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+# The CPU instruction sets that decide how fast a small convnet trains (the fingerprint records
+# which of them the CPU has): AVX-512 widens fp32, AVX512-BF16 and AMX compute bf16 natively.
+SPEED_ISA = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+NATIVE_BF16_ISA = ("avx512_bf16", "amx_bf16")
+
+
 @functools.lru_cache(maxsize=None)
-def cpu_supports_fast_bf16() -> bool:
-    """True where the CPU has native bf16 matmul (AVX512-BF16 or AMX), so autocast pays off
-    (read once per process: the CPU does not change under a running program)."""
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags as Linux reports them (empty elsewhere; read once per process:
+    the CPU does not change under a running program)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
-            flags = f.read()
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
     except OSError:
-        flags = ""
-    return any(flag in flags for flag in ("avx512_bf16", "amx_bf16"))
+        pass
+    return frozenset()
+
+
+def cpu_speed_isa() -> list[str]:
+    """Which of SPEED_ISA this CPU has, in that order."""
+    return [name for name in SPEED_ISA if name in cpu_flags()]
+
+
+def cpu_supports_fast_bf16() -> bool:
+    """True where the CPU has native bf16 matmul (AVX512-BF16 or AMX), so autocast pays off."""
+    return any(flag in cpu_flags() for flag in NATIVE_BF16_ISA)
 
 
 @dataclass(frozen=True)

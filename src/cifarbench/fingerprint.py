@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from cifarbench import __version__
+from cifarbench.devices import cpu_speed_isa, cpu_supports_fast_bf16
 
 
 def _cpu_model() -> str:
@@ -29,6 +30,14 @@ def _cpu_model() -> str:
         except (OSError, subprocess.SubprocessError):
             pass
     return platform.processor() or "unknown"
+
+
+def _cpu_capability() -> str | None:
+    """The vector kernels torch dispatches to here: DEFAULT, AVX2, AVX512, ZVECTOR..."""
+    try:
+        return torch.backends.cpu.get_cpu_capability()
+    except (AttributeError, RuntimeError):
+        return None
 
 
 def _ram_bytes() -> int | None:
@@ -102,7 +111,12 @@ def fingerprint(device: torch.device | None = None) -> dict:
         "os_release": platform.release(),
         "kernel": platform.version(),
         "architecture": platform.machine(),
-        "cpu_model": _cpu_model(),
+        "cpu_model": _cpu_model(),  # as the OS reports it
+        # what decides CPU speed: the instruction sets, the kernels torch picked, native bf16
+        # (which is what `--precision auto` looks for before it chooses bf16 on a CPU)
+        "cpu_isa": cpu_speed_isa(),
+        "cpu_capability": _cpu_capability(),
+        "cpu_native_bf16": cpu_supports_fast_bf16(),
         "cpu_cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "ram_bytes": _ram_bytes(),

@@ -6,10 +6,13 @@ which images are training, validation and test images.
 
 With val_split = 0 the test split doubles as validation (the convention of the scripts this
 tool replaces); every output names the split it validated on, so the two are never confused.
+A run whose final evaluation is on the validation split (a `cifarbench tune` trial) has its
+test split sealed: any read of it is an error, so no choice can be made by looking at it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -18,10 +21,26 @@ from cifarbench.config import RunConfig
 from cifarbench.data.dataset import ImageDataset, Split, split_validation
 from cifarbench.data.loader import DeviceLoader
 from cifarbench.data.store import load_dataset
-from cifarbench.errors import ConfigError
+from cifarbench.errors import ConfigError, DataError
 
 VALIDATION = "validation"
 TEST_AS_VALIDATION = "test (used as validation)"
+FINAL_SPLITS = ("test", "validation")  # what a run's final evaluation reads
+
+
+class SealedSplit:
+    """Stands in for the test split of a run that must not see it: every use is an error."""
+
+    def __init__(self, why: str):
+        self._why = why
+
+    def __len__(self) -> int:
+        raise DataError(f"the test split is sealed: {self._why}")
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):  # copy/pickle probes, not reads of the data
+            raise AttributeError(name)
+        raise DataError(f"the test split is sealed: {self._why}")
 
 
 @dataclass
@@ -29,8 +48,17 @@ class PreparedData:
     dataset: ImageDataset
     train: Split
     val: Split
-    test: Split
+    test: Split | SealedSplit
     val_name: str  # VALIDATION or TEST_AS_VALIDATION
+    final: str = "test"  # the split of the final evaluation, one of FINAL_SPLITS
+
+    @property
+    def final_split(self) -> Split:
+        return self.val if self.final == "validation" else self.test
+
+    @property
+    def test_sealed(self) -> bool:
+        return isinstance(self.test, SealedSplit)
 
 
 def load_configured_dataset(config: RunConfig, quiet: bool = False) -> ImageDataset:
@@ -41,15 +69,25 @@ def load_configured_dataset(config: RunConfig, quiet: bool = False) -> ImageData
         test_size=d.synthetic_test_size, seed=config.train.seed)
 
 
-def prepare_data(config: RunConfig, quiet: bool = False) -> PreparedData:
+def prepare_data(config: RunConfig, quiet: bool = False, final: str = "test") -> PreparedData:
+    """The splits of a run. With `final="validation"` the run ends on its validation split and
+    its test split is sealed before anything sees it (it needs data.val_split > 0)."""
     d = config.data
+    if final not in FINAL_SPLITS:
+        raise ConfigError(f"final evaluation split {final!r} is not one of {', '.join(FINAL_SPLITS)}")
+    if final == "validation" and d.val_split <= 0:
+        raise ConfigError("a run that must not read the test split needs a validation split carved from the "
+                          f"training data: data.val_split is {d.val_split}, give a fraction such as 0.1")
     dataset = load_configured_dataset(config, quiet)
+    if final == "validation":
+        dataset = dataclasses.replace(dataset, test=SealedSplit("this run validates on data held out of the "
+                                                                "training split and never reads the test split"))
     train_split = dataset.train.take(slice(0, d.train_subset)) if d.train_subset else dataset.train
-    test_split = test_split_of(config, dataset)
+    test_split = dataset.test if final == "validation" else test_split_of(config, dataset)
     if d.val_split > 0:
         train_split, val_split = split_validation(train_split, d.val_split, config.train.seed)
-        return PreparedData(dataset, train_split, val_split, test_split, VALIDATION)
-    return PreparedData(dataset, train_split, test_split, test_split, TEST_AS_VALIDATION)
+        return PreparedData(dataset, train_split, val_split, test_split, VALIDATION, final)
+    return PreparedData(dataset, train_split, test_split, test_split, TEST_AS_VALIDATION, final)
 
 
 def test_split_of(config: RunConfig, dataset: ImageDataset) -> Split:
@@ -80,6 +118,8 @@ def local_batch_size(global_batch: int, world_size: int) -> int:
     return global_batch // world_size
 
 
-def test_loader(config: RunConfig, data: PreparedData, device: torch.device) -> DeviceLoader:
-    return DeviceLoader(data.test, data.dataset.mean, data.dataset.std, config.train.eval_batch_size, device,
+def final_loader(config: RunConfig, data: PreparedData, device: torch.device) -> DeviceLoader:
+    """The loader of the final evaluation: the test split, or the validation split of a run
+    that must not read the test split."""
+    return DeviceLoader(data.final_split, data.dataset.mean, data.dataset.std, config.train.eval_batch_size, device,
                         shuffle=False, channels_last=config.train.channels_last)

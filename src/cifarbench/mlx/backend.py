@@ -25,7 +25,7 @@ import torch
 from cifarbench.checkpoints import save_mlx_checkpoint
 from cifarbench.config import RunConfig
 from cifarbench.console import CONSOLE
-from cifarbench.data.prepare import make_loaders, test_loader
+from cifarbench.data.prepare import final_loader, make_loaders
 from cifarbench.errors import ConfigError, RunStopped
 from cifarbench.eval.evaluate import evaluate
 from cifarbench.eval.metrics import per_class_accuracy
@@ -315,5 +315,5 @@ class MlxBackend(Backend):
         finally:
             self.model.train()
 
-    def evaluate_test(self, data):
-        return self.evaluate(test_loader(self.config, data, torch.device("cpu")), self.config.train.tta)
+    def evaluate_final(self, data):
+        return self.evaluate(final_loader(self.config, data, torch.device("cpu")), self.config.train.tta)

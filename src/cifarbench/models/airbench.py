@@ -21,7 +21,7 @@ from torch import nn
 
 from cifarbench.models.registry import register
 
-__all__ = ["Airbench", "WhiteningConv"]
+__all__ = ["Airbench", "WhiteningConv", "drop_identity_init", "has_identity_init"]
 
 
 class BatchNorm(nn.BatchNorm2d):
@@ -38,9 +38,21 @@ class Conv(nn.Conv2d):
     def __init__(self, c_in: int, c_out: int):
         super().__init__(c_in, c_out, kernel_size=3, padding="same", bias=False)
 
-    def reset_parameters(self):
+    def reset_parameters(self, identity: bool = True):
         super().reset_parameters()
-        nn.init.dirac_(self.weight.data[: self.in_channels])
+        if identity:
+            nn.init.dirac_(self.weight.data[: self.in_channels])
+
+
+def has_identity_init(model: nn.Module) -> bool:
+    return any(isinstance(m, Conv) for m in model.modules())
+
+
+def drop_identity_init(model: nn.Module) -> None:
+    """Re-initialise the identity-initialised convs with PyTorch's default init alone (an ablation)."""
+    for m in model.modules():
+        if isinstance(m, Conv):
+            m.reset_parameters(identity=False)
 
 
 class WhiteningConv(nn.Conv2d):

@@ -9,7 +9,7 @@ plots, status) is the run lifecycle's, in api.py, the same for every framework.
                   .prepare(run, meta)   the loop's objects, now that the run directory exists
                   .describe()           run_log fields: device, precision, parameters, ...
                   .fit(run, meta)       the loop; checkpoints in the framework's format
-                  .evaluate_test(data)  logits of the test split (TTA included)
+                  .evaluate_final(data) logits of the final split, test unless sealed (TTA included)
 
 `TorchBackend` below is PyTorch's (the one loop, train/trainer.py); mlx/backend.py is MLX's.
 """
@@ -22,12 +22,13 @@ import logging
 import torch
 
 from cifarbench.config import RunConfig
-from cifarbench.data.prepare import PreparedData, make_loaders, test_loader
+from cifarbench.data.prepare import PreparedData, final_loader, make_loaders
 from cifarbench.devices import configure_threads, resolve_device, resolve_precision, synchronize
 from cifarbench.errors import CheckpointError, RunStopped
 from cifarbench.eval.evaluate import Evaluation
 from cifarbench.fingerprint import fingerprint
-from cifarbench.models import build_model_for, count_parameters
+from cifarbench.models import count_parameters
+from cifarbench.models.configured import build_configured_model
 from cifarbench.runs import RunDir
 from cifarbench.train import distributed
 from cifarbench.train.callbacks import Callback
@@ -74,7 +75,7 @@ class Backend:
 
     def fit(self, run: RunDir, meta: dict) -> TrainState: ...
 
-    def evaluate_test(self, data: PreparedData) -> Evaluation: ...
+    def evaluate_final(self, data: PreparedData) -> Evaluation: ...
 
     def synchronize(self) -> None:
         """Wait for queued work, so a clock read next measures finished work."""
@@ -105,7 +106,7 @@ class TorchBackend(Backend):
 
     def build(self, data):
         self.data = data
-        self.model = build_model_for(self.config.model.name, data.dataset.shape, data.dataset.num_classes)
+        self.model = build_configured_model(self.config.model, data.dataset.shape, data.dataset.num_classes)
         self.train_loader, self.val_loader = make_loaders(self.config, data, self.device, self.ctx.rank,
                                                           self.ctx.world_size)
 
@@ -182,7 +183,7 @@ class TorchBackend(Backend):
     def _data_init(self, count: int = 5000) -> None:
         """Data-dependent initialisation (airbench's whitening), timed as training, done once."""
         trainer, model = self.trainer, self.trainer.model
-        if trainer.state.step or not hasattr(model, "init_from_data"):
+        if trainer.state.step or not hasattr(model, "init_from_data") or not self.config.model.data_init:
             return
         loader = trainer.train_loader
         trainer.stopwatch.start()
@@ -190,8 +191,8 @@ class TorchBackend(Backend):
         synchronize(trainer.device)
         trainer.state.train_seconds += trainer.stopwatch.stop()
 
-    def evaluate_test(self, data):
-        return self.trainer.evaluate(test_loader(self.config, data, self.device), tta=self.config.train.tta)
+    def evaluate_final(self, data):
+        return self.trainer.evaluate(final_loader(self.config, data, self.device), tta=self.config.train.tta)
 
     def synchronize(self):
         synchronize(self.device)

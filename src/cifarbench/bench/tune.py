@@ -1,0 +1,311 @@
+"""`cifarbench tune`: adapt a recipe to a machine and a dataset with Optuna, never looking at the test split.
+
+    cifarbench tune --recipe airbench94 --dataset fashion-mnist --space space.yaml --trials 20 --budget-s 60
+
+Every trial is a normal run of the one loop (its own run directory and run_log, under
+<runs-dir>/tune-<study>/trials/) that trains on the training split less a validation part
+(data.val_split, 0.1 unless the config says otherwise) and ends on that validation part: its test
+split is sealed (data/prepare.py), so reading it would be an error, not a silent leak.
+
+Objectives:
+  (default)      the final validation accuracy (the recipe's TTA included), maximised
+  --budget-s S   the same, with training stopped once its clock passes S seconds: what S buys
+  --target ACC   the seconds of a run (init + training + final evaluation) that ends at or above
+                 ACC validation accuracy, minimised; a run that ends below it is pruned
+
+Trials that fall behind are pruned on their per-epoch validation accuracy (Optuna's median
+pruner) in the accuracy objectives. The study lives in a database, SQLite in the study folder by
+default: running the same command again (or with --resume) continues it, and any SQLAlchemy
+URL (--storage) lets processes on several machines work on one study. --trials N is the number
+of finished trials the study should hold: each process takes the next trial while fewer have
+been started, under a lock in the study folder (processes on other machines may overshoot by a
+trial each). --jobs K runs K worker processes here, the CPU cores shared out between them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from filelock import FileLock
+
+from cifarbench.api import train
+from cifarbench.bench.repeat import timed_seconds
+from cifarbench.bench.space import Param, as_config_layer
+from cifarbench.console import CONSOLE
+from cifarbench.errors import ConfigError, RunStopped, UserError
+from cifarbench.train.callbacks import Callback
+from cifarbench.train.recipes import resolve_config
+
+DEFAULT_VAL_SPLIT = 0.1  # the validation part carved from training data when the config has none
+BUDGET_CHECK_EVERY = 4  # steps between two reads of the training clock in --budget-s mode
+
+
+def require_optuna():
+    try:
+        import optuna
+    except ImportError:
+        raise UserError("cifarbench tune needs Optuna, an optional extra: pip install 'cifarbench[tune]'") from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+@dataclass
+class TuneRequest:
+    recipe: str | None
+    space: list[Param]
+    base: dict = field(default_factory=dict)  # config values given explicitly (dataset, device, ...)
+    trials: int = 20
+    budget_s: float | None = None
+    target: float | None = None
+    storage: str | None = None
+    study: str | None = None
+    jobs: int = 1
+    resume: bool = False
+    runs_dir: str = "runs"
+    quiet: bool = False
+
+    def __post_init__(self):
+        if self.trials < 1:
+            raise ConfigError(f"--trials {self.trials} must be at least 1")
+        if self.jobs < 1:
+            raise ConfigError(f"--jobs {self.jobs} must be at least 1")
+        if self.budget_s is not None and self.target is not None:
+            raise ConfigError("give --budget-s or --target, not both: one objective per study")
+        if self.budget_s is not None and not self.budget_s > 0:
+            raise ConfigError(f"--budget-s {self.budget_s} must be a positive number of seconds")
+        if self.target is not None and not 0 < self.target < 1:
+            raise ConfigError(f"--target {self.target} must be an accuracy between 0 and 1 (e.g. 0.93)")
+
+    @property
+    def objective(self) -> str:
+        return "time-to-target" if self.target is not None else "accuracy"
+
+    @property
+    def direction(self) -> str:
+        return "minimize" if self.target is not None else "maximize"
+
+    def base_config(self):
+        """The config every trial starts from (recipe < explicit values), with a validation part."""
+        config = resolve_config(self.recipe, self.base)
+        if config.data.val_split <= 0:
+            config = resolve_config(self.recipe, self.base, {"data": {"val_split": DEFAULT_VAL_SPLIT}})
+        return config
+
+    def study_name(self) -> str:
+        config = self.base_config()
+        return self.study or f"{config.recipe}-{config.data.dataset}"
+
+    def folder(self) -> Path:
+        return Path(self.runs_dir) / f"tune-{self.study_name()}"
+
+    def storage_url(self) -> str:
+        return self.storage or f"sqlite:///{(self.folder() / 'study.db').resolve()}"
+
+    def search(self) -> dict:
+        """What defines the study; a second process must join with the same."""
+        return {"recipe": self.base_config().recipe, "objective": self.objective, "budget_s": self.budget_s,
+                "target": self.target, "space": sorted(p.field for p in self.space)}
+
+
+# ---------------------------------------------------------------- the study
+
+
+def open_study(request: TuneRequest):
+    optuna = require_optuna()
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    url = request.storage_url()
+    try:
+        storage = optuna.storages.RDBStorage(url)
+    except (ArgumentError, ValueError) as exc:
+        raise ConfigError(f"--storage {url!r} is not a database URL SQLAlchemy knows ({exc})") from None
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"--storage {url!r} needs the database driver {exc.name!r}: pip install it") from None
+    except OperationalError as exc:
+        raise ConfigError(f"--storage {url!r}: cannot open the database ({str(exc.orig).splitlines()[0]})") from None
+    study = optuna.create_study(
+        study_name=request.study_name(), storage=storage, direction=request.direction, load_if_exists=True,
+        sampler=optuna.samplers.TPESampler(seed=None),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1))
+    search = request.search()
+    saved = study.user_attrs.get("search")
+    if saved is None:
+        study.set_user_attr("search", search)
+    elif saved != search:
+        raise ConfigError(f"study {study.study_name!r} was created for {saved}; this command asks for {search}: "
+                          "give another --study")
+    return optuna, study
+
+
+def finished(trial) -> bool:
+    """A trial that ran to an outcome (interrupted trials have none and are run again)."""
+    return "outcome" in trial.user_attrs
+
+
+def claimed(trial, optuna) -> bool:
+    return finished(trial) or trial.state == optuna.trial.TrialState.RUNNING
+
+
+def reap_interrupted(optuna, study, everywhere: bool) -> list[int]:
+    """Mark trials whose process is gone as failed (without an outcome, so they do not count):
+    trials of dead processes on this machine, or, with `everywhere` (--resume: the user says no
+    process works on the study), every trial still marked running."""
+    reaped = []
+    host = socket.gethostname()
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        pid, on = trial.user_attrs.get("pid"), trial.user_attrs.get("host")
+        if everywhere or (on == host and pid is not None and not _alive(pid)):
+            study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+            reaped.append(trial.number)
+    return reaped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# ---------------------------------------------------------------- one trial
+
+
+class TrialMonitor(Callback):
+    """Reports each validation to Optuna (which may prune the trial) and, with a budget, stops
+    training once the training clock passes it."""
+
+    def __init__(self, trial, budget_s: float | None, report: bool):
+        self.trial, self.budget_s, self.report = trial, budget_s, report
+        self.stopped_by_budget = False
+
+    def on_batch_end(self, trainer, batch_index):
+        if self.budget_s is None or trainer.state.step % BUDGET_CHECK_EVERY:
+            return
+        if trainer.training_seconds_so_far() > self.budget_s:
+            trainer.should_stop = self.stopped_by_budget = True  # the loop validates once more, then ends
+
+    def on_eval_end(self, trainer, record):
+        if not self.report:
+            return
+        self.trial.report(record["val_accuracy"], record["epoch"])
+        if not self.stopped_by_budget and self.trial.should_prune():
+            raise RunStopped(f"trial {self.trial.number} pruned at epoch {record['epoch']} "
+                             f"({record['val_accuracy']:.2%} validation accuracy)", 0, status="pruned",
+                             record={"pruned_at_epoch": record["epoch"]})
+
+
+def run_trial(optuna, study, trial, request: TuneRequest) -> str:
+    """Run one trial to its outcome and tell the study; returns a one-line summary."""
+    values = {p.field: p.suggest(trial) for p in request.space}
+    state, outcome = optuna.trial.TrialState, ""
+    try:
+        val_split = request.base_config().data.val_split
+        config = resolve_config(request.recipe, request.base, {"data": {"val_split": val_split}},
+                                as_config_layer(values),
+                                {"runs_dir": str(request.folder() / "trials"), "name": f"trial{trial.number:04d}",
+                                 "train": {"plots": False, "eval_every": 1}})
+    except ConfigError as exc:  # a combination the config refuses is a failed point of the space, not a crash
+        trial.set_user_attr("outcome", f"invalid: {exc}")
+        study.tell(trial, state=state.FAIL)
+        return f"invalid ({exc})"
+    monitor = TrialMonitor(trial, request.budget_s, report=request.target is None)
+    try:
+        result = train(config, quiet=True, callbacks=[monitor], final="validation")
+    except RunStopped as stop:
+        trial.set_user_attr("outcome", stop.status)
+        trial.set_user_attr("reason", str(stop))
+        study.tell(trial, state=state.PRUNED if stop.status == "pruned" else state.FAIL)
+        return str(stop)
+    except UserError as exc:
+        trial.set_user_attr("outcome", f"invalid: {exc}")
+        study.tell(trial, state=state.FAIL)
+        return f"invalid ({exc})"
+    accuracy, seconds = result.metrics["accuracy"], timed_seconds(result)
+    for key, value in {"val_accuracy": accuracy, "seconds": seconds, "train_seconds": result.run_log["train_seconds"],
+                       "stopped_by_budget": monitor.stopped_by_budget, "run_dir": str(result.run.path),
+                       "epochs_completed": result.run_log["epochs_completed"]}.items():
+        trial.set_user_attr(key, value)
+    if request.target is not None and accuracy < request.target:
+        outcome = "missed target"
+        trial.set_user_attr("outcome", outcome)
+        study.tell(trial, state=state.PRUNED)
+    else:
+        outcome = "complete"
+        trial.set_user_attr("outcome", outcome)
+        study.tell(trial, seconds if request.target is not None else accuracy)
+    return f"{outcome}: {accuracy:.2%} validation accuracy in {seconds:.1f} s"
+
+
+# ---------------------------------------------------------------- workers
+
+
+def run_worker(request: TuneRequest, cores: list[int] | None = None) -> int:
+    """Take trials from the study until it holds request.trials; returns how many this process ran."""
+    if cores is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, cores)  # this worker's share: the loop sets one thread per core it may use
+    optuna, study = open_study(request)
+    ran = 0
+    lock = FileLock(request.folder() / "ask.lock")
+    while True:
+        with lock:  # count and ask as one step, so local processes never start more than --trials
+            count = sum(claimed(t, optuna) for t in study.get_trials(deepcopy=False))
+            if count >= request.trials:
+                return ran
+            trial = study.ask()
+            trial.set_user_attr("host", socket.gethostname())
+            trial.set_user_attr("pid", os.getpid())
+        summary = run_trial(optuna, study, trial, request)
+        ran += 1
+        if not request.quiet:
+            CONSOLE.print(f"trial {trial.number}: {summary}", highlight=False)
+
+
+def _worker_main(request: TuneRequest, cores: list[int] | None, results) -> None:
+    results.put(run_worker(request, cores))
+
+
+def share_cores(jobs: int) -> list[list[int] | None]:
+    """The cores each of `jobs` workers may use (contiguous blocks), or None where the OS cannot pin."""
+    if not hasattr(os, "sched_getaffinity"):
+        return [None] * jobs
+    cores = sorted(os.sched_getaffinity(0))
+    if jobs > len(cores):
+        raise ConfigError(f"--jobs {jobs} is more than the {len(cores)} cores this process may use")
+    per = len(cores) // jobs
+    return [cores[i * per:(i + 1) * per] for i in range(jobs)]
+
+
+def tune(request: TuneRequest) -> dict:
+    """Run the search (here, or in --jobs worker processes), then write its results."""
+    if request.storage is None:
+        request.folder().mkdir(parents=True, exist_ok=True)  # the default SQLite file lives there
+    optuna, study = open_study(request)  # checks the storage and the search before any worker starts
+    request.folder().mkdir(parents=True, exist_ok=True)
+    reaped = reap_interrupted(optuna, study, everywhere=request.resume)
+    if reaped and not request.quiet:
+        CONSOLE.print(f"trials {', '.join(map(str, reaped))} were interrupted; they will be run again")
+    if request.jobs == 1:
+        ran = [run_worker(request)]
+    else:
+        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no torch threads inherited
+        results = context.Queue()
+        workers = [context.Process(target=_worker_main, args=(request, cores, results))
+                   for cores in share_cores(request.jobs)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        if any(w.exitcode != 0 for w in workers):
+            raise RuntimeError(f"a tune worker failed (exit codes {[w.exitcode for w in workers]})")
+        ran = [results.get() for _ in workers]
+    from cifarbench.bench.tune_report import write_study_report
+
+    return {**write_study_report(optuna, study, request), "ran_here": ran}
+

@@ -1,0 +1,269 @@
+"""`cifarbench tune`: trials are normal runs scored on a validation split with the test split
+sealed; a study in SQLite is shared by processes and survives a kill; bad input is one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cifarbench import cli
+from cifarbench.api import train
+from cifarbench.bench.space import load_space, parse_space
+from cifarbench.bench.tune import TuneRequest, tune
+from cifarbench.data import prepare
+from cifarbench.data.dataset import Split
+from cifarbench.errors import ConfigError, DataError
+from cifarbench.train.recipes import resolve_config
+
+optuna = pytest.importorskip("optuna", reason="the [tune] extra (optuna) is not installed")
+
+TINY = ["--recipe", "airbench94", "--model", "airbench-tiny", "--dataset", "synthetic", "--device", "cpu",
+        "--set", "data.synthetic_shape=[1,16,16]", "--set", "data.synthetic_train_size=400",
+        "--set", "data.synthetic_test_size=50", "--set", "train.batch_size=50", "--set", "train.eval_batch_size=100",
+        "--set", "train.channels_last=false"]
+SPACE = {"optim.lr": {"low": 1.0, "high": 8.0, "log": True}, "train.epochs": {"low": 1, "high": 2},
+         "train.tta": [0, 1]}
+
+
+def base_values() -> dict:
+    return {"model": {"name": "airbench-tiny"},
+            "data": {"dataset": "synthetic", "synthetic_shape": [1, 16, 16], "synthetic_train_size": 400,
+                     "synthetic_test_size": 50},
+            "train": {"batch_size": 50, "eval_batch_size": 100, "channels_last": False, "device": "cpu"}}
+
+
+@pytest.fixture
+def space_file(tmp_path) -> Path:
+    path = tmp_path / "space.yaml"
+    path.write_text(yaml.safe_dump(SPACE))
+    return path
+
+
+def study_trials(folder: Path):
+    study = optuna.load_study(study_name=folder.name.removeprefix("tune-"), storage=f"sqlite:///{folder / 'study.db'}")
+    return study.get_trials()
+
+
+def finished(trials) -> list:
+    return [t for t in trials if "outcome" in t.user_attrs]
+
+
+# ---------------------------------------------------------------- the test split
+
+
+class UntouchableSplit(Split):
+    """A split whose images or labels, once read, fail the test."""
+
+    def __getattribute__(self, name):
+        if name in ("images", "labels", "take", "__len__"):
+            raise AssertionError(f"the test split was read ({name})")
+        return object.__getattribute__(self, name)
+
+
+def test_a_search_never_reads_the_test_split(tmp_path, space_file, monkeypatch):
+    real = prepare.load_configured_dataset
+
+    def load_with_untouchable_test(config, quiet=False):
+        dataset = real(config, quiet)
+        dataset.test = UntouchableSplit(dataset.test.images, dataset.test.labels)
+        return dataset
+
+    monkeypatch.setattr(prepare, "load_configured_dataset", load_with_untouchable_test)
+    result = tune(TuneRequest("airbench94", load_space(space_file), base_values(), trials=3,
+                              runs_dir=str(tmp_path / "runs"), quiet=True))
+    outcomes = [r["outcome"] for r in result["trials"]]
+    assert outcomes == ["complete"] * 3, [r.get("reason") for r in result["trials"]]
+    for row in result["trials"]:
+        log = json.loads((Path(row["run_dir"]) / "run_log.json").read_text())
+        assert log["final_split"] == "validation" and log["test_images"] is None
+        assert log["validation_split"] == "validation" and log["val_images"] == 40  # 10% of 400
+        metrics = json.loads((Path(row["run_dir"]) / "metrics.json").read_text())
+        assert metrics["split"] == "validation" and metrics["accuracy"] == pytest.approx(row["val_accuracy"])
+
+
+def test_a_run_told_to_end_on_validation_has_its_test_split_sealed(tmp_path):
+    config = resolve_config("airbench94", base_values(), {"data": {"val_split": 0.2}})
+    data = prepare.prepare_data(config, quiet=True, final="validation")
+    assert data.final_split is data.val and data.test_sealed
+    with pytest.raises(DataError, match="sealed"):
+        len(data.test)
+    with pytest.raises(DataError, match="sealed"):
+        data.dataset.test.images  # noqa: B018
+    with pytest.raises(ConfigError, match="val_split"):
+        train(resolve_config("airbench94", base_values(), {"runs_dir": str(tmp_path)}), final="validation")
+
+
+# ---------------------------------------------------------------- the study
+
+
+def test_the_best_config_is_a_yaml_train_takes(tmp_path, space_file, capsys):
+    runs = tmp_path / "runs"
+    assert cli.main(["tune", *TINY, "--space", str(space_file), "--trials", "3", "--runs-dir", str(runs),
+                     "--quiet"]) == 0
+    out = capsys.readouterr().out
+    folder = runs / "tune-airbench94-synthetic"
+    best = yaml.safe_load((folder / "best.yaml").read_text())
+    table = json.loads((folder / "trials.json").read_text())
+    assert "machine" in table and len(table["trials"]) == 3
+    chosen = next(t for t in table["trials"] if t["number"] == table["best_trial"])
+    assert chosen["val_accuracy"] == max(t["val_accuracy"] for t in table["trials"])
+    assert best["optim"]["lr"] == chosen["params"]["optim.lr"] and best["train"]["tta"] == chosen["params"]["train.tta"]
+    assert (folder / "history.png").stat().st_size > 1000
+    assert f"best: trial {chosen['number']}" in out and "ran 3 trials" in out
+    # the recommended config trains as given
+    assert cli.main(["train", "--config", str(folder / "best.yaml"), "--runs-dir", str(tmp_path / "again"),
+                     "--quiet", "--no-plots"]) == 0
+    assert "test accuracy" in capsys.readouterr().out
+
+
+def _tune_command(space_file: Path, runs: Path, trials: int) -> list[str]:
+    return [sys.executable, "-m", "cifarbench", "tune", *TINY, "--space", str(space_file), "--trials", str(trials),
+            "--runs-dir", str(runs)]
+
+
+def _ran(stdout: str) -> int:
+    return int(stdout.split("this command ran ")[1].split(" trials")[0])
+
+
+@pytest.mark.slow
+def test_two_processes_share_one_sqlite_study_and_the_trial_count_adds_up(tmp_path, space_file):
+    runs = tmp_path / "runs"
+    # create the study first, so the two processes join it rather than race to create it
+    assert subprocess.run(_tune_command(space_file, runs, 1), capture_output=True, text=True).returncode == 0
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen(_tune_command(space_file, runs, 7), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env) for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e for _, e in outs]
+    ran = [_ran(o) for o, _ in outs]
+    trials = study_trials(runs / "tune-airbench94-synthetic")
+    assert len(trials) == 7 and len(finished(trials)) == 7
+    assert sum(ran) == 6 and all(n >= 1 for n in ran), ran  # both worked on it; 1 + 6 = 7, no trial twice
+    assert len({t.user_attrs["pid"] for t in trials}) == 3
+
+
+@pytest.mark.slow
+def test_a_killed_search_resumes_where_it_stopped(tmp_path, space_file):
+    runs = tmp_path / "runs"
+    folder = runs / "tune-airbench94-synthetic"
+    space_file.write_text(yaml.safe_dump({**SPACE, "train.epochs": {"low": 3, "high": 4}}))
+    proc = subprocess.Popen(_tune_command(space_file, runs, 4), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:  # wait until one trial has finished and the next is under way
+        if (folder / "study.db").exists():
+            try:
+                trials = study_trials(folder)
+            except Exception:  # noqa: BLE001 - the study may not be created yet
+                trials = []
+            if finished(trials) and any(t.state.name == "RUNNING" for t in trials):
+                break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = study_trials(folder)
+    done_before = len(finished(before))
+    running = [t.number for t in before if t.state.name == "RUNNING"]
+    assert 1 <= done_before < 4 and running
+
+    again = subprocess.run(_tune_command(space_file, runs, 4), capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert "were interrupted; they will be run again" in again.stderr  # progress goes to stderr
+    after = study_trials(folder)
+    assert len(finished(after)) == 4 and _ran(again.stdout) == 4 - done_before
+    for number in running:  # the trial the kill cut short: failed, without an outcome, not counted
+        assert after[number].state.name == "FAIL" and "outcome" not in after[number].user_attrs
+
+
+# ---------------------------------------------------------------- refusals
+
+
+@pytest.mark.parametrize("content, message", [
+    ("optim.lr: [", "not valid YAML"),
+    ("- optim.lr", "non-empty mapping"),
+    ("optim.speed: {low: 1, high: 2}", "'optim.speed' is not a config field"),
+    ("lr: {low: 1, high: 2}", "'lr' is not a config field"),
+    ("optim.lr: {low: 2, high: 1}", "low 2 must be below high 1"),
+    ("optim.lr: {low: 0, high: 1, log: true}", "log range needs low > 0"),
+    ("optim.lr: {low: 1}", "needs low and high"),
+    ("optim.lr: {choices: []}", "non-empty list"),
+])
+def test_a_bad_space_file_is_one_line_and_nothing_is_written(tmp_path, capsys, content, message):
+    space = tmp_path / "space.yaml"
+    space.write_text(content)
+    runs = tmp_path / "runs"
+    assert cli.main(["tune", *TINY, "--space", str(space), "--runs-dir", str(runs)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not runs.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--storage", "notadatabase://x"], "is not a database URL"),
+    (["--storage", "sqlite:////nonexistent/folder/study.db"], "cannot open the database"),
+    (["--recipe", "airbench9000"], "unknown recipe 'airbench9000'"),
+    (["--budget-s", "60", "--target", "0.9"], "not allowed with argument"),
+    (["--target", "93"], "between 0 and 1"),
+    (["--trials", "0"], "must be at least 1"),
+])
+def test_bad_tune_arguments_are_one_line_exit_2(tmp_path, capsys, space_file, args, message):
+    runs = tmp_path / "runs"
+    try:
+        code = cli.main(["tune", *TINY, "--space", str(space_file), "--runs-dir", str(runs), *args])
+    except SystemExit as exc:  # argparse's own refusals
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not runs.exists()
+
+
+def test_tune_without_optuna_names_the_extra(tmp_path, capsys, space_file, monkeypatch):
+    monkeypatch.setitem(sys.modules, "optuna", None)  # `import optuna` now raises ImportError
+    assert cli.main(["tune", *TINY, "--space", str(space_file), "--runs-dir", str(tmp_path / "runs")]) == 2
+    assert "pip install 'cifarbench[tune]'" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_space_entries_become_optuna_distributions():
+    params = {p.field: p for p in parse_space({"train.epochs": {"low": 2, "high": 8, "step": 2},
+                                               "optim.lr": {"low": 0.5, "high": 4.0, "log": True},
+                                               "model.name": ["airbench-tiny", "airbench-small"]})}
+    study = optuna.create_study()
+    trial = study.ask()
+    values = {name: p.suggest(trial) for name, p in params.items()}
+    assert values["train.epochs"] in (2, 4, 6, 8) and isinstance(values["train.epochs"], int)
+    assert 0.5 <= values["optim.lr"] <= 4.0 and isinstance(values["optim.lr"], float)
+    assert values["model.name"] in ("airbench-tiny", "airbench-small")
+    assert isinstance(trial.distributions["optim.lr"], optuna.distributions.FloatDistribution)
+    assert trial.distributions["optim.lr"].log
+
+
+@pytest.mark.slow
+def test_jobs_run_worker_processes_on_their_own_cores(tmp_path, space_file):
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two cores to share out")
+    result = tune(TuneRequest("airbench94", load_space(space_file), base_values(), trials=4, jobs=2,
+                              runs_dir=str(tmp_path / "runs"), quiet=True))
+    assert len(result["ran_here"]) == 2 and sum(result["ran_here"]) == 4
+    pids = {json.loads((Path(r["run_dir"]) / "run_log.json").read_text())["threads"] for r in result["trials"]}
+    assert pids == {1}  # each worker trained with one thread: its share of the two cores
+
+
+def test_a_budget_stops_training_once_its_clock_passes_it(tmp_path, space_file):
+    space_file.write_text(yaml.safe_dump({"optim.lr": {"low": 1.0, "high": 2.0}}))
+    result = tune(TuneRequest("airbench94", load_space(space_file),
+                              {**base_values(), "train": {**base_values()["train"], "epochs": 50}}, trials=1,
+                              budget_s=0.3, runs_dir=str(tmp_path / "runs"), quiet=True))
+    (row,) = result["trials"]
+    log = json.loads((Path(row["run_dir"]) / "run_log.json").read_text())
+    assert row["outcome"] == "complete" and log["epochs_completed"] < 50
+    # stopped within a few steps of the budget (checked every BUDGET_CHECK_EVERY steps)
+    assert 0.3 <= log["train_seconds"] < 0.3 + 10 * log["train_seconds"] / log["steps"] * 4
