@@ -36,6 +36,7 @@ from cifarbench.data.prepare import PreparedData, prepare_data
 from cifarbench.errors import CheckpointError, RunStopped
 from cifarbench.eval.metrics import classification_metrics, classification_report
 from cifarbench.files import utc_now
+from cifarbench.loggers import LoggerSet, make_loggers
 from cifarbench.runs import RunDir
 from cifarbench.train import distributed
 from cifarbench.train.backend import Backend, TorchBackend
@@ -89,7 +90,10 @@ def backend_for(config: RunConfig, quiet: bool, callbacks: list[Callback]) -> Ba
 
 def _run(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held: contextlib.ExitStack, quiet: bool,
          callbacks: list[Callback], argv: list[str] | None, final: str = "test") -> RunResult:
-    backend = backend_for(config, quiet, callbacks)
+    loggers = make_loggers(config.train.loggers)  # a missing package is refused before anything is written
+    # PyTorch's loop feeds the loggers live; MLX takes no callbacks, so its epochs are replayed at the end
+    live = config.train.framework == "torch"
+    backend = backend_for(config, quiet, [*callbacks, loggers] if live else callbacks)
     backend.setup(held)
     quiet = quiet or not backend.is_main
     data = prepare_data(config, quiet, final)
@@ -113,12 +117,14 @@ def _run(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held: c
     else:  # the machine may differ on resume: record where the rest ran
         run_log = run.update_run_log(resumed_at=utc_now(), world_size=described.get("world_size", 1),
                                      ranks=described.get("ranks"), status="running")
+    if backend.is_main:
+        loggers.start(run, config, run_log)
     if not quiet:
         CONSOLE.print(f"[bold]{config.recipe}[/]: {config.model.name} ({run_log['parameters']:,} parameters) on "
                       f"{data.dataset.name} [{len(data.train):,} train / {len(data.val):,} {data.val_name}], "
                       f"{described['device']} {described['precision']}, {backend.num_epochs} epochs -> {run.path}",
                       highlight=False)
-    with _recorded_end(run):
+    with _recorded_end(run, loggers):
         state = backend.fit(run, meta)
         backend.synchronize()
         started = time.perf_counter()
@@ -138,23 +144,30 @@ def _run(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held: c
         final_eval_seconds=final_seconds, best_val_accuracy=state.best_val_accuracy, best_epoch=state.best_epoch,
         final_split=data.final, **{f"{data.final}_accuracy": metrics["accuracy"], f"{data.final}_loss": last.loss},
         per_class_accuracy={k: v["accuracy"] for k, v in metrics["per_class"].items()})
+    if not live:
+        for record in state.history:
+            loggers.log_epoch(record)
+    loggers.finish("completed", metrics)
     return RunResult(run, metrics, state.history, run_log)
 
 
 @contextlib.contextmanager
-def _recorded_end(run: RunDir):
-    """Whatever stops the run, run_log.json says how: the backend's RunStopped carries its
-    status and fields; a second Ctrl-C, a bug or a crash is recorded as such and re-raised."""
+def _recorded_end(run: RunDir, loggers: LoggerSet):
+    """Whatever stops the run, run_log.json (and each logger) says how: the backend's RunStopped
+    carries its status and fields; a second Ctrl-C, a bug or a crash is recorded as such and re-raised."""
     try:
         yield
     except RunStopped as stop:
         run.update_run_log(status=stop.status, end_time=utc_now(), **stop.record)
+        loggers.finish(stop.status, None)
         raise
     except KeyboardInterrupt:
         run.update_run_log(status="interrupted", interrupted_by="SIGINT (twice: no checkpoint)", end_time=utc_now())
+        loggers.finish("interrupted", None)
         raise
     except BaseException as exc:
         run.update_run_log(status="failed", failure=f"{type(exc).__name__}: {exc}", end_time=utc_now())
+        loggers.finish("failed", None)
         raise
 
 

@@ -4,6 +4,8 @@
                                     RNG states, history, callbacks) + what inference needs
     MLX      checkpoints/last.npz   the weights in MLX's layout (numpy's .npz, arrays only)
              checkpoints/last.json  the same metadata as a PyTorch checkpoint carries
+    export   *.safetensors          `cifarbench export`: the weights, and the same metadata as JSON in
+                                    the file's header (metadata key "cifarbench")
 
 `load_checkpoint` returns either as one dict in PyTorch's layout (an MLX run's weights are
 converted for the PyTorch twin of its model), so eval, predict, activations and reproduce need
@@ -23,7 +25,7 @@ import numpy as np
 import torch
 
 from cifarbench.errors import CheckpointError
-from cifarbench.files import atomic_file, atomic_save_torch, atomic_write_json
+from cifarbench.files import atomic_file, atomic_save_torch, atomic_write_bytes, atomic_write_json
 from cifarbench.models import build_model
 from cifarbench.models.mlx_layout import mlx_to_torch
 from cifarbench.runs import RunDir
@@ -60,11 +62,25 @@ def checkpoint_file(path: str | Path) -> Path:
     return path
 
 
+SAFETENSORS_KEY = "cifarbench"  # the safetensors metadata entry holding the checkpoint's metadata as JSON
+
+
+def save_safetensors(weights: dict, meta: dict, path: str | Path) -> None:
+    """Weights (contiguous tensors, no shared storage) and the checkpoint metadata, one file."""
+    from safetensors.torch import save
+
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in weights.items()}
+    header = {"format": CHECKPOINT_FORMAT, **{k: v for k, v in meta.items() if k != "model"}}
+    atomic_write_bytes(save(tensors, metadata={SAFETENSORS_KEY: json.dumps(header)}), path)
+
+
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     """The checkpoint of a run directory or file, in PyTorch's layout, whichever framework wrote it."""
     file = checkpoint_file(path)
     if file.suffix == ".npz":
         return _read_mlx(file)
+    if file.suffix == ".safetensors":
+        return _read_safetensors(file)
     ckpt = _read_torch(file, map_location)
     check_metadata(file, ckpt)
     if not isinstance(ckpt.get("model"), dict):
@@ -148,6 +164,27 @@ def _read_mlx(weights: Path) -> dict:
     except (ValueError, TypeError) as exc:  # an array of a type torch cannot hold
         raise CheckpointError(f"{weights}: weights do not fit model {meta['model_name']!r} ({_first_line(exc)})") \
             from None
+    return meta
+
+
+def _read_safetensors(file: Path) -> dict:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(file), framework="pt") as f:  # tensors and a JSON header only: nothing runs
+            header = f.metadata() or {}
+            weights = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{file} is not a readable safetensors file ({_first_line(exc)})") from None
+    if SAFETENSORS_KEY not in header:
+        raise CheckpointError(f"{file} has no cifarbench metadata (model, classes, normalisation); export it with "
+                              "`cifarbench export`")
+    try:
+        meta = json.loads(header[SAFETENSORS_KEY])
+    except ValueError as exc:
+        raise CheckpointError(f"{file}: its cifarbench metadata is not JSON ({_first_line(exc)})") from None
+    check_metadata(file, meta)
+    meta["model"] = weights
     return meta
 
 

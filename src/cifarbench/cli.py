@@ -56,6 +56,12 @@ def _add_bench_training_arguments(p: argparse.ArgumentParser, recipe: str | None
     p.add_argument("--runs-dir", default="runs")
 
 
+def logger_list(text: str) -> list[str]:
+    """'csv,tensorboard' -> ['csv', 'tensorboard']; 'none' -> [] (names are checked by the config)."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    return [] if names == ["none"] else names
+
+
 def one_of(values) -> str:
     """A choice list for --help, written from the code's own tuple so the two cannot disagree."""
     return "one of: " + ", ".join(map(str, values))
@@ -67,6 +73,7 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
         FLIP_MODES,
         FRAMEWORKS,
         HYBRID_PRESETS,
+        LOGGER_NAMES,
         NONFINITE,
         OPTIMIZERS,
         SCHEDULES,
@@ -84,7 +91,12 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="override any config field, e.g. --set optim.nesterov=true (repeatable)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
     p.add_argument("--runs", type=int, default=1, metavar="N",
-                   help="N runs with seeds seed..seed+N-1; prints mean, std and 95%% CI of accuracy and time")
+                   help="N runs with seeds seed..seed+N-1; prints mean, std and 95%% CI of accuracy and time. Under "
+                        "torchrun, each process takes its share of the seeds as independent runs (no DDP)")
+    p.add_argument("--jobs", type=int, default=1, metavar="K",
+                   help="with --runs N: K runs at a time, the CPU cores shared out (one GPU each where there are "
+                        "several). A seed gives the same run whatever K at the same threads per run: fix them "
+                        "with --set train.threads=T to compare K=1 with K=2 bit for bit")
     g = p.add_argument_group("data")
     g.add_argument("--dataset", help=f"{one_of(DATASET_NAMES)} (default: the recipe's, else cifar10)")
     g.add_argument("--data-dir", help="the only folder the dataset is read from and downloaded to (default: search "
@@ -141,6 +153,10 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tta", type=int, help=f"test-time augmentation of the final test, {one_of(TTA_LEVELS)} "
                                            "(1: mirror; 2: mirror and 1-pixel translations)")
     g = p.add_argument_group("output")
+    g.add_argument("--logger", dest="loggers", type=logger_list, metavar="NAMES",
+                   help=f"comma-separated, {one_of(LOGGER_NAMES)}, or none (default: csv, i.e. metrics.csv in the run "
+                        "directory). tensorboard, mlflow and wandb each need their extra, e.g. "
+                        "pip install 'cifarbench[tensorboard]'; MLFLOW_TRACKING_URI and WANDB_MODE=offline are honoured")
     g.add_argument("--runs-dir", help="where run directories are created (default: runs)")
     g.add_argument("--name", help="run folder label (default: <dataset>-<model>)")
     g.add_argument("--quiet", action="store_true", help="no progress bar; results only")
@@ -184,6 +200,7 @@ _FLAG_FIELDS = {
     "compile": ("train", "compile"), "seed": ("train", "seed"), "deterministic": ("train", "deterministic"),
     "nonfinite": ("train", "nonfinite"), "framework": ("train", "framework"), "trainer": ("train", "trainer"),
     "hybrid_preset": ("hybrid", "preset"), "tta": ("train", "tta"), "plots": ("train", "plots"),
+    "loggers": ("train", "loggers"),
     "runs_dir": (None, "runs_dir"), "name": (None, "name"),
 }
 
@@ -227,12 +244,16 @@ def cmd_train(args) -> int:
         raise UserError(f"--runs {args.runs} must be at least 1")
     if args.resume and args.runs > 1:
         raise UserError("--resume continues one run; it cannot be combined with --runs")
+    if args.jobs != 1 and args.runs == 1:
+        raise UserError(f"--jobs {args.jobs} shares out --runs N; with one run there is nothing to share")
     if args.runs > 1:
         from cifarbench.bench.repeat import train_repeated
 
-        repeated = train_repeated(resolve_config(args.recipe, asked), args.runs, quiet=args.quiet, argv=sys.argv)
-        print((repeated.folder / "summary.md").read_text(), end="")
-        print(f"runs in {repeated.folder}")
+        repeated = train_repeated(resolve_config(args.recipe, asked), args.runs, quiet=args.quiet, argv=sys.argv,
+                                  jobs=args.jobs)
+        if repeated.summary is not None:  # torchrun's other ranks leave the report to rank 0
+            print((repeated.folder / "summary.md").read_text(), end="")
+            print(f"runs in {repeated.folder}")
         return 0
     if args.resume:
         result = resume(args.resume, asked=asked, quiet=args.quiet, argv=sys.argv)
@@ -269,6 +290,14 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from cifarbench.export import export
+
+    out = export(args.checkpoint, args.format, args.output)
+    print(f"wrote {out} ({out.stat().st_size:,} bytes, {args.format})")
+    return 0
+
+
 def cmd_predict(args) -> int:
     from cifarbench.eval.inference import load_model, predict
 
@@ -282,8 +311,8 @@ def cmd_reproduce(args) -> int:
     from cifarbench.bench.reproduce import reproduce
     from cifarbench.train.recipes import resolve_config
 
-    if args.resume or args.runs != 1:
-        raise UserError("reproduce trains twice from scratch; --resume and --runs do not apply")
+    if args.resume or args.runs != 1 or args.jobs != 1:
+        raise UserError("reproduce trains twice from scratch; --resume, --runs and --jobs do not apply")
     result = reproduce(resolve_config(args.recipe, explicit_values(args)), quiet=args.quiet)
     print((Path(result["folder"]) / "reproduce.md").read_text(), end="")
     return 0 if result["all_match"] else 1
@@ -544,6 +573,19 @@ def build_parser() -> Parser:
     p.add_argument("--top-k", type=int, default=3)
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_predict)
+
+    from cifarbench.export import FORMATS
+
+    p = sub.add_parser(
+        "export", help="write a run's model as safetensors, ONNX or TorchScript",
+        description="safetensors: the weights, with the model name, class names, normalisation and input shape in "
+                    "its metadata (eval and predict take it). onnx and torchscript: a graph that takes float32 "
+                    "pixels in [0, 1], shape (N, C, H, W), normalises them itself and returns logits; onnx needs "
+                    "pip install 'cifarbench[onnx]'. MLX runs export through their PyTorch twin.")
+    p.add_argument("checkpoint", metavar="RUN_DIR|CHECKPOINT")
+    p.add_argument("--format", required=True, help=one_of(FORMATS))
+    p.add_argument("-o", "--output", metavar="FILE", help="default: <run>/export/model.<format suffix>")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("reproduce", help="train the same config twice and show whether the runs match bit for bit",
                        description="Train twice with the same seed and compare losses, accuracy and final weights. "

@@ -29,6 +29,7 @@ PAD_MODES = ("zeros", "reflect")
 FRAMEWORKS = ("torch", "mlx")
 TRAINERS = ("plain", "hybrid")
 TTA_LEVELS = (0, 1, 2)
+LOGGER_NAMES = ("csv", "tensorboard", "mlflow", "wandb")  # loggers/: where a run's numbers are also sent
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,10 @@ class TrainConfig:
     tta: int = 0  # test-time augmentation of the final evaluation: 0 none, 1 mirror, 2 mirror + translate
     drop_last: bool = False
     plots: bool = True  # draw curves, per-class bars and confusion matrices into the run directory
+    loggers: tuple[str, ...] = ("csv",)  # any of LOGGER_NAMES; () for none
+    # CPU threads per run (None: one per core this process may use). Results depend on it in the
+    # last bits (summation order), so fix it to compare runs trained with different --jobs
+    threads: int | None = None
 
     def __post_init__(self):
         _positive("train.epochs", self.epochs)
@@ -197,6 +202,13 @@ class TrainConfig:
         _choice("train.framework", self.framework, FRAMEWORKS)
         _choice("train.trainer", self.trainer, TRAINERS)
         _choice("train.tta", self.tta, TTA_LEVELS)
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"train.threads {self.threads} must be a positive number of threads (or null: all cores)")
+        if isinstance(self.loggers, str) or len(set(self.loggers)) != len(self.loggers):
+            raise ConfigError(f"train.loggers {self.loggers!r} must be a list of distinct names from "
+                              f"{', '.join(LOGGER_NAMES)}")
+        for name in self.loggers:
+            _choice("train.loggers entry", name, LOGGER_NAMES)
 
 
 @dataclass(frozen=True)

@@ -156,14 +156,45 @@ def synchronize(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
-def configure_threads(processes_per_node: int = 1) -> int:
-    """One intra-op thread per core this process may run on (cgroups and affinity included),
-    the cores shared out when several processes of one node train together (torchrun)."""
+_pinned: list[int] | None = None  # pin_to_cores' share where the OS has no affinity call
+
+
+def usable_cores() -> list[int]:
+    """The cores this process may run on (cgroups and affinity included)."""
+    if _pinned is not None:
+        return list(_pinned)
     try:
-        cores = len(os.sched_getaffinity(0))
+        return sorted(os.sched_getaffinity(0))
     except AttributeError:  # macOS has no sched_getaffinity
-        cores = os.cpu_count() or 1
-    threads = max(1, cores // max(1, processes_per_node))
+        return list(range(os.cpu_count() or 1))
+
+
+def core_blocks(processes: int, size: int | None = None) -> list[list[int]]:
+    """The usable cores shared out as contiguous blocks, one per process, of `size` cores each
+    (default: an equal share; cores left over stay unused)."""
+    cores = usable_cores()
+    per = size or len(cores) // max(1, processes)
+    if per < 1 or processes * per > len(cores):
+        raise ConfigError(f"{processes} processes of {size or 1} core(s) each need {processes * (size or 1)} cores; "
+                          f"this process may use {len(cores)}")
+    return [cores[i * per:(i + 1) * per] for i in range(processes)]
+
+
+def pin_to_cores(cores: list[int]) -> None:
+    """Run this process on `cores` only, so configure_threads gives it one thread per core it
+    owns; where the OS cannot pin (macOS), the share is remembered and only the thread count follows."""
+    global _pinned
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, cores)
+    else:
+        _pinned = list(cores)
+
+
+def configure_threads(processes_per_node: int = 1, requested: int | None = None) -> int:
+    """`requested` intra-op threads, else one per core this process may run on (cgroups and
+    affinity included), the cores shared out when several processes of one node train together."""
+    cores = len(usable_cores())
+    threads = requested or max(1, cores // max(1, processes_per_node))
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return threads

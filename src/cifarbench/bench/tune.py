@@ -36,6 +36,7 @@ from cifarbench.api import train
 from cifarbench.bench.repeat import timed_seconds
 from cifarbench.bench.space import Param, as_config_layer
 from cifarbench.console import CONSOLE
+from cifarbench.devices import core_blocks, pin_to_cores
 from cifarbench.errors import ConfigError, RunStopped, UserError
 from cifarbench.train.callbacks import Callback
 from cifarbench.train.recipes import resolve_config
@@ -248,8 +249,8 @@ def run_trial(optuna, study, trial, request: TuneRequest) -> str:
 
 def run_worker(request: TuneRequest, cores: list[int] | None = None) -> int:
     """Take trials from the study until it holds request.trials; returns how many this process ran."""
-    if cores is not None and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, cores)  # this worker's share: the loop sets one thread per core it may use
+    if cores is not None:
+        pin_to_cores(cores)  # this worker's share: the loop sets one thread per core it may use
     optuna, study = open_study(request)
     ran = 0
     lock = FileLock(request.folder() / "ask.lock")
@@ -271,17 +272,6 @@ def _worker_main(request: TuneRequest, cores: list[int] | None, results) -> None
     results.put(run_worker(request, cores))
 
 
-def share_cores(jobs: int) -> list[list[int] | None]:
-    """The cores each of `jobs` workers may use (contiguous blocks), or None where the OS cannot pin."""
-    if not hasattr(os, "sched_getaffinity"):
-        return [None] * jobs
-    cores = sorted(os.sched_getaffinity(0))
-    if jobs > len(cores):
-        raise ConfigError(f"--jobs {jobs} is more than the {len(cores)} cores this process may use")
-    per = len(cores) // jobs
-    return [cores[i * per:(i + 1) * per] for i in range(jobs)]
-
-
 def tune(request: TuneRequest) -> dict:
     """Run the search (here, or in --jobs worker processes), then write its results."""
     if request.storage is None:
@@ -297,7 +287,7 @@ def tune(request: TuneRequest) -> dict:
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no torch threads inherited
         results = context.Queue()
         workers = [context.Process(target=_worker_main, args=(request, cores, results))
-                   for cores in share_cores(request.jobs)]
+                   for cores in core_blocks(request.jobs)]
         for w in workers:
             w.start()
         for w in workers:

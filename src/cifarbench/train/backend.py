@@ -92,7 +92,8 @@ class TorchBackend(Backend):
         self.ctx, self.device = distributed.setup(resolve_device(self.config.train.device),
                                                   self.config.train.dist_timeout)
         held.callback(distributed.teardown, self.ctx)
-        self.threads = configure_threads(processes_per_node=self.ctx.local_world_size)
+        self.threads = configure_threads(processes_per_node=self.ctx.local_world_size,
+                                         requested=self.config.train.threads)
         seed_everything(self.config.train.seed, self.config.train.deterministic)
         self.precision = resolve_precision(self.config.train.precision, self.device,
                                            summed_loss=self.config.optim.loss_reduction == "sum")

@@ -21,6 +21,7 @@ The conventions that make N processes train like one:
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import socket
@@ -52,13 +53,36 @@ class DistContext:
 SINGLE = DistContext()
 
 
+_independent = False  # inside independent_runs(): torchrun's processes each train runs of their own
+
+
+@contextlib.contextmanager
+def independent_runs():
+    """Within, a run started in a torchrun process is a one-process run (no DDP, it writes its
+    own run directory): how `--runs N` under torchrun spreads its seeds over the processes."""
+    global _independent
+    saved, _independent = _independent, True
+    try:
+        yield
+    finally:
+        _independent = saved
+
+
+def torchrun_ranks() -> tuple[int, int, int, int]:
+    """(rank, world size, local rank, local world size) as torchrun set them; (0, 1, 0, 1) alone."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return (int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")),
+            int(os.environ.get("LOCAL_WORLD_SIZE", str(world))))
+
+
 def launched_by_torchrun() -> bool:
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    """Started by torchrun with several processes, to train one run together (DDP)."""
+    return not _independent and int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
 def is_main_process() -> bool:
     """Rank 0, or not distributed; readable before the process group exists (torchrun sets RANK)."""
-    return int(os.environ.get("RANK", "0")) == 0
+    return _independent or int(os.environ.get("RANK", "0")) == 0
 
 
 def broadcast_object(obj, ctx: DistContext):

@@ -1,0 +1,308 @@
+"""The tools people already use: each logger read back with its own tool's reader, exports
+loaded by their runtimes, and multi-run statistics spread over processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import FASHION_DIR, needs_fashion
+
+from cifarbench import cli
+from cifarbench.api import train
+from cifarbench.eval.inference import load_model
+from cifarbench.train.recipes import resolve_config
+
+
+def tiny_config(tmp_path, loggers=("csv",), **train_values) -> object:
+    return resolve_config("lenet-small-onecycle", {
+        "data": {"dataset": "synthetic", "synthetic_shape": [3, 16, 16], "synthetic_train_size": 256,
+                 "synthetic_test_size": 64},
+        "train": {"epochs": 3, "batch_size": 32, "device": "cpu", "plots": False, "loggers": list(loggers),
+                  **train_values},
+        "runs_dir": str(tmp_path / "runs")})
+
+
+# ---------------------------------------------------------------- loggers
+
+
+def test_metrics_csv_has_a_row_per_epoch_and_the_final_evaluation(tmp_path):
+    pd = pytest.importorskip("pandas")
+    result = train(tiny_config(tmp_path), quiet=True)
+    table = pd.read_csv(result.run.path / "metrics.csv")
+    assert list(table.columns[:7]) == ["epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
+                                       "lr"]
+    epochs = table[table["test_accuracy"].isna()]
+    assert epochs["epoch"].tolist() == [1, 2, 3]
+    for row, record in zip(epochs.to_dict("records"), result.history):
+        assert row["step"] == record["step"] and row["train_loss"] == pytest.approx(record["train_loss"])
+        assert row["val_accuracy"] == pytest.approx(record["val_accuracy"])
+    final = table[table["test_accuracy"].notna()].iloc[0]
+    assert final["test_accuracy"] == pytest.approx(result.metrics["accuracy"])
+    assert final["step"] == result.history[-1]["step"]
+
+
+def test_tensorboard_event_files_hold_each_epoch(tmp_path):
+    pytest.importorskip("tensorboard", reason="the [tensorboard] extra is not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    result = train(tiny_config(tmp_path, ("tensorboard",)), quiet=True)
+    events = EventAccumulator(str(result.run.path / "tensorboard"))
+    events.Reload()
+    losses = events.Scalars("train_loss")
+    assert [e.step for e in losses] == [r["step"] for r in result.history]
+    assert [e.value for e in losses] == pytest.approx([r["train_loss"] for r in result.history], rel=1e-6)
+    (test,) = events.Scalars("test_accuracy")
+    assert test.value == pytest.approx(result.metrics["accuracy"])
+    assert not (result.run.path / "metrics.csv").exists()  # only the loggers asked for
+
+
+def test_mlflow_gets_params_metrics_and_the_run_directory(tmp_path, monkeypatch):
+    pytest.importorskip("mlflow", reason="the [mlflow] extra is not installed")
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.chdir(tmp_path)  # so a stray ./mlruns would be seen below
+    result = train(tiny_config(tmp_path, ("csv", "mlflow")), quiet=True)  # the default store: <runs-dir>/mlflow.db
+    uri = f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("cifarbench").experiment_id])
+    assert run.info.status == "FINISHED" and run.info.run_name == result.run.path.name
+    assert run.data.params["optim.lr"] == "0.05" and run.data.params["model.name"] == "lenet-small"
+    history = client.get_metric_history(run.info.run_id, "val_accuracy")
+    assert [m.step for m in history] == [1, 2, 3]
+    assert [m.value for m in history] == pytest.approx([r["val_accuracy"] for r in result.history])
+    assert run.data.metrics["test_accuracy"] == pytest.approx(result.metrics["accuracy"])
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"run_log.json", "metrics.json", "config.yaml", "metrics.csv"} <= artifacts
+    assert (tmp_path / "runs" / "mlartifacts").is_dir() and not (tmp_path / "mlruns").exists()
+
+
+def wandb_records(path: Path) -> list:
+    """The records of an offline run's .wandb file, parsed with wandb's own protobuf schema. The
+    file is W&B's LevelDB-style log: a 7-byte header, then 32 KiB blocks of chunks, each with a
+    CRC (4 bytes), a length (2) and a type (1: whole, 2: first, 3: middle, 4: last)."""
+    import struct
+
+    from wandb.proto import wandb_internal_pb2
+
+    data, pos, pending, records = path.read_bytes(), 7, b"", []
+    assert data[:4] == b":W&B"
+    while pos + 7 <= len(data):
+        room = 32768 - pos % 32768
+        if room < 7:  # a block's tail too short for a chunk header is padding
+            pos += room
+            continue
+        _, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
+        if kind == 0:
+            pos += room
+            continue
+        pending += data[pos + 7:pos + 7 + length]
+        pos += 7 + length
+        if kind in (1, 4):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pending)
+            records.append(record)
+            pending = b""
+    return records
+
+
+def test_wandb_offline_run_holds_the_config_epochs_and_summary(tmp_path, monkeypatch):
+    pytest.importorskip("wandb", reason="the [wandb] extra is not installed")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    result = train(tiny_config(tmp_path, ("wandb",)), quiet=True)
+    (log,) = (result.run.path / "wandb").glob("offline-run-*/run-*.wandb")
+    records = wandb_records(log)
+    kinds = [r.WhichOneof("record_type") for r in records]
+    (run,) = [r.run for r in records if r.WhichOneof("record_type") == "run"]
+    def items(updates) -> dict:  # wandb names an item by `key`, or by `nested_key` parts
+        return {(i.key or "/".join(i.nested_key)): json.loads(i.value_json) for i in updates}
+
+    config = items(run.config.update)
+    assert config["optim.lr"] == 0.05 and config["model.name"] == "lenet-small"
+    history = [items(r.history.item) for r in records if r.HasField("history")]
+    assert [h["train_loss"] for h in history] == pytest.approx([r["train_loss"] for r in result.history])
+    summary = {k: v for r in records if r.HasField("summary") for k, v in items(r.summary.update).items()}
+    assert summary["test_accuracy"] == pytest.approx(result.metrics["accuracy"]) and summary["status"] == "completed"
+    assert kinds[-1] == "exit" and records[-1].exit.exit_code == 0
+
+
+@pytest.mark.parametrize("logger, extra", [("tensorboard", "tensorboard"), ("mlflow", "mlflow"), ("wandb", "wandb")])
+def test_a_missing_logger_package_is_one_line_before_anything_is_written(tmp_path, capsys, monkeypatch, logger,
+                                                                         extra):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == logger else real(name, *a))
+    runs = tmp_path / "runs"
+    code = cli.main(["train", "--recipe", "lenet-small-onecycle", "--dataset", "synthetic", "--epochs", "1",
+                     "--logger", f"csv,{logger}", "--runs-dir", str(runs)])
+    err = capsys.readouterr().err
+    assert code == 2 and f"pip install 'cifarbench[{extra}]'" in err and len(err.strip().splitlines()) == 1
+    assert not runs.exists()
+
+
+def test_unknown_logger_is_refused(tmp_path, capsys):
+    assert cli.main(["train", "--dataset", "synthetic", "--logger", "csv,neptune", "--runs-dir",
+                     str(tmp_path)]) == 2
+    assert "'neptune' is not one of csv, tensorboard, mlflow, wandb" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- export
+
+
+@pytest.fixture(scope="module")
+def fashion_run(tmp_path_factory):
+    if not (FASHION_DIR / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip("real Fashion-MNIST is not installed")
+    tmp = tmp_path_factory.mktemp("fashion-run")
+    config = resolve_config("lenet-small-onecycle", {
+        "data": {"dataset": "fashion-mnist", "train_subset": 3000, "test_subset": 500},
+        "train": {"epochs": 1, "device": "cpu", "plots": False}, "runs_dir": str(tmp / "runs")})
+    return train(config, quiet=True)
+
+
+def test_safetensors_export_is_what_eval_and_predict_take(fashion_run, tmp_path, capsys):
+    from safetensors import safe_open
+
+    out = tmp_path / "model.safetensors"
+    assert cli.main(["export", str(fashion_run.run.path), "--format", "safetensors", "-o", str(out)]) == 0
+    with safe_open(str(out), framework="pt") as f:
+        meta = json.loads(f.metadata()["cifarbench"])
+    assert meta["model_name"] == "lenet-small" and meta["data"]["classes"][0] == "T-shirt/top"
+    assert meta["data"]["shape"] == [1, 28, 28] and len(meta["data"]["mean"]) == 1
+    exported, original = load_model(out, "cpu"), load_model(fashion_run.run.path, "cpu")
+    for (name, a), (_, b) in zip(exported.model.state_dict().items(), original.model.state_dict().items()):
+        assert torch.equal(a, b), name
+    capsys.readouterr()
+    assert cli.main(["eval", str(out), "--test-subset", "500", "--device", "cpu"]) == 0
+    assert f"accuracy                        {fashion_run.metrics['accuracy']:.4f}" in capsys.readouterr().out
+
+
+@needs_fashion
+def test_onnx_export_gives_pytorchs_logits_on_real_test_images(fashion_run, tmp_path):
+    ort = pytest.importorskip("onnxruntime", reason="the [onnx] extra is not installed")
+    pytest.importorskip("onnx", reason="the [onnx] extra is not installed")
+    from cifarbench.data.store import load_dataset
+
+    out = tmp_path / "model.onnx"
+    assert cli.main(["export", str(fashion_run.run.path), "--format", "onnx", "-o", str(out)]) == 0
+    test = load_dataset("fashion-mnist", download=False).test
+    images = test.images[:64]
+    loaded = load_model(fashion_run.run.path, "cpu")
+    from cifarbench.eval.inference import normalised
+
+    with torch.no_grad():
+        expected = loaded.model(normalised(loaded, images)).numpy()
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    (logits,) = session.run(["logits"], {"pixels": (images.float() / 255).numpy()})
+    assert logits.shape == (64, 10)
+    np.testing.assert_allclose(logits, expected, atol=1e-4, rtol=0)
+    assert (logits.argmax(1) == expected.argmax(1)).all()
+
+
+def test_torchscript_export_runs_without_cifarbench(fashion_run, tmp_path):
+    out = tmp_path / "model.pt"
+    assert cli.main(["export", str(fashion_run.run.path), "--format", "torchscript", "-o", str(out)]) == 0
+    pixels = torch.rand(5, 1, 28, 28)
+    code = ("import sys, torch; m = torch.jit.load(sys.argv[1]); x = torch.load(sys.argv[2]); "
+            "torch.save(m(x), sys.argv[3])")
+    torch.save(pixels, tmp_path / "x.pt")
+    subprocess.run([sys.executable, "-c", code, str(out), str(tmp_path / "x.pt"), str(tmp_path / "y.pt")], check=True,
+                   cwd=tmp_path, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    loaded = load_model(fashion_run.run.path, "cpu")
+    mean, std = torch.tensor(loaded.mean).view(1, -1, 1, 1), torch.tensor(loaded.std).view(1, -1, 1, 1)
+    with torch.no_grad():
+        expected = loaded.model((pixels - mean) / std)
+    torch.testing.assert_close(torch.load(tmp_path / "y.pt"), expected)
+
+
+def test_export_refusals_are_one_line(fashion_run, tmp_path, capsys):
+    assert cli.main(["export", str(fashion_run.run.path), "--format", "tflite", "-o", str(tmp_path / "m")]) == 2
+    assert "--format 'tflite' is not one of safetensors, onnx, torchscript" in capsys.readouterr().err
+    assert cli.main(["export", str(tmp_path / "missing"), "--format", "onnx"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a safetensors file")
+    assert cli.main(["eval", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "is not a readable safetensors file" in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_mlx_run_exports_through_its_pytorch_twin(tmp_path):
+    pytest.importorskip("mlx.core", reason="the [mlx] extra is not installed")
+    config = resolve_config("small-resnet-adamw", {
+        "data": {"dataset": "synthetic", "synthetic_shape": [3, 8, 8], "synthetic_train_size": 64,
+                 "synthetic_test_size": 32},
+        "train": {"epochs": 1, "batch_size": 32, "framework": "mlx", "device": "cpu", "plots": False},
+        "runs_dir": str(tmp_path / "runs")})
+    result = train(config, quiet=True)
+    out = tmp_path / "mlx.safetensors"
+    assert cli.main(["export", str(result.run.path), "--format", "safetensors", "-o", str(out)]) == 0
+    twin, exported = load_model(result.run.path, "cpu"), load_model(out, "cpu")
+    for (name, a), (_, b) in zip(twin.model.state_dict().items(), exported.model.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+# ---------------------------------------------------------------- multi-run statistics
+
+
+def _summary(folder: Path) -> dict:
+    return json.loads((folder / "summary.json").read_text())
+
+
+@pytest.mark.slow
+def test_jobs_share_the_runs_and_give_each_seed_its_own_result(tmp_path):
+    from cifarbench.bench.repeat import train_repeated
+
+    # airbench-tiny: a net whose results differ in the last bits between 1 and 2 threads, so the
+    # equality below needs the same threads per run whatever K
+    config = resolve_config("airbench94", {
+        "model": {"name": "airbench-tiny"},
+        "data": {"dataset": "synthetic", "synthetic_shape": [1, 16, 16], "synthetic_train_size": 512,
+                 "synthetic_test_size": 64},
+        "train": {"epochs": 2, "batch_size": 64, "device": "cpu", "plots": False, "threads": 1},
+        "runs_dir": str(tmp_path / "runs")})
+    alone = train_repeated(config, 3, quiet=True)
+    shared = train_repeated(config, 3, quiet=True, jobs=2)
+    a, b = _summary(alone.folder), _summary(shared.folder)
+    assert a["seeds"] == b["seeds"] == [0, 1, 2]
+    assert a["test_accuracy"]["values"] == b["test_accuracy"]["values"]
+    for x, y in zip(a["run_dirs"], b["run_dirs"]):  # the same losses, to the last bit
+        hx = json.loads((alone.folder / x / "history.json").read_text())
+        hy = json.loads((shared.folder / y / "history.json").read_text())
+        assert [r["train_loss"] for r in hx] == [r["train_loss"] for r in hy]
+    assert set(a) == set(b) and b["test_accuracy"]["n"] == 3
+    assert len([p for p in shared.folder.iterdir() if p.is_dir()]) == 3
+
+
+@pytest.mark.slow
+def test_torchrun_processes_take_their_share_of_the_seeds(tmp_path):
+    runs = tmp_path / "runs"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "cifarbench",
+               "train", "--recipe", "lenet-small-onecycle", "--dataset", "synthetic", "--set",
+               "data.synthetic_shape=[3,16,16]", "--set", "data.synthetic_train_size=256", "--set",
+               "data.synthetic_test_size=64", "--epochs", "2", "--batch-size", "32", "--device", "cpu",
+               "--deterministic", "--no-plots", "--runs", "3", "--runs-dir", str(runs), "--quiet"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (folder,) = runs.iterdir()
+    summary = _summary(folder)
+    assert summary["seeds"] == [0, 1, 2] and summary["test_accuracy"]["n"] == 3
+    assert done.stdout.count("seeded runs") == 1  # rank 0 alone reports
+    for name in summary["run_dirs"]:
+        log = json.loads((folder / name / "run_log.json").read_text())
+        assert log["status"] == "completed" and log.get("world_size", 1) == 1  # independent runs, no DDP
+
+
+def test_every_logger_name_the_config_accepts_has_a_logger():
+    from cifarbench.config import LOGGER_NAMES
+    from cifarbench.loggers.run_loggers import CLASSES
+
+    assert tuple(CLASSES) == LOGGER_NAMES
