@@ -53,6 +53,7 @@ def main() -> None:
     args = p.parse_args()
     results, rows = {}, []
     chosen = args.only.split(",") if args.only else list(CONTENDERS)
+    out = args.out or Path(__file__).parent / "results" / f"time-to-accuracy-{args.device}.json"
     for label in chosen:
         recipe, overrides = CONTENDERS[label]
         per_seed = []
@@ -72,6 +73,8 @@ def main() -> None:
                           "mean_time": {t: mean_reached(per_seed, t) for t in TARGETS},
                           "final_accuracy_mean": statistics.fmean(s["final_accuracy"] for s in per_seed),
                           "timed_seconds_mean": statistics.fmean(s["timed_seconds"] for s in per_seed)}
+        write_result(out, "time-to-accuracy", {"targets": TARGETS, "every_steps": args.every,  # kept if interrupted
+                                               "evals_per_epoch": args.evals_per_epoch, "results": results})
     base = results.get(BASELINE)
     for label, r in results.items():
         row = [label]
@@ -87,9 +90,6 @@ def main() -> None:
     print_table(f"Fashion-MNIST time to accuracy on {args.device} (mean over the seeds that reached it; "
                 f"x: speed-up over {BASELINE})",
                 ["recipe", *(f"{t:.0%}" for t in TARGETS), "final (TTA)", "whole run s"], rows)
-    out = args.out or Path(__file__).parent / "results" / f"time-to-accuracy-{args.device}.json"
-    write_result(out, "time-to-accuracy", {"targets": TARGETS, "every_steps": args.every,
-                                           "evals_per_epoch": args.evals_per_epoch, "results": results})
     print(f"wrote {out}")
 
 

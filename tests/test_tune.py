@@ -267,3 +267,12 @@ def test_a_budget_stops_training_once_its_clock_passes_it(tmp_path, space_file):
     assert row["outcome"] == "complete" and log["epochs_completed"] < 50
     # stopped within a few steps of the budget (checked every BUDGET_CHECK_EVERY steps)
     assert 0.3 <= log["train_seconds"] < 0.3 + 10 * log["train_seconds"] / log["steps"] * 4
+
+
+def test_a_target_objective_minimises_time_and_prunes_runs_that_miss_it(tmp_path, space_file):
+    result = tune(TuneRequest("airbench94", load_space(space_file), base_values(), trials=2, target=0.99,
+                              runs_dir=str(tmp_path / "runs"), quiet=True))
+    assert result["direction"] == "minimize" and result["best_trial"] is None
+    assert [r["outcome"] for r in result["trials"]] == ["missed target"] * 2
+    assert all(r["val_accuracy"] < 0.99 and r["seconds"] > 0 for r in result["trials"])
+    assert not (Path(result["folder"]) / "best.yaml").exists()
