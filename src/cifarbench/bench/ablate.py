@@ -159,8 +159,8 @@ def ablate(recipe: str, base: dict | None = None, *, mode: str = "leave-one-out"
     chart = {"file": "ablation", "labels": [r["label"] for r in rows],
              "values": [100 * r["accuracy"]["mean"] for r in rows],
              "errors": [tuple(100 * v for v in r["accuracy"]["ci95"]) for r in rows],
-             "title": f"{recipe} on {config.data.dataset}: {mode} ablation ({seeds} seeds)",
-             "ylabel": "test accuracy %"}
+             "title": f"{recipe} on {config.data.dataset}: {mode} ablation ({seeds} seeds, 95% CI)",
+             "ylabel": "test accuracy %", "zoom": True}
     published = publish(folder, "ablate", result, report, chart)
     if not quiet:
         print_table(f"{mode} ablation of {recipe}", ["row", "accuracy", "95% CI", "seconds"],

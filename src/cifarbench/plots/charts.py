@@ -41,8 +41,10 @@ def save_figure(fig, path_without_suffix: Path, formats: tuple[str, ...] | None 
 
 
 def bar_chart(labels: list[str], values: list[float], title: str, ylabel: str, path: Path,
-              annotate: str = "{:.2f}", errors: list[tuple[float, float]] | None = None) -> list[Path]:
-    """Vertical bars with the value printed on each; `errors` are (low, high) whiskers."""
+              annotate: str = "{:.2f}", errors: list[tuple[float, float]] | None = None,
+              zoom: bool = False) -> list[Path]:
+    """Vertical bars with the value printed on each; `errors` are (low, high) whiskers. `zoom`
+    starts the axis near the smallest value, for differences of a fraction of a point."""
     fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(labels) + 2), 3.6))
     yerr = None
     if errors:
@@ -53,6 +55,11 @@ def bar_chart(labels: list[str], values: list[float], title: str, ylabel: str, p
                     ha="center", va="bottom", fontsize=9, xytext=(0, 2), textcoords="offset points")
     ax.set_title(title)
     ax.set_ylabel(ylabel)
+    if zoom:
+        low = min(lo for lo, _ in errors) if errors else min(values)
+        high = max(hi for _, hi in errors) if errors else max(values)
+        margin = max(0.1, 0.15 * (high - low))
+        ax.set_ylim(low - margin, high + 2 * margin)
     ax.spines[["top", "right"]].set_visible(False)
     if len(labels) > 4:
         plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
