@@ -26,7 +26,7 @@ def test_run_directory_is_complete(tmp_path):
     pictures = {f"{name}.{ext}" for name in ("curves", "per_class_accuracy", "confusion", "confusion_normalized")
                 for ext in ("png", "svg")}
     assert files == {"config.yaml", "run_log.json", "history.json", "metrics.json", "classification_report.txt",
-                     "log.jsonl", "checkpoints/last.pt", ".lock", *pictures}
+                     "log.jsonl", "metrics.csv", "checkpoints/last.pt", ".lock", *pictures}
     run_log = json.loads((result.run.path / "run_log.json").read_text())
     for key in ("os", "cpu_model", "cpu_cores", "ram_bytes", "python", "torch", "numpy", "device", "precision",
                 "seed", "cifarbench", "command", "start_time", "end_time", "train_seconds", "parameters",
