@@ -154,10 +154,12 @@ def test_two_processes_share_one_sqlite_study_and_the_trial_count_adds_up(tmp_pa
 def test_a_killed_search_resumes_where_it_stopped(tmp_path, space_file):
     runs = tmp_path / "runs"
     folder = runs / "tune-airbench94-synthetic"
-    space_file.write_text(yaml.safe_dump({**SPACE, "train.epochs": {"low": 3, "high": 4}}))
+    # trials of several seconds each, so the kill lands inside one of them
+    space_file.write_text(yaml.safe_dump({**SPACE, "train.epochs": {"low": 25, "high": 30}}))
     proc = subprocess.Popen(_tune_command(space_file, runs, 4), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:  # wait until one trial has finished and the next is under way
+        assert proc.poll() is None, "the search ended before it could be killed mid-trial"
         if (folder / "study.db").exists():
             try:
                 trials = study_trials(folder)
