@@ -36,7 +36,7 @@ from cifarbench.data.prepare import PreparedData, prepare_data
 from cifarbench.errors import CheckpointError, RunStopped
 from cifarbench.eval.metrics import classification_metrics, classification_report
 from cifarbench.files import utc_now
-from cifarbench.loggers import LoggerSet, make_loggers
+from cifarbench.loggers import LoggerSet
 from cifarbench.runs import RunDir
 from cifarbench.train import distributed
 from cifarbench.train.backend import Backend, TorchBackend
@@ -90,7 +90,7 @@ def backend_for(config: RunConfig, quiet: bool, callbacks: list[Callback]) -> Ba
 
 def _run(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held: contextlib.ExitStack, quiet: bool,
          callbacks: list[Callback], argv: list[str] | None, final: str = "test") -> RunResult:
-    loggers = make_loggers(config.train.loggers)  # a missing package is refused before anything is written
+    loggers = LoggerSet(config.train.loggers)  # a missing package is refused before anything is written
     # PyTorch's loop feeds the loggers live; MLX takes no callbacks, so its epochs are replayed at the end
     live = config.train.framework == "torch"
     backend = backend_for(config, quiet, [*callbacks, loggers] if live else callbacks)

@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cifarbench.checkpoints import checkpoint_file, save_safetensors
+from cifarbench.checkpoints import checkpoint_file, load_checkpoint, save_safetensors
 from cifarbench.errors import ConfigError, UserError
-from cifarbench.eval.inference import LoadedModel, load_model
+from cifarbench.eval.inference import LoadedModel, model_from_checkpoint
 from cifarbench.files import atomic_file
 
 FORMATS = {"safetensors": ".safetensors", "onnx": ".onnx", "torchscript": ".torchscript.pt"}
@@ -59,11 +59,9 @@ def export(source: str | Path, fmt: str, out: str | Path | None = None) -> Path:
     if out.resolve() == checkpoint_file(source).resolve():
         raise UserError(f"the output {out} is the checkpoint being exported; choose another -o")
     out.parent.mkdir(parents=True, exist_ok=True)
-    loaded = load_model(source, device="cpu")
+    ckpt = load_checkpoint(source)  # read once: the weights are checked against the model, then written
+    loaded = model_from_checkpoint(ckpt, source, device="cpu")
     if fmt == "safetensors":
-        from cifarbench.checkpoints import load_checkpoint
-
-        ckpt = load_checkpoint(source)
         save_safetensors(loaded.model.state_dict(), {k: ckpt[k] for k in META_KEYS if k in ckpt}, out)
         return out
     wrapped = for_export(loaded)

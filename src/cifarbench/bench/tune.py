@@ -24,6 +24,7 @@ trial each). --jobs K runs K worker processes here, the CPU cores shared out bet
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import socket
@@ -89,6 +90,7 @@ class TuneRequest:
     def direction(self) -> str:
         return "minimize" if self.target is not None else "maximize"
 
+    @functools.cached_property
     def base_config(self):
         """The config every trial starts from (recipe < explicit values), with a validation part."""
         config = resolve_config(self.recipe, self.base)
@@ -97,7 +99,7 @@ class TuneRequest:
         return config
 
     def study_name(self) -> str:
-        config = self.base_config()
+        config = self.base_config
         return self.study or f"{config.recipe}-{config.data.dataset}"
 
     def folder(self) -> Path:
@@ -108,7 +110,7 @@ class TuneRequest:
 
     def search(self) -> dict:
         """What defines the study; a second process must join with the same."""
-        return {"recipe": self.base_config().recipe, "objective": self.objective, "budget_s": self.budget_s,
+        return {"recipe": self.base_config.recipe, "objective": self.objective, "budget_s": self.budget_s,
                 "target": self.target, "space": sorted(p.field for p in self.space)}
 
 
@@ -207,7 +209,7 @@ def run_trial(optuna, study, trial, request: TuneRequest) -> str:
     values = {p.field: p.suggest(trial) for p in request.space}
     state, outcome = optuna.trial.TrialState, ""
     try:
-        val_split = request.base_config().data.val_split
+        val_split = request.base_config.data.val_split
         config = resolve_config(request.recipe, request.base, {"data": {"val_split": val_split}},
                                 as_config_layer(values),
                                 {"runs_dir": str(request.folder() / "trials"), "name": f"trial{trial.number:04d}",

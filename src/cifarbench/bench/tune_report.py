@@ -99,7 +99,7 @@ def draw_charts(optuna, study, folder: Path) -> list[Path]:
 
 def best_config_layer(request: "TuneRequest", params: dict) -> dict:
     """The YAML `cifarbench train --config` takes to train the best trial's config."""
-    config = request.base_config()
+    config = request.base_config
     layer = {"recipe": config.recipe}
     for section, values in request.base.items():
         if section not in ("runs_dir", "name"):

@@ -35,8 +35,12 @@ def load_model(path: str | Path, device: str = "auto") -> LoadedModel:
 
     A run trained with MLX is loaded into the PyTorch twin of its model (checkpoints.py converts
     the weights exactly; tests/test_mlx.py), so eval and predict need no MLX."""
+    return model_from_checkpoint(load_checkpoint(path), path, device)
+
+
+def model_from_checkpoint(ckpt: dict, path: str | Path, device: str = "auto") -> LoadedModel:
+    """load_model's work on a checkpoint already read (`path` names it in errors)."""
     dev = resolve_device(device)
-    ckpt = load_checkpoint(path)
     meta = ckpt["data"]
     try:
         config = RunConfig.from_dict(ckpt["config"])

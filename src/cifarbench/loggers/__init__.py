@@ -15,6 +15,6 @@ Every logger gets the same three calls from the run lifecycle (api.py):
 from __future__ import annotations
 
 from cifarbench.loggers.base import RunLogger
-from cifarbench.loggers.run_loggers import LOGGERS, LoggerSet, check_available, make_loggers
+from cifarbench.loggers.run_loggers import CLASSES, LoggerSet, check_available
 
-__all__ = ["LOGGERS", "LoggerSet", "RunLogger", "check_available", "make_loggers"]
+__all__ = ["CLASSES", "LoggerSet", "RunLogger", "check_available"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 
-from cifarbench.config import LOGGER_NAMES, RunConfig
+from cifarbench.config import RunConfig
 from cifarbench.errors import ConfigError
 from cifarbench.loggers.base import RunLogger
 from cifarbench.loggers.csv_logger import CsvLogger
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 CLASSES: dict[str, type[RunLogger]] = {cls.name: cls for cls in (CsvLogger, TensorBoardLogger, MlflowLogger,
                                                                    WandbLogger)}
-LOGGERS = LOGGER_NAMES  # config.py holds the names (it is below this layer); CLASSES must match them
+# config.LOGGER_NAMES holds the names (config is below this layer); CLASSES must match them (tested)
 
 
 def check_available(names) -> None:
@@ -64,6 +64,3 @@ class LoggerSet(Callback):
             self._each("finish", status, metrics)
             self.started = False
 
-
-def make_loggers(names) -> LoggerSet:
-    return LoggerSet(names)
