@@ -306,3 +306,16 @@ def test_every_logger_name_the_config_accepts_has_a_logger():
     from cifarbench.loggers.run_loggers import CLASSES
 
     assert tuple(CLASSES) == LOGGER_NAMES
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--jobs", "2"], "--jobs 2 shares out --runs N; with one run there is nothing to share"),
+    (["--runs", "3", "--jobs", "5"], "--jobs 5 must be between 1 and the 3 runs"),
+    (["--runs", "2", "--set", "train.threads=0"], "train.threads 0 must be a positive number of threads"),
+])
+def test_bad_multi_run_requests_are_one_line_exit_2(tmp_path, capsys, args, message):
+    runs = tmp_path / "runs"
+    assert cli.main(["train", "--dataset", "synthetic", "--epochs", "1", "--runs-dir", str(runs), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not runs.exists()
