@@ -5,7 +5,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import pickle
+import signal
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -19,6 +23,21 @@ HANG_GUARD_SECONDS = 900
 needs_fashion = pytest.mark.skipif(
     not (FASHION_DIR / "train-images-idx3-ubyte.gz").is_file(),
     reason="real Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist; CI installs it)")
+
+
+def torchrun(args: list[str], nproc: int = 2, timeout: float = HANG_GUARD_SECONDS) -> subprocess.CompletedProcess:
+    """torchrun on one node (--standalone picks a free port); the whole process group is killed
+    if it outlives `timeout` (a hang guard, not a speed check), so a hang fails the test instead of
+    leaving workers behind."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"torchrun did not finish in {timeout:.0f} s: {err[-1500:]}")
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 @pytest.fixture(autouse=True)

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
-from conftest import HANG_GUARD_SECONDS
+from conftest import torchrun
 from test_reliability import SignalAtStep
+
+import threads_probe
 
 from cifarbench.api import train
 from cifarbench.checkpoints import load_checkpoint
@@ -40,21 +39,6 @@ def ddp_config(runs_dir: Path, epochs: float = 1.5, **train) -> RunConfig:
         "train": {"epochs": epochs, "batch_size": 64, "device": "cpu", "precision": "fp32", "plots": False,
                   "seed": 3, **train},
         "runs_dir": str(runs_dir)})
-
-
-def torchrun(args: list[str], nproc: int = 2, timeout: float = HANG_GUARD_SECONDS) -> subprocess.CompletedProcess:
-    """torchrun on one node (--standalone picks a free port); the whole process group is killed
-    if it outlives `timeout` (a hang guard, not a speed check), so a hang fails the test instead of
-    leaving workers behind."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        pytest.fail(f"torchrun did not finish in {timeout:.0f} s: {err[-1500:]}")
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def config_file(tmp_path: Path, config: RunConfig) -> str:
@@ -81,9 +65,11 @@ def single(tmp_path_factory):
 
 @pytest.mark.slow
 def test_two_processes_train_like_one_with_the_same_global_batch(tmp_path, single):
-    done = torchrun(["-m", "cifarbench", "train", "--recipe", "lenet-small-onecycle",
+    done = torchrun([threads_probe.__file__, "train", "--recipe", "lenet-small-onecycle",
                      "--config", config_file(tmp_path, ddp_config(tmp_path / "runs")), "--quiet"])
     assert done.returncode == 0, done.stderr[-2000:]
+    # the process group really ended when the run did: no Gloo thread left to abort the exit
+    assert threads_probe.gloo_threads_left(done.stderr) == {0: [], 1: []}
     (run,) = (tmp_path / "runs").iterdir()
     log = json.loads((run / "run_log.json").read_text())
     assert log["status"] == "completed" and log["world_size"] == 2

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import FASHION_DIR, needs_fashion
+import threads_probe
+from conftest import FASHION_DIR, needs_fashion, torchrun
 
 from cifarbench import cli
 from cifarbench.api import train
@@ -285,13 +286,14 @@ def test_jobs_share_the_runs_and_give_each_seed_its_own_result(tmp_path):
 @pytest.mark.slow
 def test_torchrun_processes_take_their_share_of_the_seeds(tmp_path):
     runs = tmp_path / "runs"
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "cifarbench",
-               "train", "--recipe", "lenet-small-onecycle", "--dataset", "synthetic", "--set",
-               "data.synthetic_shape=[3,16,16]", "--set", "data.synthetic_train_size=256", "--set",
-               "data.synthetic_test_size=64", "--epochs", "2", "--batch-size", "32", "--device", "cpu",
-               "--deterministic", "--no-plots", "--runs", "3", "--runs-dir", str(runs), "--quiet"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    done = torchrun([threads_probe.__file__, "train", "--recipe", "lenet-small-onecycle", "--dataset", "synthetic",
+                     "--set", "data.synthetic_shape=[3,16,16]", "--set", "data.synthetic_train_size=256", "--set",
+                     "data.synthetic_test_size=64", "--epochs", "2", "--batch-size", "32", "--device", "cpu",
+                     "--deterministic", "--no-plots", "--runs", "3", "--runs-dir", str(runs), "--quiet"])
     assert done.returncode == 0, done.stderr[-2000:]
+    # each rank's process group really ended when its share of the runs did (rank 1, with one seed
+    # of three, returns first): no Gloo thread left to abort the process at exit
+    assert threads_probe.gloo_threads_left(done.stderr) == {0: [], 1: []}
     (folder,) = runs.iterdir()
     summary = _summary(folder)
     assert summary["seeds"] == [0, 1, 2] and summary["test_accuracy"]["n"] == 3

@@ -131,7 +131,7 @@ def _under_torchrun(config: RunConfig, seeds: list[int], quiet: bool, argv) -> R
     rank, world, local_rank, local_world = distributed.torchrun_ranks()
     if world > len(seeds):
         raise ConfigError(f"{world} torchrun processes for {len(seeds)} runs: give --runs at least {world}")
-    dist.init_process_group("gloo")  # to agree on the folder and gather the records, never for gradients
+    distributed.init_process_group("gloo")  # to agree on the folder and gather the records, never for gradients
     try:
         box = [str(new_folder(Path(config.runs_dir), f"{config.data.dataset}-{config.model.name}-x{len(seeds)}"))
                if rank == 0 else None]

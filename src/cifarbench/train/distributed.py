@@ -107,8 +107,22 @@ def setup(device: torch.device, timeout_seconds: float = 300.0) -> tuple[DistCon
                           "use --device cpu, or one process")
     if rank_device.type == "cuda":
         torch.cuda.set_device(rank_device)
-    dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_seconds))
+    init_process_group(backend, timeout_seconds)
     return _context(backend), rank_device
+
+
+def init_process_group(backend: str, timeout_seconds: float = 300.0) -> None:
+    """Join torchrun's process group (env:// rendezvous) so that destroy_process_group really ends it.
+
+    torch 2.13's `torch._dynamo`, imported on first use by torch.optim, keeps references to the
+    process group that exists when it is imported, for the life of the process. destroy_process_group
+    then leaves the group alive with Gloo's threads running, and the group is only destroyed during
+    interpreter shutdown, where those threads sometimes abort the process ("terminate called without
+    an active exception", SIGABRT): a rank that returned cleanly dies, and torchrun stops the others.
+    Imported first, dynamo finds no group to hold on to."""
+    import torch._dynamo  # noqa: F401 - before the group exists; see above
+
+    dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_seconds))
 
 
 def _context(backend: str) -> DistContext:
