@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+import held_run
 from conftest import HANG_GUARD_SECONDS, synthetic_config
 
 from cifarbench.api import resume, train
@@ -201,27 +202,35 @@ def test_eval_refuses_the_crafted_checkpoint_in_one_line(tmp_path, monkeypatch, 
 # ---------------------------------------------------------------- real processes: signals and kill -9
 
 
-def start_training(tmp_path: Path, config: RunConfig) -> tuple[subprocess.Popen, Path]:
+def start_training(tmp_path: Path, config: RunConfig, hold_at: int) -> tuple[subprocess.Popen, Path]:
+    """`cifarbench train` in a subprocess, held after step `hold_at` (tests/held_run.py): the run
+    is still under way when the test acts on it, however fast the machine is."""
     config_file = tmp_path / "config.yaml"
     config_file.write_text(yaml.safe_dump(config.to_dict()))
-    cmd = [sys.executable, "-m", "cifarbench", "train", "--recipe", config.recipe, "--config", str(config_file),
-           "--quiet", "--runs-dir", str(tmp_path / "killed")]
+    cmd = [sys.executable, held_run.__file__, str(hold_at), str(tmp_path), "train", "--recipe", config.recipe,
+           "--config", str(config_file), "--quiet", "--runs-dir", str(tmp_path / "killed")]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return proc, tmp_path / "killed"
 
 
-def wait_for_checkpoint(proc: subprocess.Popen, runs: Path, timeout: float = HANG_GUARD_SECONDS) -> Path:
-    """The run directory once its first mid-training checkpoint exists (progress, not a clock)."""
+def wait_for(proc: subprocess.Popen, found, what: str, timeout: float = HANG_GUARD_SECONDS):
+    """found()'s first true value (progress, not a clock: the timeout is only a hang guard)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = list(runs.glob("*/checkpoints/last.pt"))
-        if found:
-            return found[0].parent.parent
+        value = found()
+        if value:
+            return value
         if proc.poll() is not None:
-            pytest.fail(f"training ended before its first checkpoint: {proc.stderr.read()}")
+            pytest.fail(f"training ended before {what}: {proc.stderr.read()}")
         time.sleep(0.05)
     proc.kill()
-    pytest.fail("no checkpoint appeared")
+    pytest.fail(f"no {what} appeared")
+
+
+def wait_for_checkpoint(proc: subprocess.Popen, runs: Path) -> Path:
+    """The run directory once its first mid-training checkpoint exists."""
+    last = wait_for(proc, lambda: list(runs.glob("*/checkpoints/last.pt")), "first checkpoint")
+    return last[0].parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -233,14 +242,16 @@ def uninterrupted(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_finishes_the_step_saves_and_exits_with_the_shell_code(tmp_path, uninterrupted, signum, code):
-    proc, runs = start_training(tmp_path, long_config(tmp_path))
-    run = wait_for_checkpoint(proc, runs)
+    proc, runs = start_training(tmp_path, long_config(tmp_path), hold_at=12)  # past the first checkpoint (8)
+    wait_for(proc, (tmp_path / held_run.HELD).exists, "the held step")
+    (run,) = runs.iterdir()
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=HANG_GUARD_SECONDS)
     assert proc.returncode == code, err
     name = signal.Signals(signum).name
-    assert f"interrupted by {name}" in err and f"cifarbench train --resume {run}" in err
+    assert f"interrupted by {name} after step 12" in err and f"cifarbench train --resume {run}" in err
     assert json.loads((run / "run_log.json").read_text())["status"] == "interrupted"
+    assert load_checkpoint(run)["trainer"]["step"] == 12  # the step under way finished, then it was saved
     resumed = subprocess.run([sys.executable, "-m", "cifarbench", "train", "--resume", str(run), "--quiet"],
                              capture_output=True, text=True, timeout=HANG_GUARD_SECONDS)
     assert resumed.returncode == 0, resumed.stderr
@@ -250,15 +261,16 @@ def test_signal_finishes_the_step_saves_and_exits_with_the_shell_code(tmp_path, 
 
 @pytest.mark.slow
 def test_kill_9_then_resume_equals_the_uninterrupted_run(tmp_path, uninterrupted):
-    proc, runs = start_training(tmp_path, long_config(tmp_path))
+    # held near the end, so the run is alive when the kill comes; the kill itself lands wherever
+    # the process is once the first checkpoint exists: mid-step or mid-write
+    proc, runs = start_training(tmp_path, long_config(tmp_path), hold_at=90)
     run = wait_for_checkpoint(proc, runs)
-    time.sleep(0.3)  # somewhere past the first checkpoint, mid-step or mid-write
     proc.kill()  # SIGKILL: no handler, no clean-up
     proc.communicate(timeout=HANG_GUARD_SECONDS)
     assert proc.returncode == -signal.SIGKILL
     assert json.loads((run / "run_log.json").read_text())["status"] == "running"  # nobody could say otherwise
     step_at_kill = load_checkpoint(run)["trainer"]["step"]
-    assert 0 < step_at_kill < 96
+    assert 0 < step_at_kill <= 90
     resumed = resume(run, quiet=True)  # the dead process's lock went with it
     assert resumed.run_log["status"] == "completed"
     assert_same_run(uninterrupted, run)

@@ -216,9 +216,11 @@ def test_html_report_renders_in_headless_chromium_with_every_section_and_image(r
 
 @pytest.mark.slow
 def test_report_while_a_run_is_being_written_reads_whole_files(tmp_path):
+    from held_run import HELD, RELEASE
     from test_reliability import long_config, start_training
 
-    proc, runs_dir = start_training(tmp_path, long_config(tmp_path))
+    # held before its last step until the test has read it several times while it was written
+    proc, runs_dir = start_training(tmp_path, long_config(tmp_path), hold_at=95)
     seen_statuses, builds = set(), 0
     deadline = time.monotonic() + HANG_GUARD_SECONDS  # a hang guard: the loop ends when training does
     try:
@@ -229,6 +231,8 @@ def test_report_while_a_run_is_being_written_reads_whole_files(tmp_path):
                 assert run.problems == [], run.problems
                 seen_statuses |= set(summary["statuses"])
                 builds += 1
+                if builds >= 3 and (tmp_path / HELD).exists():
+                    (tmp_path / RELEASE).touch()
             time.sleep(0.05)
     finally:
         proc.kill() if proc.poll() is None else None

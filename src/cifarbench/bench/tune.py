@@ -149,22 +149,43 @@ def finished(trial) -> bool:
     return "outcome" in trial.user_attrs
 
 
+PRUNED_OUTCOMES = ("pruned", "missed target")
+
+
+def tell_outcome(optuna, study, number: int, attrs: dict, request: TuneRequest) -> None:
+    """Tell the study what a trial's recorded attributes say: its value when complete, pruned or
+    failed otherwise. The one place that maps an outcome to a trial state, so a trial told by its
+    own process and one settled after that process died end the same."""
+    state, outcome = optuna.trial.TrialState, attrs["outcome"]
+    if outcome == "complete":
+        study.tell(number, attrs["seconds"] if request.target is not None else attrs["val_accuracy"])
+    else:
+        study.tell(number, state=state.PRUNED if outcome in PRUNED_OUTCOMES else state.FAIL)
+
+
 def claimed(trial, optuna) -> bool:
     return finished(trial) or trial.state == optuna.trial.TrialState.RUNNING
 
 
-def reap_interrupted(optuna, study, everywhere: bool) -> list[int]:
-    """Mark trials whose process is gone as failed (without an outcome, so they do not count):
-    trials of dead processes on this machine, or, with `everywhere` (--resume: the user says no
-    process works on the study), every trial still marked running."""
-    reaped = []
+def reap_interrupted(optuna, study, request: TuneRequest, everywhere: bool) -> tuple[list[int], list[int]]:
+    """Settle the trials whose process is gone: trials of dead processes on this machine, or, with
+    `everywhere` (--resume: the user says no process works on the study), every trial still marked
+    running. A trial that had recorded its outcome (its process died between recording it and
+    telling the study) is told that outcome and counts; one without an outcome is marked failed
+    and run again. Returns (told, failed) trial numbers."""
+    told, failed = [], []
     host = socket.gethostname()
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         pid, on = trial.user_attrs.get("pid"), trial.user_attrs.get("host")
-        if everywhere or (on == host and pid is not None and not _alive(pid)):
+        if not (everywhere or (on == host and pid is not None and not _alive(pid))):
+            continue
+        if finished(trial):
+            tell_outcome(optuna, study, trial.number, trial.user_attrs, request)
+            told.append(trial.number)
+        else:
             study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
-            reaped.append(trial.number)
-    return reaped
+            failed.append(trial.number)
+    return told, failed
 
 
 def _alive(pid: int) -> bool:
@@ -204,10 +225,19 @@ class TrialMonitor(Callback):
                              record={"pruned_at_epoch": record["epoch"]})
 
 
+def record_outcome(optuna, study, trial, request: TuneRequest, outcome: str, **attrs) -> None:
+    """Write the trial's result, its outcome last, then tell the study. A kill before the outcome
+    is written leaves a trial without one (failed and run again on resume); a kill after it,
+    one whose outcome reap_interrupted tells the study: never a result recorded and lost."""
+    for key, value in attrs.items():
+        trial.set_user_attr(key, value)
+    trial.set_user_attr("outcome", outcome)
+    tell_outcome(optuna, study, trial.number, {**attrs, "outcome": outcome}, request)
+
+
 def run_trial(optuna, study, trial, request: TuneRequest) -> str:
     """Run one trial to its outcome and tell the study; returns a one-line summary."""
     values = {p.field: p.suggest(trial) for p in request.space}
-    state, outcome = optuna.trial.TrialState, ""
     try:
         val_split = request.base_config.data.val_split
         config = resolve_config(request.recipe, request.base, {"data": {"val_split": val_split}},
@@ -215,34 +245,22 @@ def run_trial(optuna, study, trial, request: TuneRequest) -> str:
                                 {"runs_dir": str(request.folder() / "trials"), "name": f"trial{trial.number:04d}",
                                  "train": {"plots": False, "eval_every": 1}})
     except ConfigError as exc:  # a combination the config refuses is a failed point of the space, not a crash
-        trial.set_user_attr("outcome", f"invalid: {exc}")
-        study.tell(trial, state=state.FAIL)
+        record_outcome(optuna, study, trial, request, f"invalid: {exc}")
         return f"invalid ({exc})"
     monitor = TrialMonitor(trial, request.budget_s, report=request.target is None)
     try:
         result = train(config, quiet=True, callbacks=[monitor], final="validation")
     except RunStopped as stop:
-        trial.set_user_attr("outcome", stop.status)
-        trial.set_user_attr("reason", str(stop))
-        study.tell(trial, state=state.PRUNED if stop.status == "pruned" else state.FAIL)
+        record_outcome(optuna, study, trial, request, stop.status, reason=str(stop))
         return str(stop)
     except UserError as exc:
-        trial.set_user_attr("outcome", f"invalid: {exc}")
-        study.tell(trial, state=state.FAIL)
+        record_outcome(optuna, study, trial, request, f"invalid: {exc}")
         return f"invalid ({exc})"
     accuracy, seconds = result.metrics["accuracy"], timed_seconds(result)
-    for key, value in {"val_accuracy": accuracy, "seconds": seconds, "train_seconds": result.run_log["train_seconds"],
-                       "stopped_by_budget": monitor.stopped_by_budget, "run_dir": str(result.run.path),
-                       "epochs_completed": result.run_log["epochs_completed"]}.items():
-        trial.set_user_attr(key, value)
-    if request.target is not None and accuracy < request.target:
-        outcome = "missed target"
-        trial.set_user_attr("outcome", outcome)
-        study.tell(trial, state=state.PRUNED)
-    else:
-        outcome = "complete"
-        trial.set_user_attr("outcome", outcome)
-        study.tell(trial, seconds if request.target is not None else accuracy)
+    outcome = "missed target" if request.target is not None and accuracy < request.target else "complete"
+    record_outcome(optuna, study, trial, request, outcome, val_accuracy=accuracy, seconds=seconds,
+                   train_seconds=result.run_log["train_seconds"], stopped_by_budget=monitor.stopped_by_budget,
+                   run_dir=str(result.run.path), epochs_completed=result.run_log["epochs_completed"])
     return f"{outcome}: {accuracy:.2%} validation accuracy in {seconds:.1f} s"
 
 
@@ -280,9 +298,13 @@ def tune(request: TuneRequest) -> dict:
         request.folder().mkdir(parents=True, exist_ok=True)  # the default SQLite file lives there
     optuna, study = open_study(request)  # checks the storage and the search before any worker starts
     request.folder().mkdir(parents=True, exist_ok=True)
-    reaped = reap_interrupted(optuna, study, everywhere=request.resume)
-    if reaped and not request.quiet:
-        CONSOLE.print(f"trials {', '.join(map(str, reaped))} were interrupted; they will be run again")
+    told, failed = reap_interrupted(optuna, study, request, everywhere=request.resume)
+    if not request.quiet:
+        if told:
+            CONSOLE.print(f"trials {', '.join(map(str, told))} had recorded their outcome when their process "
+                          "stopped; the study now has it")
+        if failed:
+            CONSOLE.print(f"trials {', '.join(map(str, failed))} were interrupted; they will be run again")
     if request.jobs == 1:
         ran = [run_worker(request)]
     else:
