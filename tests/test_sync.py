@@ -1,32 +1,98 @@
-"""No host-device synchronisation inside the step loop.
+"""No host-device synchronisation inside the step loop, in a default run.
 
-On a GPU every such sync goes through `aten._local_scalar_dense` (`.item()`, `bool()`, `float()`
-or `int()` of a tensor). The CPU dispatches the same op, so counting it over a real training run
-on the CPU proves the loop has none between two optimizer steps of an epoch: the loop may read
-the device only at progress refreshes, epoch ends, checkpoints and evaluations.
+A host waits for a device in a few ways: a scalar read (`aten._local_scalar_dense`: `.item()`,
+`bool()`, `float()`, `int()` of a tensor), a copy to host memory that is not an asynchronous copy
+into pinned memory, an op whose output size depends on the data (`nonzero`, `masked_select`,
+`unique`, ...), and `.tolist()` / `.numpy()` of a tensor. The CPU dispatches the same ops, so
+counting them over real training runs on the CPU proves the loop has none between two optimizer
+steps of an epoch, with the progress bar and the loggers on: the loop may read the device only
+at epoch ends, checkpoints and evaluations. The progress bar's copies (devices.HostCopy) are
+host buffers filled asynchronously; reading those is no device read.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
+import io
+
 import pytest
 import torch
 from conftest import synthetic_config
+from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from cifarbench.api import train
+from cifarbench.devices import HostCopy
 from cifarbench.train.callbacks import Callback
 from cifarbench.train.recipes import resolve_config
 
 
+aten = torch.ops.aten
+DATA_DEPENDENT_SIZE = {aten.nonzero.default, aten.masked_select.default, aten._unique2.default, aten._unique.default,
+                       aten.unique_dim.default, aten.unique_consecutive.default, aten.argwhere.default,
+                       aten.nonzero_static.default}
+BOOLEAN_INDEXING = {aten.index.Tensor, aten.index_put.default, aten.index_put_.default}
+HOST_READS = {torch.Tensor.tolist, torch.Tensor.numpy}
+
+
+def _device_tensor(t) -> bool:
+    return isinstance(t, torch.Tensor) and not getattr(t, HostCopy.MARK, False)
+
+
+class _CountHostReads(TorchFunctionMode):
+    def __init__(self, owner):
+        super().__init__()
+        self.owner = owner
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func in HOST_READS and args and _device_tensor(args[0]):
+            self.owner.seen.append(func.__name__)
+        return func(*args, **(kwargs or {}))
+
+
 class CountSyncs(TorchDispatchMode):
+    """Every way the host waits for the device, as ops: `count` and what they were (`seen`)."""
+
     def __init__(self):
         super().__init__()
-        self.count = 0
+        self.seen: list[str] = []
+        self._reads = _CountHostReads(self)
+
+    @property
+    def count(self) -> int:
+        return len(self.seen)
+
+    def __enter__(self):
+        self._reads.__enter__()
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        super().__exit__(*exc)
+        return self._reads.__exit__(*exc)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if func is torch.ops.aten._local_scalar_dense.default:
-            self.count += 1
-        return func(*args, **(kwargs or {}))
+        kwargs = kwargs or {}
+        if func is aten._local_scalar_dense.default or func in DATA_DEPENDENT_SIZE:
+            self.seen.append(str(func))
+        elif func in BOOLEAN_INDEXING and any(i is not None and i.dtype == torch.bool for i in args[1]):
+            self.seen.append(f"{func} with a boolean mask")  # it finds the mask's true places first
+        elif func in (aten.copy_.default, aten._to_copy.default) and self._to_host_blocking(func, args, kwargs):
+            self.seen.append(str(func))
+        return func(*args, **kwargs)
+
+    @staticmethod
+    def _to_host_blocking(func, args, kwargs) -> bool:
+        """A copy from a device to host memory that makes the host wait (all but non_blocking into
+        pinned memory)."""
+        if func is aten.copy_.default:
+            dst, src = args[0], args[1]
+            to_host, pinned = dst.device.type == "cpu", dst.is_pinned() if dst.device.type == "cpu" else False
+        else:
+            src, dst_device = args[0], kwargs.get("device")
+            to_host, pinned = dst_device is not None and torch.device(dst_device).type == "cpu", False
+        non_blocking = (args[2] if len(args) > 2 else kwargs.get("non_blocking", False))
+        return src.device.type != "cpu" and to_host and not (non_blocking and pinned)
 
 
 class SyncsBetweenSteps(Callback):
@@ -58,21 +124,34 @@ def airbench_tiny_config(tmp_path, precision: str):
         "runs_dir": str(tmp_path / "runs")})
 
 
-def count_between_steps(config) -> tuple[list[int], int]:
+def count_between_steps(config, quiet: bool = True) -> tuple[list[int], int]:
     counter = CountSyncs()
     probe = SyncsBetweenSteps(counter)
     with counter:
-        train(config, quiet=True, callbacks=[probe])
+        train(config, quiet=quiet, callbacks=[probe])
     return probe.between_steps(), counter.count
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "plain-lines"])
 @pytest.mark.parametrize("precision", ["fp32", "bf16", "bf16-pure"])
-def test_the_airbench_loop_never_syncs_between_two_steps(tmp_path, precision):
-    between, total = count_between_steps(airbench_tiny_config(tmp_path, precision))
+def test_a_default_airbench_run_never_syncs_between_two_steps(tmp_path, monkeypatch, precision, terminal):
+    """Progress bar on (a terminal's or plain lines), the csv and tensorboard loggers on, lookahead
+    and the whitening-bias freeze active."""
+    from rich.console import Console
+
+    from cifarbench.train import progress
+
+    screen = io.StringIO()
+    monkeypatch.setattr(progress, "CONSOLE", Console(file=screen, force_terminal=terminal, width=120))
+    loggers = ["csv", "tensorboard"] if importlib.util.find_spec("tensorboard") else ["csv"]
+    config = airbench_tiny_config(tmp_path, precision)
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, loggers=tuple(loggers)))
+    between, total = count_between_steps(config, quiet=False)
     assert len(between) == 2 * (256 // 32 - 1)  # every pair of consecutive steps in both epochs was seen
     assert between == [0] * len(between)
     assert total > 0  # the counter works: epoch ends and evaluations do sync
+    assert "epoch 2/2 | train" in screen.getvalue()  # the bar and its epoch lines were really drawn
 
 
 def test_the_counter_sees_a_sync_in_the_loop(tmp_path):
@@ -87,6 +166,35 @@ def test_the_counter_sees_a_sync_in_the_loop(tmp_path):
     with counter:
         train(synthetic_config(tmp_path, epochs=1), quiet=True, callbacks=[ReadsTheLoss(), probe])
     assert probe.between_steps() and all(n >= 1 for n in probe.between_steps())
+
+
+@pytest.mark.parametrize("read, op", [
+    (lambda t: t.tolist(), "tolist"),
+    (lambda t: t.numpy(), "numpy"),
+    (lambda t: t.nonzero(), "nonzero"),
+    (lambda t: t[t > 0], "index"),  # boolean masking: an output size that depends on the data
+    (lambda t: t.index_put_((t > 0,), torch.tensor(0.0)), "index_put_"),
+    (lambda t: t.unique(), "unique"),
+    (lambda t: float(t.sum()), "_local_scalar_dense"),
+])
+def test_the_counter_sees_every_kind_of_host_read(read, op):
+    counter = CountSyncs()
+    with counter:
+        read(torch.arange(4.0) - 1)
+    assert counter.count >= 1, counter.seen
+    unmarked = HostCopy(torch.device("cpu"))
+    unmarked.request([torch.ones(())])
+    with counter:
+        before = counter.count
+        unmarked.latest()  # a host buffer: reading it is no device read
+    assert counter.count == before
+
+
+def test_a_host_copy_is_one_request_late_only_where_the_device_is_asynchronous():
+    copy = HostCopy(torch.device("cpu"))
+    assert copy.latest() is None
+    copy.request([torch.tensor(3.0), torch.tensor(4, dtype=torch.long)], note=7)
+    assert copy.latest() == ([3.0, 4.0], 7)  # on the CPU the values exist when requested
 
 
 def test_the_onecycle_sgd_loop_never_syncs_between_two_steps(tmp_path):
@@ -119,9 +227,9 @@ def test_on_cuda_the_loop_runs_under_sync_debug_mode_error(tmp_path):
 
     config = airbench_tiny_config(tmp_path, "fp16-pure")
     config = resolve_config("airbench94", {**config.to_dict(), "train": {**config.to_dict()["train"],
-                                                                          "device": "cuda"}})
-    try:
-        result = train(config, quiet=True, callbacks=[ErrorOnSyncInsideEpoch()])
+                                                                          "device": "cuda", "loggers": ["csv"]}})
+    try:  # a default run: the progress bar and the csv logger on
+        result = train(config, quiet=False, callbacks=[ErrorOnSyncInsideEpoch()])
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert result.run_log["status"] == "completed"

@@ -156,6 +156,55 @@ def synchronize(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
+class HostCopy:
+    """The newest values of a few device scalars, read without making the host wait for the device.
+
+    request() queues a copy of the values into host memory (pinned on CUDA) behind the work already
+    queued, and marks it with an event; latest() returns the newest copy whose event has passed
+    (with the host-side `note` given with it, such as the count the values cover),
+    so a display that requests at one refresh shows those numbers at a later one. A request made
+    while the last copy is still in flight is dropped rather than waited for. On the CPU the
+    values are computed by the time they are requested, so the copy is ready at once.
+    """
+
+    MARK = "_cifarbench_host_copy"  # set on the host buffers: reading them is no device read
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self._pending: tuple[torch.Tensor, object, object] | None = None
+        self._latest: tuple[list[float], object] | None = None
+
+    def request(self, values: list[torch.Tensor], note=None) -> None:
+        if self._pending is not None and not self._passed(self._pending[1]):
+            return
+        self._take_pending()
+        staged = torch.stack([v.detach().to(torch.float64) for v in values])
+        if self.device.type == "cpu":
+            host, event = staged, None
+        else:
+            host = torch.empty(staged.shape, dtype=torch.float64, pin_memory=self.device.type == "cuda")
+            host.copy_(staged, non_blocking=True)
+            event = torch.cuda.Event() if self.device.type == "cuda" else torch.mps.Event()
+            event.record()
+        setattr(host, self.MARK, True)
+        self._pending = (host, event, note)
+
+    def latest(self) -> tuple[list[float], object] | None:
+        """The newest finished copy's values and note (None before the first has finished)."""
+        if self._pending is not None and self._passed(self._pending[1]):
+            self._take_pending()
+        return self._latest
+
+    def _take_pending(self) -> None:
+        if self._pending is not None:
+            host, _, note = self._pending
+            self._latest, self._pending = (host.tolist(), note), None
+
+    @staticmethod
+    def _passed(event) -> bool:
+        return event is None or event.query()
+
+
 _pinned: list[int] | None = None  # pin_to_cores' share where the OS has no affinity call
 
 

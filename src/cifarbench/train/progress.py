@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from cifarbench.console import CONSOLE
+from cifarbench.devices import HostCopy
 from cifarbench.files import utc_now
 from cifarbench.runs import RunDir
 from cifarbench.train.callbacks import Callback
@@ -16,7 +17,11 @@ log = logging.getLogger(__name__)
 
 
 class ProgressBar(Callback):
-    """A bar per epoch with loss, accuracy, lr and images/s, and one summary line per epoch."""
+    """A bar per epoch with loss, accuracy, lr and images/s, and one summary line per epoch.
+
+    The bar never makes the host wait for the device: at each refresh it asks for a copy of the
+    running loss and accuracy (devices.HostCopy) and shows the newest copy that has arrived, so on
+    a GPU its numbers are one refresh late; the epoch's line reads the exact ones."""
 
     def __init__(self, console: Console | None = None, refreshes_per_epoch: int = 20):
         self.console = console if console is not None else CONSOLE
@@ -34,6 +39,7 @@ class ProgressBar(Callback):
     def on_epoch_start(self, trainer, epoch):
         steps = min(trainer.steps_per_epoch, trainer.total_steps - trainer.state.step)
         self.every = max(1, steps // self.refreshes)
+        self.running = HostCopy(trainer.device)
         self.task = self.progress.add_task("train", total=steps, epoch=f"{epoch + 1}/{trainer.num_epochs}",
                                            loss=float("nan"), acc=0.0, lr=trainer.optimizer.param_groups[-1]["lr"],
                                            ips=0.0)
@@ -41,11 +47,16 @@ class ProgressBar(Callback):
     def on_batch_end(self, trainer, batch_index):
         if (batch_index + 1) % self.every:
             return
-        loss, acc = trainer.running_metrics()  # a device sync, once per refresh
+        loss_sum, correct, seen = trainer.running_sums()
+        self.running.request([loss_sum, correct], note=seen)
+        shown = self.running.latest()  # this refresh's on the CPU, an earlier one's on a GPU
+        metrics = {}
+        if shown is not None:
+            (loss, hits), images = shown
+            metrics = {"loss": loss / max(1, images), "acc": hits / max(1, images)}
         elapsed = trainer.stopwatch.elapsed_unsynced()
-        self.progress.update(self.task, completed=batch_index + 1, loss=loss, acc=acc,
-                             lr=trainer.optimizer.param_groups[-1]["lr"],
-                             ips=trainer.images_seen / elapsed if elapsed > 0 else 0.0)
+        self.progress.update(self.task, completed=batch_index + 1, lr=trainer.optimizer.param_groups[-1]["lr"],
+                             ips=trainer.images_seen / elapsed if elapsed > 0 else 0.0, **metrics)
 
     def on_epoch_end(self, trainer, record):
         self.progress.remove_task(self.task)

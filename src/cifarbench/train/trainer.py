@@ -301,6 +301,11 @@ class Trainer:
         self.stopwatch.start()
         return self.state.train_seconds + self.stopwatch.seconds - self._epoch_clock_start
 
+    def running_sums(self) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """The epoch's summed loss and correct count so far, on the device (no sync), and the
+        number of images they cover."""
+        return self._loss_sum, self._correct, self._seen
+
     def running_metrics(self) -> tuple[float, float]:
         """Mean loss and accuracy of the epoch so far (a device sync: call it sparingly)."""
         self.check_finite()
