@@ -20,6 +20,30 @@ FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 # Tests wait on progress (files appearing, steps done, a process ending), never on the clock. This
 # limit only keeps a hung process from hanging CI: a slow but progressing run never reaches it.
 HANG_GUARD_SECONDS = 900
+# Under CI=true a skipped test fails (pytest_runtest_makereport below): CI installs every package,
+# extra, browser and dataset the tests use, so a skip there means an install step went missing.
+# Only hardware that CI's machine lacks may skip, with a reason that starts with this.
+HARDWARE = "hardware: "
+
+
+def needs_hardware(condition: bool, reason: str):
+    """Skip when `condition` (CUDA, MPS, a second GPU, ... absent): the one kind of skip CI allows."""
+    return pytest.mark.skipif(condition, reason=HARDWARE + reason)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI") != "true" or not report.skipped or hasattr(report, "wasxfail"):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    if not reason.removeprefix("Skipped: ").startswith(HARDWARE):
+        report.outcome = "failed"
+        report.longrepr = (f"CI=true: this test skipped ({reason}). CI installs everything the tests need, "
+                           "so a skip here is a missing install step in .ci/run")
+
+
 needs_fashion = pytest.mark.skipif(
     not (FASHION_DIR / "train-images-idx3-ubyte.gz").is_file(),
     reason="real Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist; CI installs it)")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import needs_hardware
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_reference.py"
 
@@ -21,7 +22,7 @@ def load_script():
     return module
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="this checks the no-CUDA path")
+@needs_hardware(torch.cuda.is_available(), "this checks the path of a machine without CUDA")
 def test_without_cuda_it_says_why_in_one_line(tmp_path):
     done = subprocess.run([sys.executable, str(SCRIPT), "--reference-dir", str(tmp_path), "--out",
                            str(tmp_path / "out.json")], capture_output=True, text=True)

@@ -18,7 +18,7 @@ import io
 
 import pytest
 import torch
-from conftest import synthetic_config
+from conftest import needs_hardware, synthetic_config
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -210,8 +210,8 @@ def test_the_onecycle_sgd_loop_never_syncs_between_two_steps(tmp_path):
     assert len(between) == 2 * 3 and between == [0] * 6
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device: torch.cuda.set_sync_debug_mode "
-                                                          "checks syncs on CUDA only")
+@needs_hardware(not torch.cuda.is_available(), "needs a CUDA device: torch.cuda.set_sync_debug_mode checks syncs "
+                                               "on CUDA only")
 def test_on_cuda_the_loop_runs_under_sync_debug_mode_error(tmp_path):
     """On CUDA, a sync inside the loop raises under set_sync_debug_mode('error'), which the test turns on
     from the first step to the last (not around epoch ends and evaluations, where syncs are allowed)."""
