@@ -3,17 +3,21 @@ sealed; a study in SQLite is shared by processes and survives a kill; bad input 
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import signal
 import socket
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import HANG_GUARD_SECONDS, HARDWARE
 
 from cifarbench import cli
 from cifarbench.api import train
@@ -195,7 +199,7 @@ def test_a_trial_whose_process_died_is_settled_by_what_it_recorded(tmp_path, spa
     request = TuneRequest("airbench94", load_space(space_file), base_values(), trials=2,
                           runs_dir=str(tmp_path / "runs"), quiet=True)
     request.folder().mkdir(parents=True)
-    _, study = open_study(request)
+    _, study, _ = open_study(request)
     trial = study.ask()
     for param in request.space:
         param.suggest(trial)
@@ -280,7 +284,7 @@ def test_space_entries_become_optuna_distributions():
 @pytest.mark.slow
 def test_jobs_run_worker_processes_on_their_own_cores(tmp_path, space_file):
     if len(os.sched_getaffinity(0)) < 2:
-        pytest.skip("needs two cores to share out")
+        pytest.skip(f"{HARDWARE}needs two cores to share out")
     result = tune(TuneRequest("airbench94", load_space(space_file), base_values(), trials=4, jobs=2,
                               runs_dir=str(tmp_path / "runs"), quiet=True))
     assert len(result["ran_here"]) == 2 and sum(result["ran_here"]) == 4
@@ -309,3 +313,96 @@ def test_a_target_objective_minimises_time_and_prunes_runs_that_miss_it(tmp_path
     assert [r["outcome"] for r in result["trials"]] == ["missed target"] * 2
     assert all(r["val_accuracy"] < 0.99 and r["seconds"] > 0 for r in result["trials"])
     assert not (Path(result["folder"]) / "best.yaml").exists()
+
+
+# ---------------------------------------------------------------- a shared study on a real PostgreSQL server
+
+
+def _postgres_bin(name: str) -> str | None:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else shutil.which(name)
+
+
+@pytest.fixture
+def postgres_url():
+    """A PostgreSQL cluster of the test's own: initdb and pg_ctl in a temporary folder, a free port
+    on 127.0.0.1, as the `postgres` user when the tests run as root (the server refuses root)."""
+    initdb, pg_ctl = _postgres_bin("initdb"), _postgres_bin("pg_ctl")
+    if initdb is None or pg_ctl is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql; CI installs it)")
+    folder = Path(tempfile.mkdtemp(prefix="cifarbench-pg-"))
+    as_server = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_server:
+        shutil.chown(folder, "postgres")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data = folder / "data"
+    subprocess.run([*as_server, initdb, "-D", str(data), "-U", "postgres", "--auth=trust"], check=True,
+                   capture_output=True)
+    subprocess.run([*as_server, pg_ctl, "-D", str(data), "-l", str(folder / "server.log"), "-w", "-o",
+                    f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_server, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _pg_trials(url: str):
+    return optuna.load_study(study_name="airbench94-synthetic", storage=url).get_trials()
+
+
+@pytest.mark.slow
+def test_two_workers_on_postgresql_survive_one_killed_mid_trial(tmp_path, space_file, postgres_url):
+    runs = tmp_path / "runs"
+    space_file.write_text(yaml.safe_dump({k: v for k, v in SPACE.items() if k != "train.epochs"}))
+    shared = ["--storage", postgres_url, "--heartbeat-s", "1"]
+    short, endless = ["--set", "train.epochs=1"], ["--set", "train.epochs=100000"]
+    first = subprocess.run([*_tune_command(space_file, runs, 1), *shared, *short], capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    # worker A takes trial 1, which would train for hours; worker B takes the rest, then waits for A
+    a = subprocess.Popen([*_tune_command(space_file, runs, 4), *shared, *endless], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    b = None
+    try:
+        while not list((runs / "tune-airbench94-synthetic" / "trials").glob("*trial0001*/log.jsonl")):
+            assert a.poll() is None, a.communicate()[1][-2000:]
+            time.sleep(0.05)
+        b = subprocess.Popen([*_tune_command(space_file, runs, 4), *shared, *short], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        while sum("outcome" in t.user_attrs for t in _pg_trials(postgres_url)) < 3:  # B has run trials 2 and 3
+            assert b.poll() is None, b.communicate()[1][-2000:]
+            time.sleep(0.1)
+        assert a.poll() is None and b.poll() is None  # B waits for the trial A is still running
+    finally:
+        a.kill()  # SIGKILL in the middle of trial 1
+        a.communicate()
+    out, err = b.communicate(timeout=HANG_GUARD_SECONDS)
+    assert b.returncode == 0, err
+    trials = _pg_trials(postgres_url)
+    killed = trials[1]
+    assert killed.state.name == "FAIL" and "outcome" not in killed.user_attrs
+    (retry,) = [t for t in trials if t.user_attrs.get("retry_of") == 1]  # its heartbeat stopped: run again
+    assert retry.state.name == "COMPLETE" and retry.params == killed.params
+    assert retry.user_attrs["pid"] == b.pid
+    counted = [t for t in trials if "outcome" in t.user_attrs]
+    assert len(counted) == 4 and len(trials) == 5  # exactly --trials finished: none lost, none twice
+    assert _ran(out) == 3  # trials 2 and 3, then the retry of 1
+
+
+def test_a_postgresql_url_without_a_server_or_driver_is_one_line(tmp_path, capsys, space_file, monkeypatch):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens there once the probe is closed
+    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    runs = tmp_path / "runs"
+    assert cli.main(["tune", *TINY, "--space", str(space_file), "--runs-dir", str(runs), "--storage", url]) == 2
+    err = capsys.readouterr().err
+    assert "cannot open the database" in err and len(err.strip().splitlines()) == 1
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    monkeypatch.setitem(sys.modules, "psycopg2", None)
+    assert cli.main(["tune", *TINY, "--space", str(space_file), "--runs-dir", str(runs), "--storage", url]) == 2
+    err = capsys.readouterr().err
+    assert "needs a database driver" in err and len(err.strip().splitlines()) == 1
+    assert not runs.exists()

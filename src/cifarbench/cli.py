@@ -397,7 +397,7 @@ def cmd_tune(args) -> int:
     base.pop("runs_dir", None)
     request = TuneRequest(args.recipe, load_space(args.space), base, trials=args.trials, budget_s=args.budget_s,
                           target=args.target, storage=args.storage, study=args.study, jobs=args.jobs,
-                          resume=args.resume, runs_dir=args.runs_dir, quiet=args.quiet)
+                          resume=args.resume, runs_dir=args.runs_dir, quiet=args.quiet, heartbeat_s=args.heartbeat_s)
     result = tune(request)
     print((Path(result["folder"]) / "trials.md").read_text(), end="")
     best = result.get("best_config")
@@ -625,8 +625,14 @@ def build_parser() -> Parser:
     goal.add_argument("--target", type=float, metavar="ACC",
                       help="minimise the seconds of a run ending at >= ACC validation accuracy (e.g. 0.93)")
     p.add_argument("--study", help="study name (default: <recipe>-<dataset>)")
-    p.add_argument("--storage", metavar="URL", help="any SQLAlchemy URL, e.g. postgresql://host/db, for processes on "
-                                                    "several machines (default: SQLite in the study folder)")
+    p.add_argument("--storage", metavar="URL", help="any SQLAlchemy URL; a server database such as "
+                                                    "postgresql://user@host/db for processes on several machines "
+                                                    "(default: SQLite in the study folder, for one machine)")
+    from cifarbench.bench.tune import GRACE_BEATS, HEARTBEAT_S
+
+    p.add_argument("--heartbeat-s", type=int, default=HEARTBEAT_S, metavar="S",
+                   help=f"a running trial's heartbeat interval (default {HEARTBEAT_S}); a trial silent for "
+                        f"{GRACE_BEATS} intervals (its process killed, its machine lost) is failed and run again")
     p.add_argument("--jobs", type=int, default=1, metavar="K", help="K worker processes here, the cores shared out")
     p.add_argument("--resume", action="store_true",
                    help="continue a killed search: its unfinished trials are run again (use only when no other "

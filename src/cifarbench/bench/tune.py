@@ -15,19 +15,32 @@ Objectives:
 
 Trials that fall behind are pruned on their per-epoch validation accuracy (Optuna's median
 pruner) in the accuracy objectives. The study lives in a database, SQLite in the study folder by
-default: running the same command again (or with --resume) continues it, and any SQLAlchemy
-URL (--storage) lets processes on several machines work on one study. --trials N is the number
-of finished trials the study should hold: each process takes the next trial while fewer have
-been started, under a lock in the study folder (processes on other machines may overshoot by a
-trial each). --jobs K runs K worker processes here, the CPU cores shared out between them.
+default (one machine, as Optuna's own documentation says of SQLite): running the same command
+again (or with --resume) continues it. A server database (--storage postgresql://...) lets
+processes on several machines work on one study. --trials N is the number of finished trials the
+study should hold, counted over every process: each takes the next trial while fewer are finished
+or running, counting and asking as one step under a lock (PostgreSQL's advisory lock for a
+PostgreSQL study, else a file lock in the study folder), and a process whose count is reached
+waits for the trials still running elsewhere. --jobs K runs K worker processes here, the CPU cores
+shared out between them.
+
+A trial's process beats a heartbeat into the study every --heartbeat-s seconds. A trial whose
+heartbeat stops (its process was killed, its machine lost) is failed by the next process that
+looks (Optuna's fail_stale_trials) and its parameters queued again, so the study still ends with
+N finished trials, none lost and none counted twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import multiprocessing
 import os
 import socket
+import threading
+import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +57,8 @@ from cifarbench.train.recipes import resolve_config
 
 DEFAULT_VAL_SPLIT = 0.1  # the validation part carved from training data when the config has none
 BUDGET_CHECK_EVERY = 4  # steps between two reads of the training clock in --budget-s mode
+HEARTBEAT_S = 30  # a trial's heartbeat interval; a trial silent for GRACE_BEATS of them is taken as dead
+GRACE_BEATS = 3
 
 
 def require_optuna():
@@ -69,8 +84,11 @@ class TuneRequest:
     resume: bool = False
     runs_dir: str = "runs"
     quiet: bool = False
+    heartbeat_s: int = HEARTBEAT_S
 
     def __post_init__(self):
+        if self.heartbeat_s < 1:
+            raise ConfigError(f"--heartbeat-s {self.heartbeat_s} must be a whole number of seconds, at least 1")
         if self.trials < 1:
             raise ConfigError(f"--trials {self.trials} must be at least 1")
         if self.jobs < 1:
@@ -123,11 +141,17 @@ def open_study(request: TuneRequest):
 
     url = request.storage_url()
     try:
-        storage = optuna.storages.RDBStorage(url)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # the heartbeat arguments
+            storage = optuna.storages.RDBStorage(url, heartbeat_interval=request.heartbeat_s,
+                                                 grace_period=GRACE_BEATS * request.heartbeat_s,
+                                                 heartbeat_stale_trial_callback=settle_stale_trial(request))
     except (ArgumentError, ValueError) as exc:
         raise ConfigError(f"--storage {url!r} is not a database URL SQLAlchemy knows ({exc})") from None
-    except ModuleNotFoundError as exc:
-        raise ConfigError(f"--storage {url!r} needs the database driver {exc.name!r}: pip install it") from None
+    except ImportError as exc:  # Optuna re-raises the driver's ModuleNotFoundError as its own ImportError
+        missing = getattr(exc.__cause__, "name", None) or exc.name
+        raise ConfigError(f"--storage {url!r} needs a database driver{f' ({missing!r})' if missing else ''} that "
+                          "is not installed: PostgreSQL's comes with pip install 'cifarbench[tune]'") from None
     except OperationalError as exc:
         raise ConfigError(f"--storage {url!r}: cannot open the database ({str(exc.orig).splitlines()[0]})") from None
     study = optuna.create_study(
@@ -141,30 +165,65 @@ def open_study(request: TuneRequest):
     elif saved != search:
         raise ConfigError(f"study {study.study_name!r} was created for {saved}; this command asks for {search}: "
                           "give another --study")
-    return optuna, study
+    return optuna, study, storage
 
 
-def finished(trial) -> bool:
-    """A trial that ran to an outcome (interrupted trials have none and are run again)."""
-    return "outcome" in trial.user_attrs
+def retried(trials) -> set[int]:
+    """Numbers of the trials whose heartbeat stopped and whose parameters were queued again."""
+    return {t.user_attrs["retry_of"] for t in trials if "retry_of" in t.user_attrs}
+
+
+def finished(trial, superseded: set[int] = frozenset()) -> bool:
+    """A trial that ran to an outcome (interrupted trials have none and are run again; a trial
+    retried after its heartbeat stopped counts through its retry)."""
+    return "outcome" in trial.user_attrs and trial.number not in superseded
+
+
+def count_trials(optuna, trials) -> tuple[int, int]:
+    """(finished, running) trials, each trial counted once."""
+    superseded = retried(trials)
+    done = sum(finished(t, superseded) for t in trials)
+    running = sum(t.state == optuna.trial.TrialState.RUNNING and not finished(t, superseded) for t in trials)
+    return done, running
 
 
 PRUNED_OUTCOMES = ("pruned", "missed target")
 
 
-def tell_outcome(optuna, study, number: int, attrs: dict, request: TuneRequest) -> None:
-    """Tell the study what a trial's recorded attributes say: its value when complete, pruned or
-    failed otherwise. The one place that maps an outcome to a trial state, so a trial told by its
-    own process and one settled after that process died end the same."""
+def told_as(optuna, attrs: dict, request: TuneRequest) -> tuple[object, float | None]:
+    """(trial state, value) for a trial's recorded attributes: the one place that maps an outcome
+    to a state, so a trial told by its own process and one settled after it died end the same."""
     state, outcome = optuna.trial.TrialState, attrs["outcome"]
     if outcome == "complete":
-        study.tell(number, attrs["seconds"] if request.target is not None else attrs["val_accuracy"])
+        return state.COMPLETE, attrs["seconds"] if request.target is not None else attrs["val_accuracy"]
+    return (state.PRUNED if outcome in PRUNED_OUTCOMES else state.FAIL), None
+
+
+def tell_outcome(optuna, study, number: int, attrs: dict, request: TuneRequest) -> None:
+    state, value = told_as(optuna, attrs, request)
+    if value is None:
+        study.tell(number, state=state)
     else:
-        study.tell(number, state=state.PRUNED if outcome in PRUNED_OUTCOMES else state.FAIL)
+        study.tell(number, value)
 
 
-def claimed(trial, optuna) -> bool:
-    return finished(trial) or trial.state == optuna.trial.TrialState.RUNNING
+def settle_stale_trial(request: TuneRequest):
+    """Optuna's callback for a trial it failed because its heartbeat stopped: the trial's recorded
+    outcome, if it had one, is added to the study as a finished copy; otherwise its parameters are
+    queued to run again. Either way the copy names the trial it stands for (retry_of)."""
+
+    def settle(study, trial) -> None:
+        import optuna
+
+        if "outcome" in trial.user_attrs:
+            state, value = told_as(optuna, trial.user_attrs, request)
+            study.add_trial(optuna.trial.create_trial(
+                state=state, value=value, params=trial.params, distributions=trial.distributions,
+                user_attrs={**trial.user_attrs, "retry_of": trial.number}))
+        else:
+            study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+
+    return settle
 
 
 def reap_interrupted(optuna, study, request: TuneRequest, everywhere: bool) -> tuple[list[int], list[int]]:
@@ -175,11 +234,12 @@ def reap_interrupted(optuna, study, request: TuneRequest, everywhere: bool) -> t
     and run again. Returns (told, failed) trial numbers."""
     told, failed = [], []
     host = socket.gethostname()
+    superseded = retried(study.get_trials(deepcopy=False))
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         pid, on = trial.user_attrs.get("pid"), trial.user_attrs.get("host")
         if not (everywhere or (on == host and pid is not None and not _alive(pid))):
             continue
-        if finished(trial):
+        if finished(trial, superseded):
             tell_outcome(optuna, study, trial.number, trial.user_attrs, request)
             told.append(trial.number)
         else:
@@ -268,24 +328,86 @@ def run_trial(optuna, study, trial, request: TuneRequest) -> str:
 
 
 def run_worker(request: TuneRequest, cores: list[int] | None = None) -> int:
-    """Take trials from the study until it holds request.trials; returns how many this process ran."""
+    """Take trials from the study until it holds request.trials finished ones; returns how many
+    this process ran."""
     if cores is not None:
         pin_to_cores(cores)  # this worker's share: the loop sets one thread per core it may use
-    optuna, study = open_study(request)
+    optuna, study, storage = open_study(request)
     ran = 0
-    lock = FileLock(request.folder() / "ask.lock")
     while True:
-        with lock:  # count and ask as one step, so local processes never start more than --trials
-            count = sum(claimed(t, optuna) for t in study.get_trials(deepcopy=False))
-            if count >= request.trials:
+        with ask_lock(request, study, storage):  # count and ask as one step: no process starts more than --trials
+            fail_stale_trials(optuna, study)
+            done, running = count_trials(optuna, study.get_trials(deepcopy=False))
+            if done >= request.trials:
                 return ran
-            trial = study.ask()
-            trial.set_user_attr("host", socket.gethostname())
-            trial.set_user_attr("pid", os.getpid())
-        summary = run_trial(optuna, study, trial, request)
+            trial = None
+            if done + running < request.trials:
+                with warnings.catch_warnings():  # Optuna expects heartbeats from optimize(); these are ours
+                    warnings.filterwarnings("ignore", "Heartbeat of storage is supposed to be used with")
+                    trial = study.ask()
+                storage.record_heartbeat(trial._trial_id)  # at once: a kill from here on leaves a stale trial
+                trial.set_user_attr("host", socket.gethostname())
+                trial.set_user_attr("pid", os.getpid())
+        if trial is None:  # the rest are running elsewhere: wait for them to finish or fall silent
+            time.sleep(request.heartbeat_s)
+            continue
+        with Heartbeat(storage, trial, request.heartbeat_s):
+            summary = run_trial(optuna, study, trial, request)
         ran += 1
         if not request.quiet:
             CONSOLE.print(f"trial {trial.number}: {summary}", highlight=False)
+
+
+def fail_stale_trials(optuna, study) -> None:
+    """Fail the running trials whose heartbeat stopped (settle_stale_trial then queues them again)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+class Heartbeat:
+    """Records the trial's heartbeat in the study every `seconds` while the trial runs (a thread),
+    so other processes can tell a trial at work from one whose process is gone."""
+
+    def __init__(self, storage, trial, seconds: int):
+        self.storage, self.trial_id, self.seconds = storage, trial._trial_id, seconds  # Trial has no public id
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="cifarbench-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        while True:
+            self.storage.record_heartbeat(self.trial_id)
+            if self.stop.wait(self.seconds):
+                return
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
+@contextlib.contextmanager
+def ask_lock(request: TuneRequest, study, storage):
+    """One process at a time counts the trials and asks for the next: PostgreSQL's advisory lock
+    for a PostgreSQL study (every machine sees it), a file lock in the study folder otherwise."""
+    engine = storage.engine
+    if engine.dialect.name != "postgresql":
+        with FileLock(request.folder() / "ask.lock"):
+            yield
+        return
+    from sqlalchemy import text
+
+    key = int.from_bytes(hashlib.sha256(f"cifarbench-tune:{study.study_name}".encode()).digest()[:8], "big",
+                         signed=True)
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
 
 
 def _worker_main(request: TuneRequest, cores: list[int] | None, results) -> None:
@@ -296,7 +418,7 @@ def tune(request: TuneRequest) -> dict:
     """Run the search (here, or in --jobs worker processes), then write its results."""
     if request.storage is None:
         request.folder().mkdir(parents=True, exist_ok=True)  # the default SQLite file lives there
-    optuna, study = open_study(request)  # checks the storage and the search before any worker starts
+    optuna, study, _ = open_study(request)  # checks the storage and the search before any worker starts
     request.folder().mkdir(parents=True, exist_ok=True)
     told, failed = reap_interrupted(optuna, study, request, everywhere=request.resume)
     if not request.quiet:
