@@ -23,9 +23,11 @@ from cifarbench import cli
 from cifarbench.api import train
 from cifarbench.bench.space import load_space, parse_space
 from cifarbench.bench.tune import BUDGET_CHECK_EVERY, TuneRequest, open_study, tune
+from cifarbench.config import RunConfig
 from cifarbench.data import prepare
 from cifarbench.data.dataset import Split
 from cifarbench.errors import ConfigError, DataError
+from cifarbench.eval.inference import evaluate_loaded, load_model
 from cifarbench.train.recipes import resolve_config
 from cifarbench.train.trainer import Trainer
 
@@ -91,8 +93,12 @@ def test_a_search_never_reads_the_test_split(tmp_path, space_file, monkeypatch):
         log = json.loads((Path(row["run_dir"]) / "run_log.json").read_text())
         assert log["final_split"] == "validation" and log["test_images"] is None
         assert log["validation_split"] == "validation" and log["val_images"] == 40  # 10% of 400
-        metrics = json.loads((Path(row["run_dir"]) / "metrics.json").read_text())
-        assert metrics["split"] == "validation" and metrics["accuracy"] == pytest.approx(row["val_accuracy"])
+        # the score the study holds is the trial's final weights evaluated afresh on its validation split
+        config = RunConfig.from_dict(yaml.safe_load((Path(row["run_dir"]) / "config.yaml").read_text()))
+        val = prepare.prepare_data(config, quiet=True, final="validation").val
+        loaded = load_model(row["run_dir"], "cpu")
+        again = evaluate_loaded(loaded, val.images, val.labels, tta=config.train.tta)
+        assert len(val) == 40 and again["accuracy"] == pytest.approx(row["val_accuracy"], abs=1e-9)
 
 
 def test_a_run_told_to_end_on_validation_has_its_test_split_sealed(tmp_path):
