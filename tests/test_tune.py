@@ -412,3 +412,42 @@ def test_a_postgresql_url_without_a_server_or_driver_is_one_line(tmp_path, capsy
     err = capsys.readouterr().err
     assert "needs a database driver" in err and len(err.strip().splitlines()) == 1
     assert not runs.exists()
+
+
+# ---------------------------------------------------------------- the rule a recipe is taken from a study by
+
+
+def test_a_trial_the_budget_cut_short_is_not_recommended():
+    from cifarbench.bench.tune_report import best_trial
+
+    study = optuna.create_study(direction="maximize")
+    for value, cut in ((0.90, False), (0.93, True), (0.92, False), (0.92, False)):
+        study.add_trial(optuna.trial.create_trial(value=value, user_attrs={"stopped_by_budget": cut}))
+    assert best_trial(study).number == 2  # 0.93 was cut short; of the two 0.92s, the earlier
+    assert best_trial(optuna.create_study()) is None
+
+
+@pytest.mark.parametrize("recipe, study, budget_s, check", [
+    ("fashion93", "fashion93", 50.0, {"optim.lr": 0.01, "optim.label_smoothing": 0.01, "train.epochs": 0,
+                                      "train.batch_size": 0, "train.tta": 0}),
+    ("fashion94", "fashion94", 160.0, {"optim.lr": 0.01, "optim.label_smoothing": 0.01, "train.epochs": 0,
+                                       "train.batch_size": 0, "model.name": None}),
+])
+def test_the_cpu_recipes_are_the_trials_their_kept_studies_recommend(recipe, study, budget_s, check):
+    """Each value of fashion93/fashion94 is the value of the trial that the one rule picks from the
+    study kept in benchmarks/tune/ (rounded as the recipe says), and the tables there agree."""
+    from cifarbench.bench.tune_report import best_trial
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks" / "tune" / study
+    kept = optuna.load_study(study_name=study, storage=f"sqlite:///{folder / 'study.db'}")
+    assert kept.user_attrs["search"]["budget_s"] == budget_s
+    best = best_trial(kept, "maximize")
+    assert best is not None and not best.user_attrs["stopped_by_budget"]
+    config = resolve_config(recipe, {})
+    for field, tolerance in check.items():
+        section, name = field.split(".")
+        mine, theirs = getattr(getattr(config, section), name), best.params[field]
+        assert mine == (pytest.approx(theirs, abs=tolerance) if tolerance is not None else theirs), field
+    assert json.loads((folder / "trials.json").read_text())["best_trial"] == best.number
+    assert f"| {best.number} (best) |" in (folder / "trials.md").read_text()
+    assert yaml.safe_load((folder / "best.yaml").read_text())["optim"]["lr"] == best.params["optim.lr"]

@@ -25,14 +25,22 @@ def trial_rows(study, params: list[str]) -> list[dict]:
         rows.append({"number": t.number, "state": t.state.name.lower(), "outcome": a.get("outcome", "interrupted"),
                      "value": t.value, "params": dict(t.params), "val_accuracy": a.get("val_accuracy"),
                      "seconds": a.get("seconds"), "epochs_completed": a.get("epochs_completed"),
+                     "stopped_by_budget": a.get("stopped_by_budget"),
                      "reason": a.get("reason"), "run_dir": a.get("run_dir")})
     return rows
 
 
-def best_trial(study):
-    """The best complete trial, or None while there is none."""
-    complete = [t for t in study.get_trials(deepcopy=False) if t.value is not None and t.state.name == "COMPLETE"]
-    return study.best_trial if complete else None
+def best_trial(study, direction: str = "maximize"):
+    """The trial a study recommends, by one rule for every study: the best complete trial whose
+    schedule ran to its end. In a --budget-s study a trial whose training the budget stopped is
+    not recommended: its schedule was cut short (its learning rate never annealed), and as a
+    recipe it would run the whole schedule, longer than the budget. None while there is none."""
+    eligible = [t for t in study.get_trials(deepcopy=False) if t.value is not None and t.state.name == "COMPLETE"
+                and not t.user_attrs.get("stopped_by_budget", False)]
+    if not eligible:
+        return None
+    sign = -1 if direction == "maximize" else 1
+    return min(eligible, key=lambda t: (sign * t.value, t.number))  # the earliest of equal values
 
 
 def trials_markdown(rows: list[dict], params: list[str], objective: str, best_number: int | None) -> str:
@@ -40,11 +48,14 @@ def trials_markdown(rows: list[dict], params: list[str], objective: str, best_nu
     table = []
     for r in rows:
         mark = " (best)" if r["number"] == best_number else ""
-        table.append([f"{r['number']}{mark}", r["outcome"], *(_short(r["params"].get(p)) for p in params),
+        outcome = f"{r['outcome']}, cut by the budget" if r.get("stopped_by_budget") else r["outcome"]
+        table.append([f"{r['number']}{mark}", outcome, *(_short(r["params"].get(p)) for p in params),
                       percent(r["val_accuracy"]) if r["val_accuracy"] is not None else "–",
                       f"{r['seconds']:.1f}" if r["seconds"] is not None else "–"])
     return (f"Objective: {objective}. Accuracy is on the validation part carved from the training split "
-            "(the test split is sealed in every trial); seconds are init + training + final evaluation.\n\n"
+            "(the test split is sealed in every trial); seconds are init + training + final evaluation. "
+            "The best trial is the best complete one whose schedule ran to its end (one the budget cut short "
+            "is not recommended).\n\n"
             + markdown_table(columns, table))
 
 
@@ -58,7 +69,7 @@ def write_study_report(optuna, study, request) -> dict:
     folder = request.folder()
     params = [p.field for p in request.space]
     rows = trial_rows(study, params)
-    best = best_trial(study)
+    best = best_trial(study, request.direction)
     result = {"study": study.study_name, "storage": request.storage_url(), "direction": request.direction,
               "search": request.search(), "trials": rows, "best_trial": best.number if best else None}
     write_result(folder / "trials.json", "tune", result)

@@ -1,0 +1,92 @@
+"""Render the README's result tables from the JSON the benchmarks wrote, so no figure in them is
+typed by hand.
+
+    python benchmarks/readme_tables.py           # rewrite the tables in README.md
+    python benchmarks/readme_tables.py --check   # exit 1 if README.md differs from its JSON (a test runs this)
+
+Each table sits between `<!-- table: NAME -->` and `<!-- /table -->` in README.md; NAME picks
+the function below that renders it from its file in benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+README = ROOT / "README.md"
+BLOCK = re.compile(r"(<!-- table: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /table -->)", re.S)
+
+
+def _load(name: str) -> dict:
+    return json.loads((RESULTS / name).read_text())
+
+
+def _pct(x: float) -> str:
+    return f"{x:.2%}"
+
+
+def _row(cells) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def fashion_recipes() -> str:
+    """fashion-recipes-cpu.json: each recipe's test accuracy and time over its seeds."""
+    lines = ["| recipe | net, epochs | test accuracy, mean (min–max) | training s | final eval (TTA) s | whole run s |",
+             "|---|---|---:|---:|---:|---:|"]
+    labels = {"airbench94": "`airbench94` recipe", "cnn-adam": "`cnn-adam` (baseline, {n} seed{s})"}
+    for g in _load("fashion-recipes-cpu.json")["groups"]:
+        acc, n = g["test_accuracy"], g["test_accuracy"]["n"]
+        label = labels.get(g["recipe"], "`{recipe}`").format(recipe=g["recipe"], n=n, s="" if n == 1 else "s")
+        spread = f" ({acc['min'] * 100:.2f}–{acc['max'] * 100:.2f})" if n > 1 else ""
+        lines.append(_row([label, f"{g['model']}, {g['epochs']:g}", _pct(acc["mean"]) + spread,
+                           f"{g['train_seconds']['mean']:.1f}", f"{g['final_eval_seconds']['mean']:.1f}",
+                           f"{g['whole_run_seconds']['mean']:.1f}"]))
+    return "\n".join(lines) + "\n"
+
+
+def cpu_fast_path() -> str:
+    """cpu-fast-path.json: training images/s of each model in each setting."""
+    data = _load("cpu-fast-path.json")["throughput"]
+    settings = list(next(iter(data.values())))
+    lines = [_row(["model", *settings]), "|---|" + "---:|" * len(settings)]
+    for model, rows in data.items():
+        lines.append(_row([model, *(f"{rows[s]['train_images_per_second']:,.1f}" for s in settings)]))
+    return "\n".join(lines) + "\n"
+
+
+TABLES = {"fashion-recipes": fashion_recipes, "cpu-fast-path": cpu_fast_path}
+
+
+def render(text: str) -> str:
+    def fill(match: re.Match) -> str:
+        name = match["name"]
+        if name not in TABLES:
+            raise SystemExit(f"README.md names table {name!r}; known: {', '.join(TABLES)}")
+        return match.group(1) + TABLES[name]() + match.group(4)
+
+    return BLOCK.sub(fill, text)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if README.md differs from the JSON")
+    args = parser.parse_args(argv)
+    text = README.read_text()
+    rendered = render(text)
+    if args.check:
+        if rendered != text:
+            print("README.md's tables differ from benchmarks/results/: run python benchmarks/readme_tables.py",
+                  file=sys.stderr)
+            return 1
+        return 0
+    README.write_text(rendered)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
