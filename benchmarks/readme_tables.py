@@ -59,7 +59,54 @@ def cpu_fast_path() -> str:
     return "\n".join(lines) + "\n"
 
 
-TABLES = {"fashion-recipes": fashion_recipes, "cpu-fast-path": cpu_fast_path}
+def frontier() -> str:
+    """fashion-cpu-frontier.json: accuracy and time of each (net, epochs) point."""
+    lines = ["| model (airbench94 recipe) | epochs | test accuracy | training s | TTA eval s |",
+             "|---|---:|---:|---:|---:|"]
+    for p in _load("fashion-cpu-frontier.json")["points"]:
+        lines.append(_row([p["model"], f"{p['epochs']:g}", _pct(p["test_accuracy"]["mean"]),
+                           f"{p['train_seconds']['mean']:.1f}", f"{p['final_eval_seconds']['mean']:.1f}"]))
+    return "\n".join(lines) + "\n"
+
+
+HYBRID_LABELS = {"plain": "plain", "hybrid-conservative": "hybrid, conservative", "hybrid-aggressive": "hybrid, aggressive",
+                 "freeze": "freeze (α = 0)", "plain-matched": "plain, the hybrid's backward count, same lr",
+                 "plain-matched-scaled": "plain, the hybrid's backward count, scaled lr",
+                 "passive": "plain + passive detector"}
+
+
+def hybrid() -> str:
+    """hybrid-cpu.json: the hybrid trainer against its controls."""
+    data = _load("hybrid-cpu.json")
+    target, seeds = data["target"], data["seeds"]
+    lines = [_row(["configuration", f"s to {target:.0%} (seeds reaching it)", "training s", "test accuracy (min–max)",
+                   "test loss", "backward passes saved", "divergences", "false alarms", "peak RSS MiB"]),
+             "|---|" + "---:|" * 8]
+    for name, s in data["summary"].items():
+        t, acc, alarms = s["time_to_target"], s["test_accuracy"], s["false_alarm_rate"]
+        lines.append(_row([
+            HYBRID_LABELS.get(name, name),
+            f"{t['mean']:.1f} ({t['reached']}/{seeds})" if t["mean"] is not None else f"never (0/{seeds})",
+            f"{s['train_seconds']['mean']:.1f}",
+            f"{acc['mean']:.2%} ({acc['min'] * 100:.2f}–{acc['max'] * 100:.2f})", f"{s['test_loss']['mean']:.4f}",
+            f"{s['backward_reduction']['mean']:.1%}", f"{s['divergences']['mean']:.1f}",
+            f"{alarms['mean']:.1%} of windows" if alarms["mean"] is not None else "–",
+            f"{s['peak_rss_mib']['mean']:.0f}"]))
+    return "\n".join(lines) + "\n"
+
+
+def ablation(folder: str):
+    def render() -> str:
+        from cifarbench.bench.ablate import ablation_table
+
+        return ablation_table(_load(f"{folder}/bench.json"))
+
+    render.__doc__ = f"{folder}/bench.json: the ablation's rows, as its own report shows them."
+    return render
+
+
+TABLES = {"fashion-recipes": fashion_recipes, "cpu-fast-path": cpu_fast_path, "frontier": frontier, "hybrid": hybrid,
+          "ablate-fashion93": ablation("ablate-fashion93"), "ablate-airbench94-tiny": ablation("ablate-airbench94-tiny")}
 
 
 def render(text: str) -> str:

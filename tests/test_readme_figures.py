@@ -64,6 +64,123 @@ PROSE = [  # (what the README says, the same figure rendered from its JSON)
 ]
 
 
+def _scaling(nproc: int) -> dict:
+    return next(r for r in results("scaling-cpu-fashion-lenet-small.json")["scaling"] if r["nproc"] == nproc)
+
+
+def _compiled(model: str, compiled: bool) -> dict:
+    return next(r for r in results("compile-cpu.json")["runs"] if r["model"] == model and r["compiled"] == compiled)
+
+
+def _reached(contender: str, target: str) -> tuple[str, str, str]:
+    """(mean, min, max) seconds to `target` over the seeds, as the README prints them."""
+    seeds = results("time-to-accuracy-cpu.json")["results"][contender]["seeds"]
+    times = [s["reached"][target] for s in seeds]
+    return f"{sum(times) / len(times):.1f}", f"{min(times):.1f}", f"{max(times):.1f}"
+
+
+def _final(contender: str) -> list[float]:
+    return [s["final_accuracy"] for s in results("time-to-accuracy-cpu.json")["results"][contender]["seeds"]]
+
+
+def _ablation(folder: str, label: str) -> dict:
+    return next(r for r in results(f"{folder}/bench.json")["rows"] if r["label"] == label)
+
+
+TINY, CNN = "airbench-tiny (airbench94 recipe, 8 epochs)", "cnn-adam (baseline)"
+PROSE += [
+    ("1 process {} s ({}), 2 Gloo processes of 1 thread each {} s ({}): {}x, efficiency {}", lambda: (
+        f"{_scaling(1)['train_seconds']['median']:.2f}", f"{_scaling(1)['test_accuracy']['mean']:.2%}",
+        f"{_scaling(2)['train_seconds']['median']:.2f}", f"{_scaling(2)['test_accuracy']['mean']:.2%}",
+        f"{_scaling(2)['speedup']:.2f}", f"{_scaling(2)['efficiency']:.0%}")),
+    ("median {} images/s (min {}); target >= {}", lambda: (
+        f"{results('loader-cpu.json')['results']['crop(pad 4) + flip + normalise']['images_per_second']['median']:,.0f}",
+        f"{results('loader-cpu.json')['results']['crop(pad 4) + flip + normalise']['images_per_second']['min']:,.0f}",
+        f"{results('loader-cpu.json')['target_images_per_second']:,}")),
+    ("90% at {} s ({}–{}), 92% at {} s ({}–{}), 93% and 94% never, final {} with TTA ({}–{})", lambda: (
+        *_reached(TINY, "0.9"), *_reached(TINY, "0.92"), f"{sum(_final(TINY)) / 3:.2%}",
+        f"{min(_final(TINY)) * 100:.2f}", f"{max(_final(TINY)) * 100:.2f}")),
+    ("baseline cnn-adam (15 epochs): 90% at {} s ({}–{}), 92% never, final {}", lambda: (
+        *_reached(CNN, "0.9"), f"{sum(_final(CNN)) / 3:.2%}")),
+    ("reaches 90% {}x sooner than the baseline", lambda: (
+        f"{float(_reached(CNN, '0.9')[0]) / float(_reached(TINY, '0.9')[0]):.1f}",)),
+    ("airbench-tiny: compile {} s (in the warm-up, before the clock), then {} images/s against {} eager ({}x)", lambda: (
+        f"{_compiled('airbench-tiny', True)['compile_seconds']:.1f}",
+        f"{_compiled('airbench-tiny', True)['images_per_second']:,.0f}",
+        f"{_compiled('airbench-tiny', False)['images_per_second']:,.0f}",
+        f"{_compiled('airbench-tiny', True)['images_per_second'] / _compiled('airbench-tiny', False)['images_per_second']:.2f}")),
+    ("airbench94: compile {} s, {} images/s against {} eager ({}x)", lambda: (
+        f"{_compiled('airbench94', True)['compile_seconds']:.1f}", f"{_compiled('airbench94', True)['images_per_second']:,.0f}",
+        f"{_compiled('airbench94', False)['images_per_second']:,.0f}",
+        f"{_compiled('airbench94', True)['images_per_second'] / _compiled('airbench94', False)['images_per_second']:.2f}")),
+    ("channels_last** is the trick that pays most ({} s of {}, the same", lambda: (
+        f"{_ablation('ablate-fashion93', '- channels last')['seconds']['mean'] - _ablation('ablate-fashion93', 'full recipe')['seconds']['mean']:.0f}",
+        f"{_ablation('ablate-fashion93', 'full recipe')['seconds']['mean']:.0f}")),
+]
+
+
+
+def _fast_path(setting: str, key: str) -> list[float]:
+    return results("cpu-fast-path.json")["accuracy"][setting][key]
+
+
+def _mean(values) -> float:
+    return sum(values) / len(values)
+
+
+FAST, PLAIN = "fast path: auto, channels_last", "plain: fp32 NCHW"
+PROSE += [
+    ("trained in {} s on average against {} s for\nfp32 NCHW ({}x), at {} against {} test accuracy (per seed {}/{}% and {}/{}%", lambda: (
+        f"{_mean(_fast_path(FAST, 'train_seconds')):.1f}", f"{_mean(_fast_path(PLAIN, 'train_seconds')):.1f}",
+        f"{_mean(_fast_path(PLAIN, 'train_seconds')) / _mean(_fast_path(FAST, 'train_seconds')):.2f}",
+        f"{_mean(_fast_path(FAST, 'test_accuracy')):.2%}", f"{_mean(_fast_path(PLAIN, 'test_accuracy')):.2%}",
+        *(f"{a * 100:.2f}" for a in _fast_path(FAST, "test_accuracy") + _fast_path(PLAIN, "test_accuracy")))),
+    ("spread ({} vs {} images/s for airbench94)", lambda: tuple(
+        f"{results('cpu-fast-path.json')['throughput']['airbench94'][k]['train_images_per_second']:.0f}"
+        for k in ("fp32 channels_last", "auto channels_last"))),
+]
+
+
+
+def _frontier(model: str, epochs: float) -> dict:
+    return next(p for p in results("fashion-cpu-frontier.json")["points"] if p["model"] == model and p["epochs"] == epochs)
+
+
+def _bf16_slowdowns() -> list[float]:
+    return [r["fp32 channels_last"]["train_images_per_second"] / r["bf16 channels_last"]["train_images_per_second"]
+            for r in results("cpu-fast-path.json")["throughput"].values()]
+
+
+def _fp32_airbench94() -> list[float]:
+    rows = results("cpu-fast-path.json")["throughput"]["airbench94"]
+    return [rows[k]["train_images_per_second"] for k in ("fp32 NCHW (plain)", "fp32 channels_last", "auto channels_last")]
+
+
+def _interpolated_seconds(accuracy: float) -> float:
+    """airbench94's recipe on airbench-tiny: training seconds at `accuracy`, linear between its frontier's
+    2- and 4-epoch points."""
+    a, b = _frontier("airbench-tiny", 2.0), _frontier("airbench-tiny", 4.0)
+    (ta, aa), (tb, ab) = ((p["train_seconds"]["mean"], p["test_accuracy"]["mean"]) for p in (a, b))
+    return ta + (accuracy - aa) / (ab - aa) * (tb - ta)
+
+
+PROSE += [
+    ("airbench-tiny at {}-{}\nimages/s in fp32 channels_last over whole 8-epoch runs", lambda: tuple(
+        f"{g['epochs'] * 60_000 / g['train_seconds']['mean']:,.0f}" for g in map(_group, ("airbench94", "fashion94")))),
+    ("runs\n{}-{}x slower here", lambda: (f"{min(_bf16_slowdowns()):.0f}", f"{max(_bf16_slowdowns()):.0f}")),
+    ("test images costs {}-{} s in the fashion93 and fashion94 runs", lambda: (
+        f"{min(v for r in ('fashion93', 'fashion94') for v in _group(r)['final_eval_seconds']['values']):.0f}",
+        f"{max(v for r in ('fashion93', 'fashion94') for v in _group(r)['final_eval_seconds']['values']):.0f}")),
+    ("train airbench94 itself at {}-{} images/s on 3x32x32", lambda: (
+        f"{min(_fp32_airbench94()):.0f}", f"{max(_fp32_airbench94()):.0f}")),
+    ("after {} s of training, where airbench94's recipe on the same net needs about {} s", lambda: (
+        f"{_group('fashion93')['train_seconds']['mean']:.1f}",
+        f"{_interpolated_seconds(_group('fashion93')['test_accuracy']['mean']):.0f}")),
+    ("simply given fewer steps gets there first ({} s)", lambda: (
+        f"{results('hybrid-cpu.json')['summary']['plain-matched']['time_to_target']['mean']:.1f}",)),
+]
+
+
 @pytest.mark.parametrize("template, figures", PROSE, ids=[p[0][:40] for p in PROSE])
 def test_each_figure_the_prose_quotes_is_its_json(template, figures):
     assert template.format(*figures()) in README

@@ -168,7 +168,8 @@ def ablate(recipe: str, base: dict | None = None, *, mode: str = "leave-one-out"
     return published
 
 
-def ablation_markdown(result: dict) -> str:
+def ablation_table(result: dict) -> str:
+    """The ablation's rows as a Markdown table (its report and the README both show this)."""
     target = result["target"]
     columns = ["row", "test accuracy", "95% CI", "seconds"] + ([f"s to {target:.0%}"] if target else [])
     table = []
@@ -178,13 +179,19 @@ def ablation_markdown(result: dict) -> str:
             n = len(r["runs"])
             row.append(f"{r['to_target_mean']:.1f} ({r['reached']}/{n})" if r["reached"] else f"never (0/{n})")
         table.append(row)
+    return markdown_table(columns, table)
+
+
+def ablation_markdown(result: dict) -> str:
     return (f"# {result['mode']} ablation of {result['recipe']} on {result['dataset']} ({result['seeds']} seeds)\n\n"
-            + markdown_table(columns, table) +
+            + ablation_table(result) +
             "\nSeconds: init + training + final evaluation (with the row's TTA). Time to target: training seconds at "
             "the end of the first epoch whose test accuracy reached it, over the seeds that reached it.\n")
 
 
 def _ci(row: dict) -> str:
+    if row["accuracy"]["n"] < 2:
+        return "–"  # one seed has no spread to bound
     lo, hi = row["accuracy"]["ci95"]
     return f"{percent(lo)} – {percent(hi)}"
 
