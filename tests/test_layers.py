@@ -44,22 +44,12 @@ def unit(module: str) -> str:
     return parts[1] if len(parts) > 1 else "__init__"
 
 
-def _type_checking_only(node: ast.If) -> bool:
-    test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
-
-
 def imports_of(path: Path) -> set[str]:
-    """Every cifarbench module `path` imports, at the top or inside functions (late imports
-    count too), except under `if TYPE_CHECKING:`."""
+    """Every cifarbench module `path` imports, at the top, inside functions (late imports count
+    too) or under `if TYPE_CHECKING:` (a type-only import is still a dependency between modules)."""
     found: set[str] = set()
 
     def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and _type_checking_only(node):
-            for child in node.orelse:
-                visit(child)
-            return
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("cifarbench"))
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("cifarbench") \
@@ -124,12 +114,12 @@ def test_no_cycle_between_top_level_pieces():
 
 
 def test_the_checker_sees_late_and_aliased_imports(tmp_path):
-    """The checker itself can fail: it finds an import inside a function and a `from X import
-    module`, and skips a TYPE_CHECKING-only one."""
+    """The checker itself can fail: it finds an import inside a function, a `from X import
+    module` and a TYPE_CHECKING-only one."""
     source = tmp_path / "probe.py"
     source.write_text("from typing import TYPE_CHECKING\n"
                       "if TYPE_CHECKING:\n    from cifarbench.cli import main\n"
                       "def f():\n    from cifarbench.data import prepare\n    import cifarbench.api\n")
-    assert imports_of(source) == {"cifarbench.data.prepare", "cifarbench.api"}
+    assert imports_of(source) == {"cifarbench.cli", "cifarbench.data.prepare", "cifarbench.api"}
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None

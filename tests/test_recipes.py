@@ -5,6 +5,7 @@ means the recipe's own optimizer moved the weights and the losses stayed finite.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -57,3 +58,22 @@ def test_every_recipe_trains_a_few_steps(recipe, shape, tmp_path):
     moved = weights.moved()  # the steps changed the weights: most of them (frozen or lr-0 groups aside)
     assert len(moved) >= len(weights.before) / 2, (len(moved), len(weights.before))
     assert all(torch.isfinite(v).all() for v in weights.after.values())
+
+
+def test_every_recipe_written_in_recipes_py_is_registered():
+    """No recipe written in train/recipes.py can drop out of the registry (its listing order is a
+    sort, not a list to keep in step): the names come from the file's own source."""
+    import ast
+
+    from cifarbench.train import recipes
+
+    tree = ast.parse(Path(recipes.__file__).read_text())
+    written = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) == "RECIPES":
+            written += [k.value for k in node.value.keys]
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript) \
+                and getattr(node.targets[0].value, "id", None) == "RECIPES":
+            written.append(node.targets[0].slice.value)
+    assert len(written) >= 16 and set(written) == set(RECIPES)
+    assert list(RECIPES)[:len(recipes.LISTED_FIRST)] == [n for n in recipes.LISTED_FIRST if n in RECIPES]

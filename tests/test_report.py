@@ -241,3 +241,19 @@ def test_report_while_a_run_is_being_written_reads_whole_files(tmp_path):
     assert "running" in seen_statuses and builds >= 3
     final = build_report(runs_dir, tmp_path / "out")
     assert final["statuses"] == {"completed": 1}
+
+
+@pytest.mark.parametrize("where", ["missing", "empty", "no-runs"])
+def test_report_on_a_folder_without_runs_is_one_line_and_writes_nothing(tmp_path, capsys, where):
+    from cifarbench.cli import main
+
+    runs_dir = tmp_path / where
+    if where != "missing":
+        runs_dir.mkdir()
+    if where == "no-runs":
+        (runs_dir / "notes.txt").write_text("a folder of other things")
+    out = tmp_path / "out"
+    assert main(["report", str(runs_dir), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and str(runs_dir) in err
+    assert not out.exists()

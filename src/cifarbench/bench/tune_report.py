@@ -1,21 +1,19 @@
 """What a search leaves in its folder: the trials as a table and JSON, the best config as the
-YAML `cifarbench train --config` takes, and Optuna's history and parameter-importance charts."""
+YAML `cifarbench train --config` takes, and Optuna's history and parameter-importance charts.
+
+The functions that take a `request` take bench.tune.TuneRequest; tune imports this module, so
+this one does not import it back, not even for a type annotation."""
 
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 import yaml
 
 from cifarbench.bench.results import write_result
 from cifarbench.bench.space import as_config_layer
 from cifarbench.files import atomic_write_text
 from cifarbench.tables import markdown_table, percent
-
-if TYPE_CHECKING:
-    from cifarbench.bench.tune import TuneRequest
 
 
 def trial_rows(study, params: list[str]) -> list[dict]:
@@ -108,7 +106,7 @@ def draw_charts(optuna, study, folder: Path) -> list[Path]:
     return drawn
 
 
-def best_config_layer(request: "TuneRequest", params: dict) -> dict:
+def best_config_layer(request, params: dict) -> dict:
     """The YAML `cifarbench train --config` takes to train the best trial's config."""
     config = request.base_config
     layer = {"recipe": config.recipe}

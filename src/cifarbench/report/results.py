@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cifarbench.config import read_yaml
-from cifarbench.errors import ConfigError
+from cifarbench.errors import ConfigError, UserError
 from cifarbench.eval.metrics import most_confused_pairs
 from cifarbench.files import atomic_write_text, utc_now
 from cifarbench.plots import charts as plots
 from cifarbench.plots.run import draw_run
 from cifarbench.report.collect import RunRecord, find_runs
+from cifarbench.runs import RunDir
 from cifarbench.tables import markdown_table, percent
 
 MAX_EPOCH_COLUMNS = 10
@@ -311,10 +312,12 @@ def build_report(runs_dir: str | Path, out: str | Path, targets_file: str | Path
     """Write RESULTS.md, index.html and images/ for every run under `runs_dir`."""
     targets = load_targets(targets_file) if targets_file else []
     runs = find_runs(runs_dir)
+    bench_files = devices_benches(Path(runs_dir))
+    if not runs and not bench_files:  # checked before anything is written: no empty report
+        raise UserError(f"{runs_dir} holds no runs (no {RunDir.RUN_LOG} and no bench devices results below it)")
     out = Path(out)
     images = out / "images"
     images.mkdir(parents=True, exist_ok=True)
-    bench_files = devices_benches(Path(runs_dir))
     with plots.figure_formats(("png",)):  # the report embeds PNG; SVGs stay in the run directories
         sections = build_sections(runs, images, targets, bench_files)
     title = f"Results: {Path(runs_dir).resolve().name} ({utc_now()})"

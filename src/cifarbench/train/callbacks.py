@@ -1,40 +1,37 @@
 """The moments of the training loop that extensions hook into (Lightning's naming, 8 hooks).
 
 The loop owns the order of events; progress bars, logs, checkpoints and recipe tricks
-(lookahead, frozen whitening bias) override only the hooks they need.
+(lookahead, frozen whitening bias) override only the hooks they need. Each hook is given the
+loop itself (train.trainer.Trainer); this module stays below the trainer, which imports it, so
+the parameter is not annotated with that type.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from cifarbench.train.trainer import Trainer
-
 
 class Callback:
-    def on_fit_start(self, trainer: "Trainer") -> None:
+    def on_fit_start(self, trainer) -> None:
         """Called once before the first epoch (after a resume has restored the state)."""
 
-    def on_epoch_start(self, trainer: "Trainer", epoch: int) -> None:
+    def on_epoch_start(self, trainer, epoch: int) -> None:
         """Called before the first batch of each epoch."""
 
-    def on_after_backward(self, trainer: "Trainer") -> None:
+    def on_after_backward(self, trainer) -> None:
         """Called when gradients exist, before clipping and the optimizer step."""
 
-    def on_batch_end(self, trainer: "Trainer", batch_index: int) -> None:
+    def on_batch_end(self, trainer, batch_index: int) -> None:
         """Called after each optimizer (and scheduler) step."""
 
-    def on_eval_end(self, trainer: "Trainer", record: dict) -> None:
+    def on_eval_end(self, trainer, record: dict) -> None:
         """Called after validation, with the epoch's history record so far."""
 
-    def on_epoch_end(self, trainer: "Trainer", record: dict) -> None:
+    def on_epoch_end(self, trainer, record: dict) -> None:
         """Called when the epoch's record is complete and appended to the history."""
 
-    def on_fit_end(self, trainer: "Trainer") -> None:
+    def on_fit_end(self, trainer) -> None:
         """Called once after the last epoch."""
 
-    def on_exception(self, trainer: "Trainer", exc: BaseException) -> None:
+    def on_exception(self, trainer, exc: BaseException) -> None:
         """Called when training stops with an exception (including KeyboardInterrupt)."""
 
     def state_dict(self) -> dict | None:
