@@ -131,7 +131,7 @@ def test_download_from_a_local_mirror_verifies_and_renames(tmp_path, monkeypatch
 
 
 FILL_CACHE = """
-import dataclasses, hashlib, sys, time
+import dataclasses, hashlib, os, sys, time
 from pathlib import Path
 from cifarbench.data import download, store
 from cifarbench.data.registry import RemoteFile, get_spec
@@ -140,11 +140,14 @@ from cifarbench.data.store import load_dataset
 mirror, cache, parse_log = (Path(a) for a in sys.argv[1:4])
 download.SYSTEM_COPIES = {}
 base = get_spec("mnist")
+(parse_log.parent / f"arrived-{os.getpid()}").touch()  # just before this process asks for the cache
 
 def slow_parse(spec, folder):
     with open(parse_log, "a") as f:
         f.write("parsed\\n")
-    time.sleep(1.0)  # long enough for the other process to arrive while this one works
+    # the parse goes on until the other process has arrived, so it asks for the cache meanwhile
+    while not [p for p in parse_log.parent.glob("arrived-*") if p.name != f"arrived-{os.getpid()}"]:
+        time.sleep(0.01)
     return base.parse(spec, folder)
 
 files = tuple(RemoteFile(p.name, hashlib.md5(p.read_bytes()).hexdigest()) for p in sorted(mirror.iterdir()))
