@@ -178,11 +178,12 @@ class HostCopy:
         if self._pending is not None and not self._passed(self._pending[1]):
             return
         self._take_pending()
-        staged = torch.stack([v.detach().to(torch.float64) for v in values])
+        # float32: MPS has no float64, and a count stays exact in it up to 2**24 (an epoch's images)
+        staged = torch.stack([v.detach().float() for v in values])
         if self.device.type == "cpu":
             host, event = staged, None
         else:
-            host = torch.empty(staged.shape, dtype=torch.float64, pin_memory=self.device.type == "cuda")
+            host = torch.empty(staged.shape, dtype=torch.float32, pin_memory=self.device.type == "cuda")
             host.copy_(staged, non_blocking=True)
             event = torch.cuda.Event() if self.device.type == "cuda" else torch.mps.Event()
             event.record()
