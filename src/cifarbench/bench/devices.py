@@ -11,10 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from cifarbench.api import train
-from cifarbench.bench.results import publish, summarise
+from cifarbench.bench.results import publish, summarise, table_report
 from cifarbench.config import merge
 from cifarbench.devices import mps_available
 from cifarbench.files import new_folder
+from cifarbench.tables import percent
 from cifarbench.train.recipes import resolve_config
 
 # With no --dataset: CIFAR-shaped synthetic data, so the benchmark needs no download.
@@ -67,14 +68,11 @@ def bench_devices(devices: list[str] | None = None, recipe: str = "airbench94", 
 
 
 def devices_report(result: dict) -> str:
-    lines = [f"{result['model']} ({result['recipe']}) on {result['dataset']}, {result['epochs']:g} epoch(s), "
-             f"{result['repeats']} timed repeats after one warm-up run, seed {result['seed']}", "",
-             f"{'device':<8} {'precision':<9} {'warm-up s':>9} {'min s':>8} {'median s':>8} {'max s':>8} "
-             f"{'s/epoch':>8} {'img/s':>9} {'accuracy':>9} {'speedup':>8}"]
-    for r in result["devices"]:
-        t = r["train_seconds"]
-        lines.append(f"{r['device']:<8} {r['precision']:<9} {r['warmup_seconds']:9.2f} {t['min']:8.2f} "
-                     f"{t['median']:8.2f} {t['max']:8.2f} {r['epoch_seconds']['median']:8.2f} "
-                     f"{r['images_per_second']:9,.0f} {r['test_accuracy']['mean']:9.2%} "
-                     f"{(r['speedup_vs_cpu'] or 0):7.2f}x")
-    return "\n".join(lines) + "\n"
+    rows = [[r["device"], r["precision"], f"{r['warmup_seconds']:.2f}", *(f"{r['train_seconds'][k]:.2f}" for k in
+                                                                        ("min", "median", "max")),
+             f"{r['epoch_seconds']['median']:.2f}", f"{r['images_per_second']:,.0f}", percent(r["test_accuracy"]["mean"]),
+             f"{r['speedup_vs_cpu']:.2f}x" if r["speedup_vs_cpu"] is not None else None] for r in result["devices"]]
+    return table_report(f"{result['model']} ({result['recipe']}) on {result['dataset']}, {result['epochs']:g} epoch(s), "
+                        f"{result['repeats']} timed repeats after one warm-up run, seed {result['seed']}",
+                        ["device", "precision", "warm-up s", "min s", "median s", "max s", "s/epoch", "img/s",
+                         "accuracy", "speedup"], rows, align="llrrrrrrrr")

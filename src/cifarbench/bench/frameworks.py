@@ -12,9 +12,10 @@ import statistics
 from pathlib import Path
 
 from cifarbench.api import train
-from cifarbench.bench.results import publish
+from cifarbench.bench.results import publish, table_report
 from cifarbench.config import merge
 from cifarbench.files import new_folder
+from cifarbench.tables import percent
 from cifarbench.train.recipes import resolve_config
 
 FRAMEWORKS = ("torch", "mlx")
@@ -55,12 +56,10 @@ def bench_frameworks(model: str = "small-resnet", recipe: str | None = None, dat
 
 
 def frameworks_report(result: dict) -> str:
-    lines = [f"{result['model']} ({result['recipe']}) on {result['dataset']}, {result['epochs']:g} epoch(s), seed "
-             f"{result['seed']}; the first epoch (compilation, warm-up) is shown apart", "",
-             f"{'framework':<10} {'version':<12} {'device':<10} {'1st epoch s':>11} {'s/epoch':>8} {'img/s':>9} "
-             f"{'train loss':>10} {'accuracy':>9}"]
-    for r in result["frameworks"]:
-        lines.append(f"{r['framework']:<10} {str(r['version']):<12} {r['device']:<10} {r['first_epoch_seconds']:11.2f} "
-                     f"{r['epoch_seconds']:8.2f} {r['images_per_second']:9,.1f} {r['final_train_loss']:10.4f} "
-                     f"{r['test_accuracy']:9.2%}")
-    return "\n".join(lines) + "\n"
+    rows = [[r["framework"], str(r["version"]), r["device"], f"{r['first_epoch_seconds']:.2f}", f"{r['epoch_seconds']:.2f}",
+             f"{r['images_per_second']:,.1f}", f"{r['final_train_loss']:.4f}", percent(r["test_accuracy"])]
+            for r in result["frameworks"]]
+    return table_report(f"{result['model']} ({result['recipe']}) on {result['dataset']}, {result['epochs']:g} epoch(s), "
+                        f"seed {result['seed']}; the first epoch (compilation, warm-up) is shown apart",
+                        ["framework", "version", "device", "1st epoch s", "s/epoch", "img/s", "train loss", "accuracy"],
+                        rows, align="lllrrrrr")

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from cifarbench.files import atomic_write_json, atomic_write_text, utc_now
 from cifarbench.fingerprint import fingerprint
+from cifarbench.tables import markdown_table
 
 # Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom (any statistics table).
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
@@ -51,6 +52,11 @@ def write_result(path: str | Path, name: str, results: dict, device=None) -> Pat
     atomic_write_json({"benchmark": name, "time": utc_now(), "command": sys.argv, "machine": fingerprint(device),
                        **results}, path)
     return path
+
+
+def table_report(heading: str, columns: list[str], rows: list[list], align: str) -> str:
+    """A benchmark's report.txt: a line saying what was run, then its rows as a Markdown table."""
+    return f"{heading}\n\n{markdown_table(columns, rows, align=align)}"
 
 
 def publish(folder: Path, name: str, result: dict, report: str, chart: dict | None = None) -> dict:

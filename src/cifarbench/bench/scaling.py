@@ -20,10 +20,11 @@ from pathlib import Path
 import yaml
 
 from cifarbench.bench.devices import SYNTHETIC_DEFAULT
-from cifarbench.bench.results import publish, summarise
+from cifarbench.bench.results import publish, summarise, table_report
 from cifarbench.config import merge
 from cifarbench.errors import UserError
 from cifarbench.files import atomic_write_text, new_folder
+from cifarbench.tables import percent
 from cifarbench.train.recipes import resolve_config
 
 
@@ -89,12 +90,10 @@ def bench_scaling(nprocs: list[int], recipe: str = "lenet-small-onecycle", model
 
 
 def scaling_report(result: dict) -> str:
-    lines = [f"{result['model']} ({result['recipe']}) on {result['dataset']}, {result['epochs']:g} epoch(s), global "
-             f"batch {result['global_batch']}, {result['device']}, {result['repeats']} run(s) per world size", "",
-             f"{'processes':>9} {'threads':>7} {'median s':>9} {'s/epoch':>8} {'img/s':>9} {'speedup':>8} "
-             f"{'efficiency':>10} {'accuracy':>9}"]
-    for r in result["scaling"]:
-        lines.append(f"{r['nproc']:>9} {r['threads_per_process']:>7} {r['train_seconds']['median']:9.2f} "
-                     f"{r['epoch_seconds']:8.2f} {r['images_per_second']:9,.0f} {r['speedup']:7.2f}x "
-                     f"{r['efficiency']:10.0%} {r['test_accuracy']['mean']:9.2%}")
-    return "\n".join(lines) + "\n"
+    rows = [[r["nproc"], r["threads_per_process"], f"{r['train_seconds']['median']:.2f}", f"{r['epoch_seconds']:.2f}",
+             f"{r['images_per_second']:,.0f}", f"{r['speedup']:.2f}x", f"{r['efficiency']:.0%}",
+             percent(r["test_accuracy"]["mean"])] for r in result["scaling"]]
+    return table_report(f"{result['model']} ({result['recipe']}) on {result['dataset']}, {result['epochs']:g} epoch(s), "
+                        f"global batch {result['global_batch']}, {result['device']}, {result['repeats']} run(s) per "
+                        "world size", ["processes", "threads", "median s", "s/epoch", "img/s", "speedup", "efficiency",
+                                       "accuracy"], rows, align="rrrrrrrr")
