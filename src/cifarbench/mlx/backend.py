@@ -28,7 +28,6 @@ from cifarbench.console import CONSOLE
 from cifarbench.data.prepare import final_loader, make_loaders
 from cifarbench.errors import ConfigError, RunStopped
 from cifarbench.eval.evaluate import evaluate
-from cifarbench.eval.metrics import per_class_accuracy
 from cifarbench.files import utc_now
 from cifarbench.fingerprint import fingerprint
 from cifarbench.mlx import require_mlx
@@ -37,6 +36,7 @@ from cifarbench.models.mlx_layout import torch_to_mlx
 from cifarbench.runs import RunDir
 from cifarbench.train import distributed
 from cifarbench.train.backend import Backend
+from cifarbench.train.epoch_end import add_validation, epoch_line, epoch_record, validates
 from cifarbench.train.trainer import TrainState, seed_everything
 
 # Fields the MLX loop does not implement, with the one value it accepts (the default, or what
@@ -276,29 +276,21 @@ class MlxBackend(Backend):
             if not np.isfinite(train_loss):
                 reason = f"the training loss became {train_loss} in epoch {epoch + 1}; lower the learning rate"
                 raise RunStopped(f"run failed: {reason}", 1, record={"failure": reason})
-            record = {"epoch": epoch + 1, "step": state.step, "train_loss": train_loss,
-                      "train_accuracy": float(correct.item()) / max(1, seen), "lr": shadow.values()[0],
-                      "epoch_seconds": seconds, "images_per_second": seen / seconds if seconds > 0 else None}
+            record = epoch_record(epoch, state.step, train_loss, float(correct.item()) / max(1, seen),
+                                  shadow.values()[0], seconds, seen)
             last = epoch + 1 == self.num_epochs
-            if last or (epoch + 1) % t.eval_every == 0:
+            if validates(epoch, self.num_epochs, t.eval_every):
                 started = time.perf_counter()
                 result = self.evaluate(self.val_loader)
                 state.eval_seconds += time.perf_counter() - started
-                record.update(val_loss=result.loss, val_accuracy=result.accuracy,
-                              val_per_class_accuracy=per_class_accuracy(result.predictions.numpy(),
-                                                                        result.labels.numpy(), len(classes)))
-                if result.accuracy > state.best_val_accuracy:
-                    state.best_val_accuracy, state.best_epoch = result.accuracy, epoch + 1
+                add_validation(record, result, len(classes), state)
             state.history.append(record)
             state.epoch = epoch + 1
             run.append_log({"event": "epoch", "time": utc_now(), **record})
             if last or (t.checkpoint_every and state.epoch % t.checkpoint_every == 0):
                 save_mlx_checkpoint(run, self.model.save_weights, {**meta, "epoch": state.epoch, "step": state.step})
             if not self.quiet:
-                val = f" | val {record['val_loss']:.4f} {record['val_accuracy']:.2%}" if "val_accuracy" in record else ""
-                CONSOLE.print(f"epoch {epoch + 1}/{self.num_epochs} | train {train_loss:.4f} "
-                              f"{record['train_accuracy']:.2%}{val} | {seconds:.1f}s "
-                              f"{record['images_per_second'] or 0:,.0f} img/s", highlight=False)
+                CONSOLE.print(epoch_line(record, self.num_epochs), highlight=False)
         return state
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -12,6 +12,7 @@ from cifarbench.devices import HostCopy
 from cifarbench.files import utc_now
 from cifarbench.runs import RunDir
 from cifarbench.train.callbacks import Callback
+from cifarbench.train.epoch_end import epoch_line
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +61,7 @@ class ProgressBar(Callback):
 
     def on_epoch_end(self, trainer, record):
         self.progress.remove_task(self.task)
-        val = f" | val {record['val_loss']:.4f} {record['val_accuracy']:.2%}" if "val_accuracy" in record else ""
-        self.console.print(
-            f"epoch {record['epoch']}/{trainer.num_epochs} | train {record['train_loss']:.4f} "
-            f"{record['train_accuracy']:.2%}{val} | {record['epoch_seconds']:.1f}s "
-            f"{record['images_per_second'] or 0:,.0f} img/s", highlight=False)
+        self.console.print(epoch_line(record, trainer.num_epochs), highlight=False)
 
     def on_fit_end(self, trainer):
         self._close()

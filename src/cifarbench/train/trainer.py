@@ -27,11 +27,11 @@ from cifarbench.config import RunConfig
 from cifarbench.data.loader import DeviceLoader
 from cifarbench.devices import Precision, Stopwatch
 from cifarbench.eval.evaluate import Evaluation, evaluate
-from cifarbench.eval.metrics import per_class_accuracy
 from cifarbench.models import untouched_buffers
 from cifarbench.train.callbacks import Callback, CallbackList
 from cifarbench.train.compiled import COMPILE_OPTIONS, compile_or_reuse, warm_up
 from cifarbench.train.distributed import SINGLE, DistContext, all_reduce_sum
+from cifarbench.train.epoch_end import add_validation, epoch_record, validates
 from cifarbench.train.optim import build_optimizer, build_scheduler
 
 STOP_CHECK_EVERY = 10  # steps between the ranks' agreement on a stop signal (distributed runs only)
@@ -319,27 +319,15 @@ class Trainer:
             loss_sum, correct, seen = all_reduce_sum([float(self._loss_sum), int(self._correct), self._seen],
                                                      self.device, self.dist)
             train_loss, train_acc = loss_sum / max(1, seen), correct / max(1, seen)
-        record = {
-            "epoch": epoch + 1,
-            "step": self.state.step,
-            "train_loss": train_loss,
-            "train_accuracy": train_acc,
-            "lr": self.optimizer.param_groups[-1]["lr"],
-            "epoch_seconds": self.epoch_seconds,
-            "images_per_second": seen / self.epoch_seconds if self.epoch_seconds > 0 else None,
-        }
+        record = epoch_record(epoch, self.state.step, train_loss, train_acc, self.optimizer.param_groups[-1]["lr"],
+                              self.epoch_seconds, seen)
         if self.config.train.nonfinite == "skip":
             record["skipped_steps"] = self.state.skipped_steps
-        last = epoch + 1 == self.num_epochs or self.should_stop
-        if last or (epoch + 1) % self.config.train.eval_every == 0:
+        if validates(epoch, self.num_epochs, self.config.train.eval_every, stopping=self.should_stop):
             with Stopwatch(self.device).region() as watch:
                 result = self.evaluate(self.val_loader)
             self.state.eval_seconds += watch.seconds
-            preds, labels = result.logits.argmax(1).numpy(), result.labels.numpy()
-            record.update(val_loss=result.loss, val_accuracy=result.accuracy,
-                          val_per_class_accuracy=per_class_accuracy(preds, labels, len(self.classes)))
-            if result.accuracy > self.state.best_val_accuracy:
-                self.state.best_val_accuracy, self.state.best_epoch = result.accuracy, epoch + 1
+            add_validation(record, result, len(self.classes), self.state)
             self.callbacks.on_eval_end(self, record)
         self.state.history.append(record)
         self.state.epoch = epoch + 1
