@@ -172,7 +172,7 @@ class TrainConfig:
     nonfinite: str = "stop"  # a non-finite loss: stop (keep the last good checkpoint) or skip the step
     dist_timeout: float = 300.0  # seconds a distributed collective may wait for a missing rank
     trainer: str = "plain"  # plain, or hybrid: predicted steps where an update can be predicted (train/hybrid.py)
-    framework: str = "torch"  # torch (every model and recipe) or mlx (small-resnet, resnet18; mlx/train.py)
+    framework: str = "torch"  # torch (every model and recipe) or mlx (small-resnet, resnet18; mlx/backend.py)
     eval_every: int = 1  # epochs between validations (the last epoch is always validated)
     tta: int = 0  # test-time augmentation of the final evaluation: 0 none, 1 mirror, 2 mirror + translate
     drop_last: bool = False

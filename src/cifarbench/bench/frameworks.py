@@ -1,7 +1,7 @@
 """`cifarbench bench frameworks --model M`: PyTorch and MLX on the same device class and data.
 
 Both runs share the recipe, seed, splits, batches, augmentation, initial weights and schedule
-(mlx/train.py), so what differs is the framework. Reported per framework: the first epoch apart
+(mlx/backend.py), so what differs is the framework. Reported per framework: the first epoch apart
 (MLX compiles its step then; PyTorch warms its allocator), the median time of the later
 epochs, images/s over them, final training loss and test accuracy.
 """
