@@ -1,6 +1,9 @@
 """Weights & Biases through its own library: config, per-epoch numbers, final metrics in the
 summary. WANDB_MODE=offline works without a network (wandb writes <run>/wandb/offline-run-*,
-which `wandb sync` uploads later); WANDB_PROJECT names the project (default cifarbench)."""
+which `wandb sync` uploads later); WANDB_PROJECT names the project (default cifarbench). At the
+end of a run the logger tears wandb's service down, so that everything is on disk when the run
+returns: a script of the user's own that keeps a wandb run open across a cifarbench run would
+see its service restarted."""
 
 from __future__ import annotations
 
@@ -32,3 +35,7 @@ class WandbLogger(RunLogger):
             self.active.summary[f"{split}_loss"] = metrics["loss"]
         self.active.summary["status"] = status
         self.active.finish(exit_code=0 if status == "completed" else 1)
+        # finish() returns before wandb's service has written the run's .wandb file to the end (read
+        # at once it was sometimes only its 7-byte header, or cut mid-record); teardown waits for it,
+        # so the offline run is whole, ready for `wandb sync`, when the run says it is done
+        self.wandb.teardown()
