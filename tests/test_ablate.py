@@ -63,8 +63,9 @@ def test_first_epoch_time_is_the_training_time_when_the_target_was_first_met():
 @pytest.mark.slow
 def test_leave_one_out_ablation_has_a_row_per_trick_and_parseable_json(tmp_path, capsys):
     runs = tmp_path / "runs"
-    assert cli.main(["ablate", "--recipe", "airbench94", *TINY, "--seeds", "2", "--target", "0.2",
-                     "--runs-dir", str(runs), "--quiet"]) == 0
+    # --test-subset: ablate takes the data options train and tune take
+    assert cli.main(["ablate", "--recipe", "airbench94", *TINY, "--test-subset", "30", "--seeds", "2",
+                     "--target", "0.2", "--runs-dir", str(runs), "--quiet"]) == 0
     out = capsys.readouterr().out
     (folder,) = runs.iterdir()
     result = json.loads((folder / "bench.json").read_text())
@@ -80,7 +81,8 @@ def test_leave_one_out_ablation_has_a_row_per_trick_and_parseable_json(tmp_path,
 
         config = yaml.safe_load((folder / row["runs"][0]["run"] / "config.yaml").read_text())
         assert config[section][key] == trick["off"], (trick, config[section][key])
-        assert run["status"] == "completed"
+        assert run["status"] == "completed" and config["data"]["test_subset"] == 30
+        assert json.loads((folder / row["runs"][0]["run"] / "metrics.json").read_text())["num_examples"] == 30
     assert (folder / "ablation.png").stat().st_size > 1000
     for name in tricks:
         assert f"- {name}" in out

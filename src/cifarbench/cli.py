@@ -176,7 +176,10 @@ def _add_base_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", help=f"{one_of(DATASET_NAMES)} (default: the recipe's)")
     p.add_argument("--data-dir", help="the only folder the dataset is read from and downloaded to")
     p.add_argument("--offline", action="store_true", help="never download; fail if the data is not here")
+    p.add_argument("--val-split", type=float, metavar="F",
+                   help="hold out fraction F of the training split for validation")
     p.add_argument("--train-subset", type=int, metavar="N", help="train on the first N training images only")
+    p.add_argument("--test-subset", type=int, metavar="N", help="evaluate on the first N test images only")
     p.add_argument("--model", help="model name (see `cifarbench list models`)")
     p.add_argument("--epochs", type=float, help="epochs (fractions allowed)")
     p.add_argument("--device", help=one_of(DEVICES))
