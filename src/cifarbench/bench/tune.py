@@ -234,8 +234,9 @@ def reap_interrupted(optuna, study, request: TuneRequest, everywhere: bool) -> t
     and run again. Returns (told, failed) trial numbers."""
     told, failed = [], []
     host = socket.gethostname()
-    superseded = retried(study.get_trials(deepcopy=False))
-    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+    trials = study.get_trials(deepcopy=False)  # one read of the study serves both questions
+    superseded = retried(trials)
+    for trial in (t for t in trials if t.state == optuna.trial.TrialState.RUNNING):
         pid, on = trial.user_attrs.get("pid"), trial.user_attrs.get("host")
         if not (everywhere or (on == host and pid is not None and not _alive(pid))):
             continue

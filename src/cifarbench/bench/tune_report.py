@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+
 import yaml
 
 from cifarbench.bench.results import write_result
