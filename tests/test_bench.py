@@ -55,9 +55,9 @@ def test_a_low_precision_run_is_measured_against_the_faster_of_its_matmul_and_fp
 def test_bench_devices_on_cpu_writes_report_json_and_chart(tmp_path):
     from cifarbench.bench.devices import bench_devices
 
-    result = bench_devices(["cpu"], recipe="lenet-small-onecycle", epochs=1, repeats=2, runs_dir=str(tmp_path),
-                           extra={"data": {"synthetic_train_size": 256, "synthetic_test_size": 64},
-                                  "train": {"plots": False}})
+    result = bench_devices(["cpu"], {"recipe": "lenet-small-onecycle", "runs_dir": str(tmp_path),
+                                     "data": {"synthetic_train_size": 256, "synthetic_test_size": 64},
+                                     "train": {"plots": False}}, repeats=2)
     folder = tmp_path / result["folder"]
     data = json.loads((folder / "bench.json").read_text())
     (cpu,) = data["devices"]

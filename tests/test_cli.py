@@ -94,7 +94,7 @@ def test_info_and_lists(capsys):
     (["train", "--epochs", "-2"], "train.epochs -2.0 must be positive"),
     (["train", "--batch-size", "0"], "train.batch_size 0 must be a positive integer"),
     (["train", "--lr", "-0.1"], "optim.lr -0.1 must be positive"),
-    (["train", "--epochs", "many"], "argument --epochs: invalid float value: 'many'"),
+    (["train", "--epochs", "many"], "argument --epochs/--train.epochs: train.epochs 'many' must be a number"),
     (["train", "--device", "tpu"], "train.device 'tpu' is not one of auto, cpu, cuda, mps"),
     (["train", "--set", "optim.lr"], "--set 'optim.lr' must look like section.field=value"),
     (["train", "--set", "optim.learning_rate=1"], "unknown config key 'optim.learning_rate'"),
@@ -141,6 +141,15 @@ def test_resume_with_another_model_is_refused(capsys, trained_run):
     assert code == 2 and "trained model.name 'lenet-small'; it cannot continue with 'resnet18'" in err
 
 
+def test_eval_refuses_what_the_checkpoint_fixes(capsys, trained_run):
+    """eval takes the data section, the device and the TTA level; a training value is one line."""
+    code, _, err = run(capsys, "eval", str(trained_run), "--lr", "0.5")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "optim.lr does not apply" in err, err
+    code, out, _ = run(capsys, "eval", str(trained_run), "--json", "--train.device", "cpu", "--tta", "1",
+                       "--test-subset", "32")
+    assert code == 0 and json.loads(out)["num_examples"] == 32
+
+
 def test_eval_of_a_missing_checkpoint(capsys, tmp_path):
     code, _, err = run(capsys, "eval", str(tmp_path / "nothing.pt"))
     assert code == 2 and "does not exist" in err
@@ -184,18 +193,32 @@ def test_train_runs_flag_prints_the_statistics(capsys, tmp_path):
 
 
 def test_bench_devices_command(capsys, tmp_path):
+    """A benchmark takes the config options as train does: --set, short flags, --section.field."""
     code, out, _ = run(capsys, "bench", "devices", "--devices", "cpu", "--recipe", "lenet-small-onecycle",
-                       "--repeats", "1", "--runs-dir", str(tmp_path))
-    assert code == 0 and "cpu" in out and "1.00x" in out
+                       "--repeats", "1", "--runs-dir", str(tmp_path), "--set", "train.epochs=0.5",
+                       "--data.synthetic_train_size", "512", "--no-plots")
+    assert code == 0 and "cpu" in out and "1.00x" in out and "0.5 epoch(s)" in out
     (folder,) = tmp_path.iterdir()
     assert (folder / "bench.json").is_file() and (folder / "speedup.png").is_file()
+    result = json.loads((folder / "bench.json").read_text())
+    assert result["epochs"] == 0.5
+    (run_log,) = [json.loads(p.read_text()) for p in folder.glob("cpu/*/run_log.json")][-1:]
+    assert run_log["train_images"] == 512
 
 
 @pytest.mark.slow
 def test_compare_methods_command(capsys, tmp_path):
-    code, out, _ = run(capsys, "compare-methods", "--dataset", "synthetic", "--quick", "--device", "cpu",
-                       "--methods", "lenet-small-onecycle,tutorial", "--quiet", "--runs-dir", str(tmp_path))
+    """compare-methods reads a --config file like train: its values apply to every method."""
+    config = tmp_path / "c.yaml"
+    config.write_text("data: {dataset: synthetic, synthetic_train_size: 2000}\ntrain: {device: cpu, plots: false}\n")
+    code, out, _ = run(capsys, "compare-methods", "--config", str(config), "--quick",
+                       "--methods", "lenet-small-onecycle,tutorial", "--quiet", "--runs-dir", str(tmp_path / "runs"))
     assert code == 0 and "| lenet-small-onecycle |" in out and "| tutorial |" in out and "1.00x" in out
+    (folder,) = (tmp_path / "runs").iterdir()
+    summary = json.loads((folder / "comparison.json").read_text())
+    assert summary["dataset"] == "synthetic" and summary["device"] == "cpu"
+    code, _, err = run(capsys, "compare-methods", "--recipe", "airbench94", "--runs-dir", str(tmp_path / "other"))
+    assert code == 2 and "--methods" in err and not (tmp_path / "other").exists()
 
 
 def test_help_and_readme_say_what_the_code_does(capsys):
@@ -203,7 +226,7 @@ def test_help_and_readme_say_what_the_code_does(capsys):
     and the README's quick start names the same default recipe."""
     from pathlib import Path
 
-    from cifarbench.cli import one_of
+    from cifarbench.cli.parser import one_of
     from cifarbench.config import FLIP_MODES, OPTIMIZERS, SCHEDULES, TTA_LEVELS
     from cifarbench.data.registry import DATASET_NAMES
     from cifarbench.devices import DEVICES, PRECISIONS

@@ -169,9 +169,10 @@ def test_bad_hybrid_knobs_are_config_errors():
 
 
 def test_a_hybrid_preset_on_the_command_line_selects_the_hybrid_trainer():
-    from cifarbench.cli import build_parser, explicit_values
+    from cifarbench.cli import build_parser
+    from cifarbench.cli.options import config_layers
 
-    asked = explicit_values(build_parser().parse_args(["train", "--hybrid-preset", "aggressive"]))
+    asked = config_layers(build_parser().parse_args(["train", "--hybrid-preset", "aggressive"]))
     assert asked["train"]["trainer"] == "hybrid" and asked["hybrid"]["preset"] == "aggressive"
-    plain = explicit_values(build_parser().parse_args(["train", "--trainer", "plain", "--hybrid-preset", "aggressive"]))
+    plain = config_layers(build_parser().parse_args(["train", "--trainer", "plain", "--hybrid-preset", "aggressive"]))
     assert plain["train"]["trainer"] == "plain"

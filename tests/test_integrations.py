@@ -316,10 +316,20 @@ def test_torchrun_processes_take_their_share_of_the_seeds(tmp_path):
 
 
 def test_every_logger_name_the_config_accepts_has_a_logger():
+    """Each name is a RunLogger of that name, and the extra it tells users to install exists."""
+    import tomllib
+    from pathlib import Path
+
     from cifarbench.config import LOGGER_NAMES
+    from cifarbench.loggers.base import RunLogger
     from cifarbench.loggers.run_loggers import CLASSES
 
     assert tuple(CLASSES) == LOGGER_NAMES
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    extras = pyproject["project"]["optional-dependencies"]
+    for name, cls in CLASSES.items():
+        assert issubclass(cls, RunLogger) and cls.name == name
+        assert cls.package is None or cls.extra in extras, name
 
 
 @pytest.mark.parametrize("args, message", [

@@ -265,8 +265,8 @@ def test_every_value_mlx_does_not_honour_is_refused_in_one_line(field, tmp_path,
 
 @pytest.mark.slow
 def test_bench_frameworks_command(tmp_path, capsys):
-    assert main(["bench", "frameworks", "--model", "small-resnet", "--epochs", "2", "--train-images", "256",
-                 "--image-size", "8", "--runs-dir", str(tmp_path)]) == 0
+    assert main(["bench", "frameworks", "--model", "small-resnet", "--epochs", "2", "--data.synthetic_train_size",
+                 "256", "--data.synthetic_shape", "3,8,8", "--runs-dir", str(tmp_path)]) == 0
     (folder,) = tmp_path.glob("*bench-frameworks*")
     result = json.loads((folder / "bench.json").read_text())
     assert [r["framework"] for r in result["frameworks"]] == ["torch", "mlx"]

@@ -30,10 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cifarbench.checkpoints import load_training_state
-from cifarbench.config import RunConfig
+from cifarbench.config import RunConfig, get_path, merge, schema_fields
 from cifarbench.console import CONSOLE
-from cifarbench.data.prepare import PreparedData, prepare_data
-from cifarbench.errors import CheckpointError, RunStopped
+from cifarbench.data.prepare import PreparedData, load_configured_dataset, prepare_data, test_split_of
+from cifarbench.errors import CheckpointError, RunStopped, UserError
+from cifarbench.eval.inference import evaluate_loaded, load_model
 from cifarbench.eval.metrics import classification_metrics, classification_report
 from cifarbench.files import utc_now
 from cifarbench.loggers import LoggerSet
@@ -52,6 +53,13 @@ class RunResult:
     metrics: dict  # the final evaluation: on the test split, unless the run was told otherwise
     history: list[dict]
     run_log: dict
+
+    def summary_line(self) -> str:
+        """The one line `cifarbench train` prints: a script can read it (tests/test_cli.py)."""
+        m, log = self.metrics, self.run_log
+        top5 = f"  top-5 {m['top5_accuracy']:.2%}" if "top5_accuracy" in m else ""
+        return (f"test accuracy {m['accuracy']:.2%}{top5}  test loss {m['loss']:.4f}  "
+                f"train time {log['train_seconds']:.1f}s  run {self.run.path}")
 
 
 def train(config: RunConfig, *, quiet: bool = False, callbacks: list[Callback] = (),
@@ -226,3 +234,25 @@ def check_compatible(checkpoint: dict, config: RunConfig, data: PreparedData) ->
     if classes is not None and len(classes) != data.dataset.num_classes:
         raise CheckpointError(f"checkpoint has {len(classes)} classes, dataset {data.dataset.name!r} has "
                               f"{data.dataset.num_classes}")
+
+
+# The fields `evaluate` takes from the command line; the rest of the config is the checkpoint's.
+EVALUATION_FIELDS = ("data.", "train.device", "train.tta", "train.eval_batch_size")
+
+
+def evaluate(source: str | Path, asked: dict | None = None) -> dict:
+    """A trained model (run folder or checkpoint) evaluated on its dataset's test split, or on
+    another dataset with the same classes; `asked` may change the data section, the device, the
+    TTA level and the evaluation batch. Its metrics (eval/metrics.py)."""
+    asked = asked or {}
+    for path, _, _ in schema_fields():
+        if get_path(asked, path) is not None and not path.startswith(EVALUATION_FIELDS):
+            raise UserError(f"{path} does not apply to evaluating a trained model (the checkpoint fixes it); "
+                            f"eval takes data.*, train.device, train.tta and train.eval_batch_size")
+    loaded = load_model(source, get_path(asked, "train.device", "auto"))
+    values = merge(loaded.config.to_dict(), asked)
+    values["data"]["val_split"] = 0.0  # the whole test split, whatever the run validated on
+    config = RunConfig.from_dict(values)
+    test = test_split_of(config, load_configured_dataset(config, quiet=True))
+    return evaluate_loaded(loaded, test.images, test.labels, tta=config.train.tta,
+                           batch_size=config.train.eval_batch_size)

@@ -12,7 +12,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -32,20 +32,99 @@ TTA_LEVELS = (0, 1, 2)
 LOGGER_NAMES = ("csv", "tensorboard", "mlflow", "wandb")  # loggers/: where a run's numbers are also sent
 
 
+# ---------------------------------------------------------------- how a field is described
+#
+# Every field carries its own description in its metadata, and the command line is generated
+# from it (cli/options.py): each field is `--section.field`, some also have a short flag. So a
+# new field is on every command that trains or evaluates the moment it is written here.
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A short command-line flag for a field (beside the generated --section.field)."""
+
+    name: str  # e.g. "--lr"
+    value: Any = None  # a flag without a value that sets this one (--offline: download false)
+    parse: Callable[[str], dict] | None = None  # text -> {field: value} in this section (several fields)
+    metavar: str | None = None
+    help: str = ""  # for a flag with its own parse; the others say "sets FIELD to VALUE" or share the field's
+
+
+def opt(default: Any = dataclasses.MISSING, help: str = "", *, flags: tuple[Flag, ...] | Flag = (),
+        choices: tuple | None = None, registry: str | None = None, allowed: str | None = None,
+        implies: dict | None = None, shown_default: str | None = None, trick: str | None = None,
+        torch_only: str | None = None, factory: Callable | None = None):
+    """A config field and what the command line says of it.
+
+    choices: the values allowed, checked when the config is built and listed by --help.
+    registry: the allowed names live in a registry above this layer ("models", "datasets",
+    "recipes"); they are checked by recipes.check_registered and listed by --help.
+    allowed: what --help says is allowed, where a plain list does not say it.
+    implies: values this field being given asks for unless they are given too.
+    shown_default: what --help says the default is, where the value itself would mislead;
+    {registry_default} stands for the registry's default entry (the default recipe).
+    trick: the field switches a trick (its name in `cifarbench ablate` tables); the default is off.
+    torch_only: why MLX cannot honour the field; an MLX run needs the default (mlx/backend.py).
+    """
+    metadata = {"help": help, "flags": (flags,) if isinstance(flags, Flag) else tuple(flags),
+                "choices": choices, "registry": registry, "allowed": allowed, "implies": implies or {},
+                "shown_default": shown_default, "trick": trick, "torch_only": torch_only}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def checkpoint_interval(text: str) -> dict:
+    """--checkpoint-every: '3' -> checkpoint_every 3; '500steps' -> checkpoint_every_steps 500."""
+    value = text.strip().lower()
+    unit = "epochs"
+    for suffix, name in (("steps", "steps"), ("step", "steps"), ("epochs", "epochs"), ("epoch", "epochs")):
+        if value.endswith(suffix):
+            value, unit = value[: -len(suffix)].strip(), name
+            break
+    if not value.isdigit() or (unit == "steps" and int(value) == 0):
+        raise ConfigError(f"{text!r} is not N (epochs, 0 = only at the end) or Nsteps (N >= 1), e.g. 2 or 500steps")
+    return {"checkpoint_every_steps" if unit == "steps" else "checkpoint_every": int(value)}
+
+
+def logger_names(text: str) -> dict:
+    """--logger: 'csv,tensorboard' -> both; 'none' -> no logger (names are checked by the config)."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    return {"loggers": [] if names == ["none"] else names}
+
+
+def check_choices(section: Any, prefix: str) -> None:
+    """Every field with `choices` in its metadata holds one of them (each entry, for a list)."""
+    for f in dataclasses.fields(section):
+        allowed = f.metadata.get("choices")
+        if allowed is None:
+            continue
+        value = getattr(section, f.name)
+        for entry in value if isinstance(value, tuple) else (value,):
+            _choice(f"{prefix}.{f.name}" + (" entry" if isinstance(value, tuple) else ""), entry, allowed)
+
+
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = "cifar10"
-    data_dir: str | None = None  # default: $CIFARBENCH_DATA, then ~/.cache/cifarbench
-    download: bool = True
-    coarse_labels: bool = False  # cifar100's 20 superclasses instead of its 100 classes
-    val_split: float = 0.0  # hold out this fraction of train for validation; 0 = validate on test
-    train_subset: int | None = None  # first N training images only (quick runs, tests)
-    test_subset: int | None = None
-    # synthetic dataset only
-    synthetic_shape: tuple[int, int, int] = (3, 32, 32)
-    synthetic_classes: int = 10
-    synthetic_train_size: int = 5000
-    synthetic_test_size: int = 1000
+    dataset: str = opt("cifar10", "the dataset (`cifarbench list datasets`)", flags=Flag("--dataset"),
+                       registry="datasets")
+    data_dir: str | None = opt(None, "the only folder the dataset is read from and downloaded to (default: search "
+                                     "$CIFARBENCH_DATA, ~/.cache/cifarbench, then system copies)",
+                               flags=Flag("--data-dir", metavar="DIR"))
+    download: bool = opt(True, "download the dataset when it is not here (--offline: never; fail instead)",
+                         flags=Flag("--offline", value=False))
+    coarse_labels: bool = opt(False, "cifar100's 20 superclasses instead of its 100 classes",
+                              flags=Flag("--coarse-labels", value=True))
+    val_split: float = opt(0.0, "hold out this fraction of the training split for validation, in [0, 1) "
+                                "(0: validate on the test split)", flags=Flag("--val-split", metavar="F"))
+    train_subset: int | None = opt(None, "train on the first N training images only",
+                                   flags=Flag("--train-subset", metavar="N"))
+    test_subset: int | None = opt(None, "evaluate on the first N test images only",
+                                  flags=Flag("--test-subset", metavar="N"))
+    synthetic_shape: tuple[int, int, int] = opt((3, 32, 32), "synthetic dataset: image shape C,H,W")
+    synthetic_classes: int = opt(10, "synthetic dataset: number of classes")
+    synthetic_train_size: int = opt(5000, "synthetic dataset: training images")
+    synthetic_test_size: int = opt(1000, "synthetic dataset: test images")
 
     def __post_init__(self):
         # the dataset name is checked against the dataset registry by recipes.check_registered
@@ -59,14 +138,15 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str = "resnet18"
-    # airbench: train the whitening layer's bias for this many epochs, then freeze it (None: never freeze)
-    whiten_bias_epochs: int | None = None
-    # models with a data-dependent first layer (airbench's whitening): set it from the training
-    # images before the first step; False leaves its random init (still frozen), for ablations
-    data_init: bool = True
-    # airbench's convs start as identity (dirac) on their first in_channels filters; False: PyTorch's init
-    identity_init: bool = True
+    name: str = opt("resnet18", "the model (`cifarbench list models`)", flags=Flag("--model"), registry="models")
+    whiten_bias_epochs: int | None = opt(
+        None, "airbench: train the whitening layer's bias for this many epochs, then freeze it (null: never freeze)",
+        trick="frozen whitening bias", torch_only="airbench's whitening layer is PyTorch-only")
+    data_init: bool = opt(True, "models with a data-dependent first layer (airbench's whitening): set it from the "
+                                "training images before the first step; false leaves its random init (still "
+                                "frozen), for ablations")
+    identity_init: bool = opt(True, "airbench's convs start as identity (dirac) on their first in_channels "
+                                    "filters; false: PyTorch's init")
 
     def __post_init__(self):
         # the name is checked against the model registry by recipes.check_registered
@@ -76,34 +156,38 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    name: str = "sgd"
-    lr: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = False
-    weight_decay: float = 5e-4
-    betas: tuple[float, float] = (0.9, 0.999)  # adam, adamw
-    rho: float = 0.9  # adadelta
-    label_smoothing: float = 0.0
-    grad_clip: float | None = None  # max global L2 norm of the gradients
-    loss_reduction: str = "mean"  # airbench sums the per-example losses
-    # airbench's decoupled form: lr and weight decay given per 1024 examples, momentum-free
-    decoupled: bool = False
-    bias_lr_scale: float = 1.0  # multiplies the lr (not the decay) of BatchNorm biases
-    # airbench's lookahead: every `lookahead_every` steps, weights <- EMA of weights with decay
-    # lookahead_decay ** lookahead_every * (step / total) ** 3, and a final copy at the last step
-    lookahead: bool = False
-    lookahead_every: int = 5
-    lookahead_decay: float = 0.95
-    # muon (train/muon.py): lr, momentum and nesterov are Muon's, for the conv filters; the other
-    # parameters take Nesterov SGD with this momentum, biases (BatchNorm, whitening) at bias_lr and
-    # the rest (the linear head) at head_lr; weight_decay is per example (x batch size), decoupled
-    aux_momentum: float = 0.85
-    bias_lr: float | None = None
-    head_lr: float | None = None
-    ns_steps: int = 3  # Newton-Schulz iterations per update (airbench94_muon.py uses 3)
+    name: str = opt("sgd", "the optimizer", flags=Flag("--optimizer"), choices=OPTIMIZERS)
+    lr: float = opt(0.1, "learning rate", flags=Flag("--lr"))
+    momentum: float = opt(0.9, "momentum, in [0, 1)", flags=Flag("--momentum"))
+    nesterov: bool = opt(False, "Nesterov momentum (sgd)", trick="nesterov")
+    weight_decay: float = opt(5e-4, "L2 weight decay (>= 0)", flags=Flag("--weight-decay"))
+    betas: tuple[float, float] = opt((0.9, 0.999), "adam, adamw: the two betas")
+    rho: float = opt(0.9, "adadelta: rho")
+    label_smoothing: float = opt(0.0, "label smoothing of the loss, in [0, 1)", flags=Flag("--label-smoothing"),
+                                trick="label smoothing")
+    grad_clip: float | None = opt(None, "clip the gradients' global L2 norm to this (null: no clipping)",
+                                  torch_only="gradient clipping is PyTorch-only")
+    loss_reduction: str = opt("mean", "per-example losses averaged or summed (airbench sums)",
+                              choices=LOSS_REDUCTIONS)
+    decoupled: bool = opt(False, "airbench's decoupled form: lr and weight decay given per 1024 examples, "
+                                 "momentum-free", torch_only="airbench's decoupled SGD is PyTorch-only")
+    bias_lr_scale: float = opt(1.0, "multiplies the lr (not the decay) of BatchNorm biases", trick="bias lr scale",
+                               torch_only="per-group learning rates are PyTorch-only")
+    lookahead: bool = opt(False, "airbench's lookahead: every lookahead_every steps, weights <- EMA of weights "
+                                 "with decay lookahead_decay ** lookahead_every * (step / total) ** 3, and a final "
+                                 "copy at the last step", trick="lookahead",
+                          torch_only="airbench's lookahead is PyTorch-only")
+    lookahead_every: int = opt(5, "lookahead: steps between syncs (>= 1)")
+    lookahead_decay: float = opt(0.95, "lookahead: EMA decay per step, in (0, 1]")
+    aux_momentum: float = opt(0.85, "muon (train/muon.py): Nesterov SGD momentum of the parameters Muon does not "
+                                    "take (biases, the linear head); lr, momentum and nesterov are Muon's, for the "
+                                    "conv filters; weight_decay is per example (x batch size), decoupled")
+    bias_lr: float | None = opt(None, "muon: lr of the biases (BatchNorm, whitening); required with muon")
+    head_lr: float | None = opt(None, "muon: lr of the linear head; required with muon")
+    ns_steps: int = opt(3, "muon: Newton-Schulz iterations per update (airbench94_muon.py uses 3)")
 
     def __post_init__(self):
-        _choice("optim.name", self.name, OPTIMIZERS)
+        check_choices(self, "optim")
         if self.name == "muon":
             if self.bias_lr is None or self.head_lr is None:
                 raise ConfigError("optim.name 'muon' needs optim.bias_lr and optim.head_lr (the SGD side's lrs)")
@@ -113,7 +197,6 @@ class OptimConfig:
                 raise ConfigError(f"optim.ns_steps {self.ns_steps} must be at least 1")
             if not 0.0 <= self.aux_momentum < 1.0:
                 raise ConfigError(f"optim.aux_momentum {self.aux_momentum} must be in [0, 1)")
-        _choice("optim.loss_reduction", self.loss_reduction, LOSS_REDUCTIONS)
         _positive("optim.lr", self.lr)
         if not 0.0 <= self.momentum < 1.0:
             raise ConfigError(f"optim.momentum {self.momentum} must be in [0, 1)")
@@ -130,22 +213,20 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class ScheduleConfig:
-    name: str = "onecycle"
-    interval: str = "batch"  # when the scheduler steps
-    step_size: int = 5  # step: every this many intervals
-    gamma: float = 0.1  # step, multistep: lr factor
-    milestones: tuple[int, ...] = ()  # multistep
-    max_lr: float | None = None  # onecycle peak; default optim.lr
-    pct_start: float = 0.3  # onecycle, triangle: share of the run spent warming up
-    anneal: str = "cos"  # onecycle: cos or linear
-    warmup_epochs: float = 0.0  # linear warm-up before constant, step, multistep or cosine
-    start_factor: float = 0.2  # triangle: lr factor at step 0
-    end_factor: float = 0.07  # triangle: lr factor at the last step
+    name: str = opt("onecycle", "the learning-rate schedule", flags=Flag("--schedule"), choices=SCHEDULES)
+    interval: str = opt("batch", "when the scheduler steps", choices=INTERVALS)
+    step_size: int = opt(5, "step: every this many intervals (>= 1)")
+    gamma: float = opt(0.1, "step, multistep: lr factor")
+    milestones: tuple[int, ...] = opt((), "multistep: the intervals at which the lr is multiplied by gamma")
+    max_lr: float | None = opt(None, "onecycle: peak lr (null: optim.lr)")
+    pct_start: float = opt(0.3, "onecycle, triangle: share of the run spent warming up, in (0, 1)")
+    anneal: str = opt("cos", "onecycle: the shape of the anneal", choices=("cos", "linear"))
+    warmup_epochs: float = opt(0.0, "linear warm-up before constant, step, multistep or cosine (epochs)")
+    start_factor: float = opt(0.2, "triangle: lr factor at step 0")
+    end_factor: float = opt(0.07, "triangle: lr factor at the last step")
 
     def __post_init__(self):
-        _choice("schedule.name", self.name, SCHEDULES)
-        _choice("schedule.interval", self.interval, INTERVALS)
-        _choice("schedule.anneal", self.anneal, ("cos", "linear"))
+        check_choices(self, "schedule")
         if not 0.0 < self.pct_start < 1.0:
             raise ConfigError(f"schedule.pct_start {self.pct_start} must be in (0, 1)")
         if self.step_size < 1:
@@ -158,29 +239,60 @@ class ScheduleConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: float = 40.0  # fractional epochs stop mid-epoch (airbench94 trains 9.9)
-    batch_size: int = 128
-    eval_batch_size: int = 1000
-    device: str = "auto"
-    precision: str = "auto"
-    channels_last: bool = False
-    compile: bool = False
-    seed: int = 0
-    deterministic: bool = False
-    checkpoint_every: int = 1  # epochs between checkpoints (0 = only at the end)
-    checkpoint_every_steps: int = 0  # also every N optimizer steps, mid-epoch included (0 = off)
-    nonfinite: str = "stop"  # a non-finite loss: stop (keep the last good checkpoint) or skip the step
-    dist_timeout: float = 300.0  # seconds a distributed collective may wait for a missing rank
-    trainer: str = "plain"  # plain, or hybrid: predicted steps where an update can be predicted (train/hybrid.py)
-    framework: str = "torch"  # torch (every model and recipe) or mlx (small-resnet, resnet18; mlx/backend.py)
-    eval_every: int = 1  # epochs between validations (the last epoch is always validated)
-    tta: int = 0  # test-time augmentation of the final evaluation: 0 none, 1 mirror, 2 mirror + translate
-    drop_last: bool = False
-    plots: bool = True  # draw curves, per-class bars and confusion matrices into the run directory
-    loggers: tuple[str, ...] = ("csv",)  # any of LOGGER_NAMES; () for none
-    # CPU threads per run (None: one per core this process may use). Results depend on it in the
-    # last bits (summation order), so fix it to compare runs trained with different --jobs
-    threads: int | None = None
+    epochs: float = opt(40.0, "epochs; a fraction stops mid-epoch (airbench94 trains 9.9)", flags=Flag("--epochs"))
+    batch_size: int = opt(128, "training batch size", flags=Flag("--batch-size"))
+    eval_batch_size: int = opt(1000, "evaluation batch size")
+    device: str = opt("auto", "auto: cuda, then mps, then cpu; cuda:N picks a GPU", flags=Flag("--device"),
+                      allowed="one of: " + ", ".join(DEVICES) + ", or cuda:N")
+    precision: str = opt("auto", "bf16/fp16: autocast; -pure: weights, activations and gradients in that dtype, "
+                                 "BatchNorm in fp32, no loss scaling. auto: fp16-pure on CUDA for recipes with a "
+                                 "summed loss (airbench's), fp16 otherwise; bf16 on a CPU with native bf16; else fp32",
+                         flags=Flag("--precision"), choices=PRECISIONS)
+    channels_last: bool = opt(False, "NHWC memory format", flags=Flag("--channels-last", value=True),
+                              trick="channels last", torch_only="MLX models are NHWC already")
+    compile: bool = opt(False, "torch.compile the model; compilation runs in a warm-up before the clock and is "
+                               "reported apart (run_log compile_seconds); --runs N reuses the compiled model",
+                        flags=Flag("--compile", value=True),
+                        torch_only="MLX compiles the whole step with mx.compile itself")
+    seed: int = opt(0, "the seed (with --runs N, the first of N)", flags=Flag("--seed"))
+    deterministic: bool = opt(False, "deterministic algorithms (slower on GPU; the same losses bit for bit)",
+                              flags=Flag("--deterministic", value=True),
+                              torch_only="MLX has no deterministic-algorithms switch")
+    checkpoint_every: int = opt(1, "epochs between checkpoints (0: only at the end)",
+                                flags=Flag("--checkpoint-every", parse=checkpoint_interval, metavar="N|Nsteps",
+                                           help="N: train.checkpoint_every N; Nsteps (e.g. 500steps): "
+                                                "train.checkpoint_every_steps N"))
+    checkpoint_every_steps: int = opt(0, "also a checkpoint every N optimizer steps, mid-epoch included (0: off); "
+                                         "--checkpoint-every 500steps sets it. A resumed run continues bit for bit",
+                                 torch_only="MLX runs save weights at epoch ends only (and cannot --resume)")
+    nonfinite: str = opt("stop", "a non-finite loss: stop the run keeping the last good checkpoint, or skip such "
+                                 "steps and count them (costs one device sync per step)",
+                         flags=Flag("--nonfinite"), choices=NONFINITE,
+                         torch_only="MLX runs stop on a non-finite loss")
+    dist_timeout: float = opt(300.0, "seconds a distributed collective may wait for a missing rank")
+    trainer: str = opt("plain", "hybrid: skip backward passes where the update can be predicted (warmup -> full "
+                                "-> predict with corrections and a divergence detector; train/hybrid.py); knobs: "
+                                "--hybrid.*", flags=Flag("--trainer"), choices=TRAINERS,
+                       torch_only="the hybrid trainer is a policy of the PyTorch loop")
+    framework: str = opt("torch", "torch (every model and recipe) or mlx: Apple's MLX (Metal on Apple silicon, CPU "
+                                  "on Linux; pip install 'cifarbench[mlx]'; models small-resnet, resnet18)",
+                         flags=Flag("--framework"), choices=FRAMEWORKS)
+    eval_every: int = opt(1, "epochs between validations (the last epoch is always validated)")
+    tta: int = opt(0, "test-time augmentation of the final evaluation: 0 none, 1 mirror, 2 mirror and 1-pixel "
+                      "translations", flags=Flag("--tta"), choices=TTA_LEVELS, trick="TTA")
+    drop_last: bool = opt(False, "drop the last, smaller training batch of each epoch")
+    plots: bool = opt(True, "draw curves, per-class bars and confusion matrices into the run directory "
+                            "(`cifarbench plot RUN_DIR` draws them later)", flags=Flag("--no-plots", value=False))
+    loggers: tuple[str, ...] = opt(("csv",), "where a run's numbers are also sent, comma-separated (none: no "
+                                             "logger); csv writes metrics.csv in the run directory; tensorboard, "
+                                             "mlflow and wandb each need their extra, e.g. pip install "
+                                             "'cifarbench[tensorboard]'; MLFLOW_TRACKING_URI and WANDB_MODE=offline "
+                                             "are honoured", flags=Flag("--logger", parse=logger_names, metavar="NAMES",
+                                                        help="train.loggers, comma-separated, or none"),
+                                   choices=LOGGER_NAMES)
+    threads: int | None = opt(None, "CPU threads per run (null: one per core this process may use). Results depend "
+                                    "on it in the last bits (summation order), so fix it to compare runs trained "
+                                    "with different --jobs")
 
     def __post_init__(self):
         _positive("train.epochs", self.epochs)
@@ -190,40 +302,37 @@ class TrainConfig:
             raise ConfigError(f"train.eval_batch_size {self.eval_batch_size} must be a positive integer")
         if self.device.split(":")[0] not in DEVICES:
             raise ConfigError(f"train.device {self.device!r} is not one of {', '.join(DEVICES)}")
-        _choice("train.precision", self.precision, PRECISIONS)
+        if isinstance(self.loggers, str) or len(set(self.loggers)) != len(self.loggers):
+            raise ConfigError(f"train.loggers {self.loggers!r} must be a list of distinct names from "
+                              f"{', '.join(LOGGER_NAMES)}")
+        check_choices(self, "train")
         if self.checkpoint_every < 0:
             raise ConfigError(f"train.checkpoint_every {self.checkpoint_every} must be >= 0 (0 = only at the end)")
         if self.checkpoint_every_steps < 0:
             raise ConfigError(f"train.checkpoint_every_steps {self.checkpoint_every_steps} must be >= 0 (0 = off)")
         if self.eval_every < 1:
             raise ConfigError(f"train.eval_every {self.eval_every} must be at least 1")
-        _choice("train.nonfinite", self.nonfinite, NONFINITE)
         _positive("train.dist_timeout", self.dist_timeout)
-        _choice("train.framework", self.framework, FRAMEWORKS)
-        _choice("train.trainer", self.trainer, TRAINERS)
-        _choice("train.tta", self.tta, TTA_LEVELS)
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"train.threads {self.threads} must be a positive number of threads (or null: all cores)")
-        if isinstance(self.loggers, str) or len(set(self.loggers)) != len(self.loggers):
-            raise ConfigError(f"train.loggers {self.loggers!r} must be a list of distinct names from "
-                              f"{', '.join(LOGGER_NAMES)}")
-        for name in self.loggers:
-            _choice("train.loggers entry", name, LOGGER_NAMES)
 
 
 @dataclass(frozen=True)
 class Augment:
     """What happens to each training image, in this order: flip, crop, rotate, cutout."""
 
-    flip: str = "none"  # random: each image with p=0.5; alternating: airbench's derandomised flip
-    crop_padding: int = 0  # random crop after padding each side by this many pixels (= translate)
-    pad_mode: str = "zeros"  # zeros: torchvision RandomCrop(padding=p); reflect: airbench's translate
-    rotate_degrees: float = 0.0  # uniform rotation in [-d, d]
-    cutout: int = 0  # zero a random square of this side (DeVries & Taylor 2017; airbench96 uses 12)
+    flip: str = opt("none", "random: each image with p=0.5; alternating: airbench's derandomised flip",
+                    flags=Flag("--flip"), choices=FLIP_MODES, trick="flip")
+    crop_padding: int = opt(0, "random crop after padding each side by this many pixels (= translate)",
+                            flags=Flag("--crop-padding", metavar="PX"), trick="translate")
+    pad_mode: str = opt("zeros", "zeros: torchvision RandomCrop(padding=p); reflect: airbench's translate",
+                        choices=PAD_MODES)
+    rotate_degrees: float = opt(0.0, "uniform rotation in [-d, d]", trick="rotation")
+    cutout: int = opt(0, "zero a random square of this side (DeVries & Taylor 2017; airbench96 uses 12)",
+                      trick="cutout")
 
     def __post_init__(self):
-        _choice("augment.flip", self.flip, FLIP_MODES)
-        _choice("augment.pad_mode", self.pad_mode, PAD_MODES)
+        check_choices(self, "augment")
         for name in ("crop_padding", "rotate_degrees", "cutout"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"augment.{name} {getattr(self, name)} must be >= 0")
@@ -240,23 +349,26 @@ HYBRID_PRESETS = {
 class HybridConfig:
     """Knobs of the hybrid predictive trainer (train/hybrid.py explains each)."""
 
-    preset: str = "conservative"
-    warmup: int = 50  # W: real steps before anything is predicted
-    full: int = 20  # F: real steps in each full block (their losses calibrate the detector)
-    horizon: int | None = None  # H: most steps in one predict phase (preset)
-    correct_every: int | None = None  # K: predicted steps between corrections (preset)
-    tau: float | None = None  # confidence threshold (preset)
-    alpha: float = 1.0  # predicted step = alpha * m
-    beta: float = 0.9  # EMA of the real updates
-    confidence_window: int = 10  # k real steps averaged
-    monitor_every: int = 5  # n: a no_grad forward every n predicted steps (0: never)
-    detector_window: int = 5  # w monitored losses
-    z: float = 2.2
-    backoff: float = 0.5  # alpha multiplier after a divergence (1: none)
-    passive: bool = False  # run the divergence detector on a plain run and count its alarms only
+    preset: str = opt("conservative", "; ".join(f"{name}: tau {v['tau']:.2f}, horizon {v['horizon']}, correction "
+                                                f"every {v['correct_every']}" for name, v in HYBRID_PRESETS.items())
+                      + "; a preset given asks for the hybrid trainer", flags=Flag("--hybrid-preset"),
+                      choices=tuple(HYBRID_PRESETS), implies={"train": {"trainer": "hybrid"}})
+    warmup: int = opt(50, "W: real steps before anything is predicted")
+    full: int = opt(20, "F: real steps in each full block (their losses calibrate the detector)")
+    horizon: int | None = opt(None, "H: most steps in one predict phase (null: the preset's)")
+    correct_every: int | None = opt(None, "K: predicted steps between corrections (null: the preset's)")
+    tau: float | None = opt(None, "confidence threshold (null: the preset's)")
+    alpha: float = opt(1.0, "predicted step = alpha * m (>= 0)")
+    beta: float = opt(0.9, "EMA of the real updates, in [0, 1)")
+    confidence_window: int = opt(10, "k real steps averaged")
+    monitor_every: int = opt(5, "n: a no_grad forward every n predicted steps (0: never)")
+    detector_window: int = opt(5, "w monitored losses")
+    z: float = opt(2.2, "the divergence detector's z threshold")
+    backoff: float = opt(0.5, "alpha multiplier after a divergence, in (0, 1] (1: none)")
+    passive: bool = opt(False, "run the divergence detector on a plain run and count its alarms only")
 
     def __post_init__(self):
-        _choice("hybrid.preset", self.preset, HYBRID_PRESETS)
+        check_choices(self, "hybrid")
         for name in ("warmup", "full", "confidence_window", "detector_window"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"hybrid.{name} {getattr(self, name)} must be at least 1")
@@ -274,16 +386,17 @@ class HybridConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    recipe: str = "custom"
-    data: DataConfig = field(default_factory=DataConfig)
-    augment: Augment = field(default_factory=Augment)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    hybrid: HybridConfig = field(default_factory=HybridConfig)  # used with train.trainer = hybrid
-    runs_dir: str = "runs"
-    name: str | None = None  # run folder label; default <dataset>-<model>
+    recipe: str = opt("custom", "a named recipe (`cifarbench list recipes`)", flags=Flag("--recipe"),
+                      registry="recipes", shown_default="the model's own recipe with --model, else {registry_default}")
+    data: DataConfig = opt(factory=DataConfig, help="data")
+    augment: Augment = opt(factory=Augment, help="augmentation")
+    model: ModelConfig = opt(factory=ModelConfig, help="model")
+    optim: OptimConfig = opt(factory=OptimConfig, help="optimizer")
+    schedule: ScheduleConfig = opt(factory=ScheduleConfig, help="learning-rate schedule")
+    train: TrainConfig = opt(factory=TrainConfig, help="training and device")
+    hybrid: HybridConfig = opt(factory=HybridConfig, help="the hybrid trainer (with train.trainer hybrid)")
+    runs_dir: str = opt("runs", "where run folders are created", flags=Flag("--runs-dir", metavar="DIR"))
+    name: str | None = opt(None, "run folder label (default: <dataset>-<model>)", flags=Flag("--name"))
 
     def to_dict(self) -> dict:
         return _plain(dataclasses.asdict(self))
@@ -330,11 +443,11 @@ def _build(cls, values: dict, prefix: str):
         if dataclasses.is_dataclass(hint):
             kwargs[key] = _build(hint, value, f"{prefix}{key}.")
         else:
-            kwargs[key] = _coerce(value, hint, f"{prefix}{key}")
+            kwargs[key] = coerce(value, hint, f"{prefix}{key}")
     return cls(**kwargs)
 
 
-def _coerce(value: Any, hint, name: str):
+def coerce(value: Any, hint, name: str):
     """Convert a YAML or command-line value to the field's type, or say why it cannot be."""
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
@@ -343,17 +456,18 @@ def _coerce(value: Any, hint, name: str):
             if type(None) in args:
                 return None
         inner = [a for a in args if a is not type(None)]
-        return _coerce(value, inner[0], name)
+        return coerce(value, inner[0], name)
     if origin is tuple:
+        given = value
         if isinstance(value, str):
             value = [v for v in value.replace("x", ",").split(",") if v.strip()] if value.strip() else []
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{name} {value!r} must be a list")
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(v, args[0], name) for v in value)
+            return tuple(coerce(v, args[0], name) for v in value)
         if len(value) != len(args):
-            raise ConfigError(f"{name} {value!r} must have {len(args)} values")
-        return tuple(_coerce(v, a, name) for v, a in zip(value, args))
+            raise ConfigError(f"{name} {given!r} must have {len(args)} values")
+        return tuple(coerce(v, a, name) for v, a in zip(value, args))
     if hint is bool:
         if isinstance(value, bool):
             return value
@@ -386,6 +500,44 @@ def _coerce(value: Any, hint, name: str):
             raise ConfigError(f"{name} {value!r} must be a string")
         return str(value)
     raise ConfigError(f"{name}: unsupported field type {hint}")
+
+
+def schema_fields(cls=None, prefix: str = ""):
+    """(path, field, type) of every leaf field of the config, in the order they are written:
+    ("recipe", ...), ("data.dataset", ...), ... The command line is generated from this."""
+    cls = cls or RunConfig
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            yield from schema_fields(hints[f.name], f"{prefix}{f.name}.")
+        else:
+            yield f"{prefix}{f.name}", f, hints[f.name]
+
+
+def nested(path: str, value) -> dict:
+    """"optim.lr", 0.1 -> {"optim": {"lr": 0.1}}."""
+    for part in reversed(path.split(".")):
+        value = {part: value}
+    return value
+
+
+def get_path(values: dict, path: str, default=None):
+    for part in path.split("."):
+        if not isinstance(values, dict) or part not in values:
+            return default
+        values = values[part]
+    return values
+
+
+def with_implied(values: dict) -> dict:
+    """`values` plus what its fields imply (metadata `implies`) where that is not given too:
+    hybrid.preset asks for the hybrid trainer."""
+    out = values
+    for path, f, _ in schema_fields():
+        if f.metadata.get("implies") and get_path(values, path) is not None:
+            implied = f.metadata["implies"]
+            out = merge(implied, out)  # what is given wins over what is implied
+    return out
 
 
 def merge(base: dict, update: dict) -> dict:

@@ -129,3 +129,17 @@ def fingerprint(device: torch.device | None = None) -> dict:
         "git_commit": git_commit(),
         "hostname": platform.node(),
     }
+
+
+def machine_info() -> dict:
+    """What `cifarbench info` prints: the fingerprint every run records, for the device `auto`
+    picks, and what that choice and `--precision auto` act on."""
+    from cifarbench.devices import configure_threads, resolve_device
+
+    configure_threads()
+    device = resolve_device("auto")
+    info = fingerprint(device)
+    info["auto_device"] = str(device)
+    info["cpu_fast_bf16"] = cpu_supports_fast_bf16()
+    info["cuda_available"] = torch.cuda.is_available()
+    return info

@@ -22,7 +22,7 @@ from pathlib import Path
 from cifarbench.api import train
 from cifarbench.bench.repeat import timed_seconds
 from cifarbench.bench.results import print_table, publish, summarise
-from cifarbench.config import merge
+from cifarbench.config import merge, schema_fields
 from cifarbench.errors import ConfigError
 from cifarbench.files import new_folder
 from cifarbench.models.airbench import has_identity_init
@@ -48,19 +48,8 @@ class Knob:
         return self.off
 
 
-KNOBS = (
-    Knob("frozen whitening bias", "model.whiten_bias_epochs", None),
-    Knob("flip", "augment.flip", "none"),
-    Knob("translate", "augment.crop_padding", 0),
-    Knob("rotation", "augment.rotate_degrees", 0.0),
-    Knob("cutout", "augment.cutout", 0),
-    Knob("nesterov", "optim.nesterov", False),
-    Knob("bias lr scale", "optim.bias_lr_scale", 1.0),
-    Knob("label smoothing", "optim.label_smoothing", 0.0),
-    Knob("lookahead", "optim.lookahead", False),
-    Knob("TTA", "train.tta", 0),
-    Knob("channels last", "train.channels_last", False),
-)
+# Every config field whose metadata names it a trick (config.py), "off" being its default.
+KNOBS = tuple(Knob(f.metadata["trick"], path, f.default) for path, f, _ in schema_fields() if f.metadata["trick"])
 # and the model's own tricks, found on the net itself: a data-initialised first layer
 # (model.data_init) and identity-initialised convs (model.identity_init)
 

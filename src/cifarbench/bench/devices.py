@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cifarbench.api import train
 from cifarbench.bench.results import publish, summarise, table_report
-from cifarbench.config import merge
+from cifarbench.config import get_path
 from cifarbench.devices import mps_available
 from cifarbench.files import new_folder
 from cifarbench.tables import percent
@@ -29,19 +29,22 @@ def available_devices() -> list[str]:
     return ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (["mps"] if mps_available() else [])
 
 
-def bench_devices(devices: list[str] | None = None, recipe: str = "airbench94", model: str | None = None,
-                  dataset: str | None = None, epochs: float = 1.0, repeats: int = 3, seed: int = 0,
-                  runs_dir: str = "runs", extra: dict | None = None, quiet: bool = True) -> dict:
-    devices = devices or available_devices()
-    folder = new_folder(Path(runs_dir), "bench-devices")
-    data = {"dataset": dataset} if dataset else dict(SYNTHETIC_DEFAULT)
+# The benchmark's own defaults, above the recipe and below what the user gives.
+DEFAULTS = {"recipe": "airbench94", "data": SYNTHETIC_DEFAULT, "train": {"epochs": 1.0}}
+
+
+def bench_devices(devices: list[str] | None = None, layers: dict | None = None, repeats: int = 3,
+                  quiet: bool = True) -> dict:
+    """`layers`: config values asked for (cli/options.py), over DEFAULTS; train.device alone,
+    without `devices`, benchmarks that one device."""
+    layers = layers or {}
+    asked = get_path(layers, "train.device")
+    devices = devices or ([asked] if asked else available_devices())
+    base = resolve_config(None, DEFAULTS, layers)
+    folder = new_folder(Path(base.runs_dir), "bench-devices")
     rows = []
     for device in devices:
-        layer = {"data": data, "train": {"device": device, "epochs": epochs, "seed": seed},
-                 "runs_dir": str(folder / device)}
-        if model:
-            layer["model"] = {"name": model}
-        config = resolve_config(recipe, merge(layer, extra or {}))
+        config = resolve_config(None, DEFAULTS, layers, {"train": {"device": device}, "runs_dir": str(folder / device)})
         warmup = train(config, quiet=quiet)
         timed = [train(config, quiet=quiet) for _ in range(repeats)]
         total = summarise([r.run_log["train_seconds"] for r in timed])
@@ -57,12 +60,12 @@ def bench_devices(devices: list[str] | None = None, recipe: str = "airbench94", 
     cpu = next((r for r in rows if r["device"] == "cpu"), None)
     for r in rows:
         r["speedup_vs_cpu"] = cpu["train_seconds"]["median"] / r["train_seconds"]["median"] if cpu else None
-    result = {"recipe": recipe, "model": rows[0]["model"], "dataset": data["dataset"], "epochs": epochs,
-              "repeats": repeats, "seed": seed, "devices": rows}
+    result = {"recipe": base.recipe, "model": rows[0]["model"], "dataset": base.data.dataset,
+              "epochs": base.train.epochs, "repeats": repeats, "seed": base.train.seed, "devices": rows}
     chart = None
     if cpu:
         chart = dict(labels=[r["device"] for r in rows], values=[r["speedup_vs_cpu"] for r in rows],
-                     title=f"{result['model']} ({recipe}) on {result['dataset']}: speedup over CPU", ylabel="x CPU",
+                     title=f"{result['model']} ({base.recipe}) on {result['dataset']}: speedup over CPU", ylabel="x CPU",
                      file="speedup", annotate="{:.2f}x")
     return publish(folder, "devices", result, devices_report(result), chart)
 

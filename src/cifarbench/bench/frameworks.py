@@ -13,7 +13,8 @@ from pathlib import Path
 
 from cifarbench.api import train
 from cifarbench.bench.results import publish, table_report
-from cifarbench.config import merge
+from cifarbench.config import get_path
+from cifarbench.errors import UserError
 from cifarbench.files import new_folder
 from cifarbench.tables import percent
 from cifarbench.train.recipes import resolve_config
@@ -24,19 +25,23 @@ SYNTHETIC_SMALL = {"dataset": "synthetic", "synthetic_shape": [3, 32, 32], "synt
                    "synthetic_test_size": 256}
 
 
-def bench_frameworks(model: str = "small-resnet", recipe: str | None = None, dataset: str | None = None,
-                     epochs: float = 2.0, device: str = "cpu", seed: int = 0, runs_dir: str = "runs",
-                     train_images: int = 512, image_size: int = 32, extra: dict | None = None,
-                     quiet: bool = True) -> dict:
-    folder = new_folder(Path(runs_dir), "bench-frameworks")
-    data = {"dataset": dataset} if dataset else {**SYNTHETIC_SMALL, "synthetic_train_size": train_images,
-                                                 "synthetic_shape": [3, image_size, image_size]}
+# The benchmark's own defaults, above the recipe and below what the user gives.
+DEFAULTS = {"model": {"name": "small-resnet"}, "data": SYNTHETIC_SMALL,
+            "train": {"epochs": 2.0, "device": "cpu", "plots": False, "precision": "fp32"}}
+
+
+def bench_frameworks(layers: dict | None = None, quiet: bool = True) -> dict:
+    """`layers`: config values asked for (cli/options.py), over DEFAULTS; the benchmark sets
+    train.framework itself."""
+    layers = layers or {}
+    if get_path(layers, "train.framework") is not None:
+        raise UserError("bench frameworks trains with each framework in turn; train.framework cannot be set")
+    base = resolve_config(None, DEFAULTS, layers)
+    folder = new_folder(Path(base.runs_dir), "bench-frameworks")
     rows = []
     for framework in FRAMEWORKS:
-        layer = {"data": data, "model": {"name": model}, "runs_dir": str(folder / framework),
-                 "train": {"framework": framework, "device": device, "epochs": epochs, "seed": seed, "plots": False,
-                           "precision": "fp32"}}
-        config = resolve_config(recipe, merge(layer, extra or {}))
+        config = resolve_config(None, DEFAULTS, layers, {"train": {"framework": framework},
+                                                        "runs_dir": str(folder / framework)})
         result = train(config, quiet=quiet)
         history = result.history
         later = history[1:] or history  # the first epoch apart: it carries MLX's compilation
@@ -47,11 +52,11 @@ def bench_frameworks(model: str = "small-resnet", recipe: str | None = None, dat
                      "epoch_seconds": statistics.median(seconds), "images_per_second": images / sum(seconds),
                      "final_train_loss": history[-1]["train_loss"], "test_accuracy": result.metrics["accuracy"],
                      "test_loss": result.metrics["loss"], "run": result.run.path.name})
-    result = {"model": model, "recipe": config.recipe, "dataset": data["dataset"], "epochs": epochs, "seed": seed,
-              "frameworks": rows}
+    result = {"model": base.model.name, "recipe": base.recipe, "dataset": base.data.dataset,
+              "epochs": base.train.epochs, "seed": base.train.seed, "frameworks": rows}
     return publish(folder, "frameworks", result, frameworks_report(result), dict(
         labels=[f"{r['framework']} {r['version']}\n{r['device']}" for r in rows],
-        values=[r["images_per_second"] for r in rows], title=f"{model} on {result['dataset']}: training images/s",
+        values=[r["images_per_second"] for r in rows], title=f"{base.model.name} on {result['dataset']}: training images/s",
         ylabel="images/s", file="frameworks", annotate="{:,.0f}"))
 
 

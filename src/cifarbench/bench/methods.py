@@ -14,13 +14,16 @@ from pathlib import Path
 
 from cifarbench.api import train
 from cifarbench.bench.repeat import timed_seconds
-from cifarbench.config import merge
+from cifarbench.config import get_path, merge
+from cifarbench.errors import UserError
 from cifarbench.files import atomic_write_json, atomic_write_text, new_folder
 from cifarbench.tables import markdown_table, percent
 from cifarbench.train.recipes import resolve_config
 
 BASELINE = "resnet18-onecycle"
 METHODS = (BASELINE, "airbench94", "airbench95", "airbench96")
+# The comparison's own default: CIFAR-10, whatever each recipe's dataset (airbench's are CIFAR-10 too).
+DEFAULTS = {"data": {"dataset": "cifar10"}}
 
 
 @dataclass(frozen=True)
@@ -32,22 +35,23 @@ class Quick:
     epoch_fraction: float = 0.25  # of each recipe's epochs, at least 1
 
 
-def compare_methods(dataset: str = "cifar10", methods=METHODS, *, quick: bool = False, device: str = "auto",
-                    data_dir: str | None = None, runs_dir: str = "runs", download: bool = True,
-                    seed: int = 0, quiet: bool = False, extra: dict | None = None) -> dict:
-    """Train each recipe in `methods` (the first is the baseline); `extra` is a config layer
-    applied to every method (for example a synthetic dataset's shape)."""
-    folder = new_folder(Path(runs_dir), f"compare-methods-{dataset}" + ("-quick" if quick else ""))
+def compare_methods(methods=METHODS, layers: dict | None = None, *, quick: bool = False, quiet: bool = False) -> dict:
+    """Train each recipe in `methods` (the first is the baseline); `layers` are config values
+    applied to every method (cli/options.py: the dataset, device, seed, ...)."""
+    layers = layers or {}
+    if get_path(layers, "recipe") is not None:
+        raise UserError("compare-methods trains each of --methods in turn; give the recipes there, not as --recipe")
+    base = resolve_config(methods[0], DEFAULTS, layers)
+    dataset = base.data.dataset
+    folder = new_folder(Path(base.runs_dir), f"compare-methods-{dataset}" + ("-quick" if quick else ""))
     rows = []
     for recipe in methods:
-        overrides: dict = {"data": {"dataset": dataset, "data_dir": data_dir, "download": download},
-                           "train": {"device": device, "seed": seed}, "runs_dir": str(folder), "name": recipe}
-        overrides = merge(overrides, extra or {})
-        config = resolve_config(recipe, overrides)
+        overrides = merge(layers, {"runs_dir": str(folder), "name": recipe})
+        config = resolve_config(recipe, DEFAULTS, overrides)
         if quick:
             q = Quick()
             epochs = max(1.0, math.ceil(config.train.epochs * q.epoch_fraction))
-            config = resolve_config(recipe, overrides, {
+            config = resolve_config(recipe, DEFAULTS, overrides, {
                 "data": {"train_subset": q.train_images, "test_subset": q.test_images},
                 "train": {"epochs": epochs, "batch_size": min(config.train.batch_size, q.train_images // 4)}})
         result = train(config, quiet=quiet)

@@ -21,7 +21,6 @@ import yaml
 
 from cifarbench.bench.devices import SYNTHETIC_DEFAULT
 from cifarbench.bench.results import publish, summarise, table_report
-from cifarbench.config import merge
 from cifarbench.errors import UserError
 from cifarbench.files import atomic_write_text, new_folder
 from cifarbench.tables import percent
@@ -50,15 +49,14 @@ def run_world(config_path: Path, nproc: int, runs_dir: Path, timeout: float) -> 
     return json.loads(logs[-1].read_text(encoding="utf-8"))
 
 
-def bench_scaling(nprocs: list[int], recipe: str = "lenet-small-onecycle", model: str | None = None,
-                  dataset: str | None = None, epochs: float = 1.0, repeats: int = 1, seed: int = 0,
-                  device: str = "auto", runs_dir: str = "runs", timeout: float = 3600.0) -> dict:
-    folder = new_folder(Path(runs_dir), "bench-scaling")
-    data = {"dataset": dataset} if dataset else dict(SYNTHETIC_DEFAULT)
-    layer = {"data": data, "train": {"device": device, "epochs": epochs, "seed": seed, "plots": False}}
-    if model:
-        layer["model"] = {"name": model}
-    config = resolve_config(recipe, merge(layer, {}))
+# The benchmark's own defaults, above the recipe and below what the user gives.
+DEFAULTS = {"recipe": "lenet-small-onecycle", "data": SYNTHETIC_DEFAULT, "train": {"epochs": 1.0, "plots": False}}
+
+
+def bench_scaling(nprocs: list[int], layers: dict | None = None, repeats: int = 1, timeout: float = 3600.0) -> dict:
+    """`layers`: config values asked for (cli/options.py), over DEFAULTS."""
+    config = resolve_config(None, DEFAULTS, layers or {})
+    folder = new_folder(Path(config.runs_dir), "bench-scaling")
     for n in nprocs:  # fail before any training if a world size cannot split the global batch
         if config.train.batch_size % n:
             raise UserError(f"the global batch {config.train.batch_size} cannot be split over {n} processes; "
@@ -79,8 +77,9 @@ def bench_scaling(nprocs: list[int], recipe: str = "lenet-small-onecycle", model
     for r in rows:
         r["speedup"] = base["train_seconds"]["median"] / r["train_seconds"]["median"]
         r["efficiency"] = r["speedup"] / (r["nproc"] / base["nproc"])
-    result = {"recipe": recipe, "model": config.model.name, "dataset": data["dataset"], "epochs": epochs,
-              "global_batch": config.train.batch_size, "repeats": repeats, "seed": seed,
+    result = {"recipe": config.recipe, "model": config.model.name, "dataset": config.data.dataset,
+              "epochs": config.train.epochs, "global_batch": config.train.batch_size, "repeats": repeats,
+              "seed": config.train.seed,
               "device": rows[0]["device"],
               "scaling": rows}
     return publish(folder, "scaling", result, scaling_report(result), dict(

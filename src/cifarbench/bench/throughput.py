@@ -147,15 +147,37 @@ def measure_isolated(spec: ThroughputSpec) -> dict:
         return pool.apply(measure, (spec,))
 
 
-def bench_throughput(models: list[str], runs_dir: str = "runs", **spec_fields) -> dict:
-    """Every model's figures (each in its own process), a table, JSON and a chart in one folder."""
+# The benchmark's own defaults, above the recipe and below what the user gives: the input shape
+# and class count are data.synthetic_shape and data.synthetic_classes (the inputs are synthetic).
+DEFAULTS = {"train": {"batch_size": 128, "channels_last": True}}
+
+
+def bench_throughput(models: list[str] | None = None, layers: dict | None = None, steps: int = 10) -> dict:
+    """Every model's figures (each in its own process), a table, JSON and a chart in one folder.
+    `layers`: config values asked for (cli/options.py): train.batch_size, precision, channels_last,
+    device and the synthetic data's shape and classes; models default to model.name when it is
+    given, else the whole zoo."""
     from pathlib import Path
 
+    from cifarbench.config import get_path
+    from cifarbench.errors import UserError
     from cifarbench.files import atomic_write_json, new_folder
+    from cifarbench.models import list_models
     from cifarbench.plots.charts import bar_chart
 
-    rows = [measure_isolated(ThroughputSpec(model=m, **spec_fields)) for m in models]
-    folder = new_folder(Path(runs_dir), "bench-throughput")
+    layers = layers or {}
+    asked_model = get_path(layers, "model.name")
+    models = models or ([asked_model] if asked_model else list_models())
+    unknown = sorted(set(models) - set(list_models()))
+    if unknown:
+        raise UserError(f"unknown model {unknown[0]!r}; known models: {', '.join(list_models())}")
+    config = resolve_config(None, DEFAULTS, layers)
+    t, d = config.train, config.data
+    rows = [measure_isolated(ThroughputSpec(model=m, batch_size=t.batch_size, precision=t.precision,
+                                            channels_last=t.channels_last, device=t.device,
+                                            shape=tuple(d.synthetic_shape), num_classes=d.synthetic_classes,
+                                            steps=steps)) for m in models]
+    folder = new_folder(Path(config.runs_dir), "bench-throughput")
     result = {"models": rows}
     atomic_write_json(result, folder / "throughput.json")
     bar_chart([r["model"] for r in rows], [r["train_images_per_second"] for r in rows],
@@ -163,3 +185,15 @@ def bench_throughput(models: list[str], runs_dir: str = "runs", **spec_fields) -
               "images/s", folder / "throughput", annotate="{:,.0f}")
     result["folder"] = str(folder)
     return result
+
+
+def throughput_table(result: dict) -> tuple[str, list[str], list[list]]:
+    """Title, columns and rows of the table `cifarbench bench throughput` prints."""
+    rows = [[r["model"], f"{r['parameters']:,}", r["train_images_per_second"], r["infer_images_per_second"],
+             f"{r['train_flops_per_image'] / 1e9:.3f}", f"{r['train_fraction_of_peak']:.1%}",
+             f"{(r['peak_memory_bytes'] or 0) / 2**20:,.0f}"] for r in result["models"]]
+    first = result["models"][0]
+    title = (f"throughput on {first['device']} ({first['precision']}, batch {first['batch_size']}, "
+             f"{'channels_last' if first['channels_last'] else 'NCHW'})")
+    return title, ["model", "params", "train img/s", "infer img/s", "train GFLOP/img", "of matmul peak",
+                   "peak MiB"], rows

@@ -118,3 +118,17 @@ def best_config_layer(request, params: dict) -> dict:
         layer.setdefault(section, {}).update(values)
     return layer
 
+
+
+def summary_text(result: dict) -> str:
+    """What `cifarbench tune` prints below the trials table: the best trial and where things are."""
+    best = result.get("best_config")
+    if best is None:
+        lines = ["no trial completed: nothing to recommend yet"]
+    else:
+        trial = next(r for r in result["trials"] if r["number"] == result["best_trial"])
+        lines = [f"best: trial {trial['number']}, {percent(trial['val_accuracy'])} validation accuracy in "
+                 f"{trial['seconds']:.1f} s -> {Path(result['folder']) / 'best.yaml'}"]
+    lines.append(f"study {result['study']} ({result['storage']}); this command ran {sum(result['ran_here'])} "
+                 f"trials; table, JSON and charts in {result['folder']}")
+    return "\n".join(lines)

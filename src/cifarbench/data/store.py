@@ -18,7 +18,7 @@ from filelock import FileLock, Timeout
 
 from cifarbench.data.dataset import ImageDataset, Split, channel_stats
 from cifarbench.data.download import cache_root, ensure_files, find_raw_copy
-from cifarbench.data.registry import DatasetSpec, get_spec
+from cifarbench.data.registry import DATASETS, DatasetSpec, get_spec
 from cifarbench.errors import DataError
 from cifarbench.files import atomic_save_torch
 
@@ -128,3 +128,11 @@ def _dataset_from_cache(name: str, cache: dict, coarse_labels: bool, location: s
         location=location,
         files=list(cache.get("files", [])),
     )
+
+
+def dataset_table() -> tuple[list[str], list[list[str]]]:
+    """Columns and rows of `cifarbench list datasets`: each dataset and where it is on this machine."""
+    rows = [[name, str(spec.num_classes), "x".join(map(str, spec.shape)), str(locate(name) or "no"), spec.source]
+            for name, spec in DATASETS.items()]
+    rows.append(["synthetic", "any", "any", "generated", "cifarbench (for benchmarks and tests)"])
+    return ["dataset", "classes", "shape", "on this machine", "source"], rows

@@ -58,3 +58,6 @@ def _number(text: str):
 def _is_final(row: dict) -> bool:
     """The row of the final evaluation (its split's accuracy: test, or validation for a tune trial)."""
     return "test_accuracy" in row or "validation_accuracy" in row
+
+
+LOGGER = CsvLogger  # what run_loggers.CLASSES finds for the name 'csv'

@@ -50,3 +50,6 @@ class MlflowLogger(RunLogger):
             self.mlflow.log_metrics({f"{split}_accuracy": metrics["accuracy"], f"{split}_loss": metrics["loss"]})
         self.mlflow.log_artifacts(str(self.run.path))
         self.mlflow.end_run(status=STATUS.get(status, "FAILED"))
+
+
+LOGGER = MlflowLogger  # what run_loggers.CLASSES finds for the name 'mlflow'

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import logging
 
-from cifarbench.config import RunConfig
+from cifarbench.config import LOGGER_NAMES, RunConfig
 from cifarbench.errors import ConfigError
 from cifarbench.loggers.base import RunLogger
-from cifarbench.loggers.csv_logger import CsvLogger
-from cifarbench.loggers.mlflow_logger import MlflowLogger
-from cifarbench.loggers.tensorboard_logger import TensorBoardLogger
-from cifarbench.loggers.wandb_logger import WandbLogger
 from cifarbench.runs import RunDir
 from cifarbench.train.callbacks import Callback
 
 log = logging.getLogger(__name__)
 
-CLASSES: dict[str, type[RunLogger]] = {cls.name: cls for cls in (CsvLogger, TensorBoardLogger, MlflowLogger,
-                                                                   WandbLogger)}
-# config.LOGGER_NAMES holds the names (config is below this layer); CLASSES must match them (tested)
+# config.LOGGER_NAMES is the registry (config sits below this layer and checks the names); the
+# logger called NAME is the class LOGGER of loggers/NAME_logger.py, so a new logger is its module
+# and its name there (and its library as an extra in pyproject.toml)
+CLASSES: dict[str, type[RunLogger]] = {
+    name: importlib.import_module(f"cifarbench.loggers.{name}_logger").LOGGER for name in LOGGER_NAMES}
 
 
 def check_available(names) -> None:

@@ -30,3 +30,6 @@ class TensorBoardLogger(RunLogger):
             self.writer.add_scalar(f"{split}_accuracy", metrics["accuracy"], self.step)
             self.writer.add_scalar(f"{split}_loss", metrics["loss"], self.step)
         self.writer.close()
+
+
+LOGGER = TensorBoardLogger  # what run_loggers.CLASSES finds for the name 'tensorboard'

@@ -39,3 +39,6 @@ class WandbLogger(RunLogger):
         # at once it was sometimes only its 7-byte header, or cut mid-record); teardown waits for it,
         # so the offline run is whole, ready for `wandb sync`, when the run says it is done
         self.wandb.teardown()
+
+
+LOGGER = WandbLogger  # what run_loggers.CLASSES finds for the name 'wandb'

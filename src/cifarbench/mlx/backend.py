@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from cifarbench.checkpoints import save_mlx_checkpoint
-from cifarbench.config import RunConfig
+from cifarbench.config import RunConfig, schema_fields
 from cifarbench.console import CONSOLE
 from cifarbench.data.prepare import final_loader, make_loaders
 from cifarbench.errors import ConfigError, RunStopped
@@ -41,19 +41,10 @@ from cifarbench.train.trainer import TrainState, seed_everything
 
 # Fields the MLX loop does not implement, with the one value it accepts (the default, or what
 # the value means in MLX anyway). Anything else is refused with the field and the value.
-REQUIRED_VALUES = {
-    "train.compile": (False, "MLX compiles the whole step with mx.compile itself"),
-    "train.channels_last": (False, "MLX models are NHWC already"),
-    "train.deterministic": (False, "MLX has no deterministic-algorithms switch"),
-    "train.checkpoint_every_steps": (0, "MLX runs save weights at epoch ends only (and cannot --resume)"),
-    "train.nonfinite": ("stop", "MLX runs stop on a non-finite loss"),
-    "train.trainer": ("plain", "the hybrid trainer is a policy of the PyTorch loop"),
-    "optim.grad_clip": (None, "gradient clipping is PyTorch-only"),
-    "optim.decoupled": (False, "airbench's decoupled SGD is PyTorch-only"),
-    "optim.lookahead": (False, "airbench's lookahead is PyTorch-only"),
-    "optim.bias_lr_scale": (1.0, "per-group learning rates are PyTorch-only"),
-    "model.whiten_bias_epochs": (None, "airbench's whitening layer is PyTorch-only"),
-}
+# What MLX cannot honour: every config field whose metadata says why (config.py `torch_only`);
+# an MLX run needs the field's default.
+REQUIRED_VALUES = {path: (f.default, f.metadata["torch_only"]) for path, f, _ in schema_fields()
+                   if f.metadata["torch_only"]}
 MLX_OPTIMIZERS = ("sgd", "adam", "adamw")
 MLX_PRECISIONS = ("auto", "fp32")
 

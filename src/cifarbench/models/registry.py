@@ -79,3 +79,10 @@ def flat_features(features: nn.Module, in_channels: int, image_size: int) -> int
     """How many values `features` yields per image: a shape probe, so heads fit any input size."""
     with torch.no_grad():
         return features(torch.zeros(1, in_channels, image_size, image_size)).numel()
+
+
+def model_table() -> tuple[list[str], list[list[str]]]:
+    """Columns and rows of `cifarbench list models`: every model with its parameter count."""
+    rows = [[name, f"{count_parameters(build_model(name, 10, 3, 32)):,}", "3x32x32, 1x28x28 (any square)",
+             MODELS[name].source] for name in sorted(MODELS)]
+    return ["model", "parameters (3x32x32, 10 classes)", "inputs", "source"], rows

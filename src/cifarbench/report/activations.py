@@ -123,9 +123,15 @@ def input_image(loaded: LoadedModel, image_path: str | None, index: int | None) 
     return test.images[index], f"test image {index} (a {label})"
 
 
-def activations(loaded: LoadedModel, out_dir: Path, layers: list[str] | None = None, image_path: str | None = None,
-                index: int | None = None) -> tuple[list[LayerActivation], list[Path], str]:
-    """Grids of the chosen layers' feature maps for one image, written to `out_dir`."""
+def activations(loaded: LoadedModel, out_dir: str | Path | None, layers: list[str] | None = None,
+                image_path: str | None = None, index: int | None = None,
+                source: str | Path | None = None) -> tuple[list[LayerActivation], list[Path], str]:
+    """Grids of the chosen layers' feature maps for one image, written to `out_dir` (default:
+    `activations/` in the run folder of `source`, the run folder or checkpoint loaded)."""
+    if out_dir is None:
+        source = Path(source)
+        out_dir = (source if source.is_dir() else source.parent) / "activations"
+    out_dir = Path(out_dir)
     raw, described = input_image(loaded, image_path, index)
     x = normalised(loaded, raw.unsqueeze(0))
     layers = layers or feature_layers(loaded.model, x)
@@ -133,3 +139,9 @@ def activations(loaded: LoadedModel, out_dir: Path, layers: list[str] | None = N
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [grid_figure(act, out_dir / act.name.replace(".", "_")) for act in captured]
     return captured, paths, described
+
+
+def activation_table(captured: list[LayerActivation], paths: list[Path], described: str):
+    """Title, columns and rows of the table `cifarbench activations` prints."""
+    return (f"activations of {described}", ["layer", "channels", "resolution", "sparsity (<= 0)", "grid"],
+            [[a.name, a.channels, a.resolution, f"{a.sparsity:.1%}", str(path)] for a, path in zip(captured, paths)])

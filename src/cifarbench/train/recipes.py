@@ -242,3 +242,12 @@ def check_registered(config: RunConfig) -> RunConfig:
     if config.data.dataset not in DATASET_NAMES:
         raise ConfigError(f"data.dataset {config.data.dataset!r} is not one of {', '.join(DATASET_NAMES)}")
     return config
+
+
+def recipe_table() -> tuple[list[str], list[list[str]]]:
+    """Columns and rows of `cifarbench list recipes`, in the order the recipes are written."""
+    rows = [[name + (" (default)" if name == DEFAULT_RECIPE else ""), r["model"]["name"],
+             r.get("data", {}).get("dataset", "cifar10"), f"{r['optim']['name']} lr {r['optim']['lr']}",
+             r["schedule"]["name"], str(r["train"]["epochs"]), str(r["train"]["batch_size"])]
+            for name, r in RECIPES.items()]
+    return ["recipe", "model", "dataset", "optimizer", "schedule", "epochs", "batch"], rows

@@ -1,0 +1,58 @@
+"""The command line: one module per command family, each with its parsers beside its handlers;
+they parse and call the API (api.py, bench/, report/), nothing more.
+
+    train.py       train, reproduce
+    evaluation.py  eval, predict, export
+    search.py      tune, ablate
+    bench.py       bench devices|scaling|frameworks|throughput, compare-methods
+    reports.py     report, plot, compare, activations
+    catalog.py     info, list, data
+    options.py     the config's fields as options (generated from config.py), shared by every
+                   command that trains or evaluates
+    parser.py      the parser: every usage error is one line and exit code 2
+
+Every user mistake ends as one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from cifarbench import __version__
+from cifarbench.cli import bench, catalog, evaluation, reports, search, train
+from cifarbench.cli.parser import EXIT_USAGE, Parser
+from cifarbench.errors import RunStopped, UserError
+
+FAMILIES = (train, evaluation, search, bench, reports, catalog)  # the order `cifarbench --help` lists them
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="cifarbench", description="Train and benchmark small-image classifiers on any device.")
+    parser.add_argument("--version", action="version", version=f"cifarbench {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log diagnostics to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for family in FAMILIES:
+        family.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"cifarbench: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except RunStopped as exc:
+        print(f"cifarbench: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("cifarbench: interrupted", file=sys.stderr)
+        return 130

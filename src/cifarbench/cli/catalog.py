@@ -1,0 +1,72 @@
+"""`cifarbench info`, `list` and `data`: what this machine is, what the registries hold, and
+datasets fetched or verified ahead of time."""
+
+from __future__ import annotations
+
+import json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("info", help="print this machine's fingerprint (what every run records)")
+    p.add_argument("--json", action="store_true", help="print it as JSON")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("list", help="list models, datasets or recipes")
+    p.add_argument("what", choices=("models", "datasets", "recipes"))
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("data", help="download or verify a dataset")
+    p.add_argument("action", choices=("download", "verify"))
+    p.add_argument("dataset")
+    p.add_argument("--data-dir", help="the only folder the dataset is read from and downloaded to")
+    p.set_defaults(func=cmd_data)
+
+
+def cmd_info(args) -> int:
+    from cifarbench.fingerprint import machine_info
+
+    info = machine_info()
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        width = max(map(len, info))
+        for key, value in info.items():
+            print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    if args.what == "models":
+        from cifarbench.models.registry import model_table as table_of
+    elif args.what == "datasets":
+        from cifarbench.data.store import dataset_table as table_of
+    else:
+        from cifarbench.train.recipes import recipe_table as table_of
+    columns, rows = table_of()
+    table = Table(show_lines=False)
+    for column in columns:
+        table.add_column(column, justify="right" if column.startswith("param") else "left")
+    for row in rows:
+        table.add_row(*row)
+    Console(width=160).print(table)
+    return 0
+
+
+def cmd_data(args) -> int:
+    from cifarbench.data.download import ensure_files
+    from cifarbench.data.registry import get_spec
+    from cifarbench.data.store import load_dataset
+
+    spec = get_spec(args.dataset)
+    if args.action == "download":
+        ds = load_dataset(args.dataset, data_dir=args.data_dir, quiet=False)
+        print(f"{ds.name}: {len(ds.train):,} train / {len(ds.test):,} test images, "
+              f"mean {ds.mean} std {ds.std} ({ds.location})")
+    else:
+        _, records = ensure_files(spec, args.data_dir, download=False)  # verifies every file
+        for record in records:
+            print(f"ok  {record['path']}  md5 {record['md5']}")
+    return 0

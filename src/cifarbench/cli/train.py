@@ -1,0 +1,73 @@
+"""`cifarbench train` and `cifarbench reproduce`: one run, N seeded runs, or the same run twice."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from cifarbench.cli.options import add_config_options, config_layers
+from cifarbench.errors import UserError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a model (no flags: the best CIFAR-10 recipe on the best device)",
+                       description="Train a model. Values resolve as: defaults < recipe < --config YAML < flags "
+                                   "and --set. Every config field is an option (--section.field); the common ones "
+                                   "have a short flag too (--lr, --epochs, --dataset).")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    p.add_argument("--runs", type=int, default=1, metavar="N",
+                   help="N runs with seeds seed..seed+N-1; prints mean, std and 95%% CI of accuracy and time. Under "
+                        "torchrun, each process takes its share of the seeds as independent runs (no DDP)")
+    p.add_argument("--jobs", type=int, default=1, metavar="K",
+                   help="with --runs N: K runs at a time, the CPU cores shared out (one GPU each where there are "
+                        "several). A seed gives the same run whatever K at the same threads per run: fix them "
+                        "with --train.threads T to compare K=1 with K=2 bit for bit")
+    p.add_argument("--quiet", action="store_true", help="no progress bar; results only")
+    add_config_options(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("reproduce", help="train the same config twice and show whether the runs match bit for bit",
+                       description="Train twice with the same seed and compare losses, accuracy and final weights. "
+                                   "Exit code 1 if they differ.")
+    p.add_argument("--quiet", action="store_true", help="no progress bar; results only")
+    add_config_options(p)
+    p.set_defaults(func=cmd_reproduce)
+
+
+def cmd_train(args) -> int:
+    from cifarbench.api import resume, train
+    from cifarbench.train.recipes import resolve_config
+
+    asked = config_layers(args)
+    if args.runs < 1:
+        raise UserError(f"--runs {args.runs} must be at least 1")
+    if args.resume and args.runs > 1:
+        raise UserError("--resume continues one run; it cannot be combined with --runs")
+    if args.jobs != 1 and args.runs == 1:
+        raise UserError(f"--jobs {args.jobs} shares out --runs N; with one run there is nothing to share")
+    if args.runs > 1:
+        from cifarbench.bench.repeat import train_repeated
+
+        repeated = train_repeated(resolve_config(None, asked), args.runs, quiet=args.quiet, argv=sys.argv,
+                                  jobs=args.jobs)
+        if repeated.summary is not None:  # torchrun's other ranks leave the report to rank 0
+            print((repeated.folder / "summary.md").read_text(), end="")
+            print(f"runs in {repeated.folder}")
+        return 0
+    if args.resume:
+        result = resume(args.resume, asked=asked, quiet=args.quiet, argv=sys.argv)
+    else:
+        result = train(resolve_config(None, asked), quiet=args.quiet, argv=sys.argv)
+    if not result.run.writable:  # a distributed run's other ranks: rank 0 reports
+        return 0
+    print(result.summary_line())
+    return 0
+
+
+def cmd_reproduce(args) -> int:
+    from cifarbench.bench.reproduce import reproduce
+    from cifarbench.train.recipes import resolve_config
+
+    result = reproduce(resolve_config(None, config_layers(args)), quiet=args.quiet)
+    print((Path(result["folder"]) / "reproduce.md").read_text(), end="")
+    return 0 if result["all_match"] else 1
