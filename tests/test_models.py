@@ -172,3 +172,31 @@ def test_airbench_conv_starts_as_identity_on_its_inputs():
     assert norm.eps == 1e-12 and norm.momentum == pytest.approx(0.4)  # 0.6 in the reference's convention
     assert not norm.weight.requires_grad and norm.bias.requires_grad
     assert not model.whiten.weight.requires_grad
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "small-resnet"])
+def test_zero_init_residual_starts_every_block_as_its_shortcut(name):
+    """With model.zero_init_residual each residual branch ends in a zero-weight BatchNorm, so in
+    eval mode every block returns relu(shortcut(x)) whatever its convs hold; without it they do not."""
+    from cifarbench.config import ModelConfig
+    from cifarbench.models.configured import build_configured_model
+    from cifarbench.models.resnet import BasicBlock, Bottleneck, residual_branch_ends
+
+    torch.manual_seed(0)
+    zeroed = build_configured_model(ModelConfig(name=name, zero_init_residual=True), (3, 32, 32), 10).eval()
+    torch.manual_seed(0)
+    plain = build_configured_model(ModelConfig(name=name), (3, 32, 32), 10).eval()
+    ends = residual_branch_ends(zeroed)
+    assert ends and all(bool((bn.weight == 0).all()) for bn in ends)
+    assert all(bool((bn.weight != 0).all()) for bn in residual_branch_ends(plain))
+    blocks = [m for m in zeroed.modules() if isinstance(m, (BasicBlock, Bottleneck))]
+    x = torch.randn(2, 64, 8, 8)
+    for block in blocks[:1]:
+        assert torch.equal(block(x), torch.relu(block.shortcut(x)))
+
+
+def test_zero_init_residual_on_a_net_without_residual_blocks_is_refused_before_a_run_starts(tmp_path):
+    from cifarbench.train.recipes import resolve_config
+
+    with pytest.raises(ConfigError, match="model.zero_init_residual: 'lenet-small' has no residual blocks"):
+        resolve_config("lenet-small-onecycle", {"model": {"zero_init_residual": True}})

@@ -147,6 +147,9 @@ class ModelConfig:
                                 "frozen), for ablations")
     identity_init: bool = opt(True, "airbench's convs start as identity (dirac) on their first in_channels "
                                     "filters; false: PyTorch's init")
+    zero_init_residual: bool = opt(False, "resnets: zero the last BatchNorm weight of every residual branch, so "
+                                          "each block starts as its shortcut (Goyal et al. 2017, arXiv 1706.02677; "
+                                          "torchvision's zero_init_residual)", trick="zero-init residual")
 
     def __post_init__(self):
         # the name is checked against the model registry by recipes.check_registered

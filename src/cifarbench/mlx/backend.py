@@ -31,7 +31,7 @@ from cifarbench.eval.evaluate import evaluate
 from cifarbench.files import utc_now
 from cifarbench.fingerprint import fingerprint
 from cifarbench.mlx import require_mlx
-from cifarbench.models import build_model_for
+from cifarbench.models.configured import build_configured_model
 from cifarbench.models.mlx_layout import torch_to_mlx
 from cifarbench.runs import RunDir
 from cifarbench.train import distributed
@@ -197,7 +197,7 @@ class MlxBackend(Backend):
         self.train_loader, self.val_loader = make_loaders(self.config, data, torch.device("cpu"))
         self.model = build_mlx_model(self.config.model.name, data.dataset.num_classes, data.dataset.shape[0])
         # the same initial weights as the PyTorch run with this seed
-        reference = build_model_for(self.config.model.name, data.dataset.shape, data.dataset.num_classes)
+        reference = build_configured_model(self.config.model, data.dataset.shape, data.dataset.num_classes)
         self.model.load_weights([(k, mx.array(v)) for k, v in torch_to_mlx(reference.state_dict()).items()])
         self.model.train()
         mx.eval(self.model.parameters())

@@ -103,6 +103,28 @@ class SmallResNet(nn.Module):
         return self.head(x)
 
 
+def residual_branch_ends(model: nn.Module) -> list[nn.BatchNorm2d]:
+    """The BatchNorm that ends each residual branch (added to the shortcut before the ReLU)."""
+    ends = []
+    for m in model.modules():
+        if isinstance(m, BasicBlock):
+            ends.append(m.conv2[1])
+        elif isinstance(m, Bottleneck):
+            ends.append(m.conv3[1])
+        elif isinstance(m, SmallResNet):
+            ends += [m.res1[-1][1], m.res2[-1][1]]
+    return ends
+
+
+def zero_init_residual(model: nn.Module) -> int:
+    """Zero the weight of every residual branch's last BatchNorm: each block starts as its
+    shortcut. The number of branches zeroed (0: the model has none)."""
+    ends = residual_branch_ends(model)
+    for bn in ends:
+        nn.init.zeros_(bn.weight)
+    return len(ends)
+
+
 @register("resnet18", source="He et al. 2015 (arXiv 1512.03385), CIFAR variant of kuangliu/pytorch-cifar")
 def resnet18(num_classes: int, in_channels: int, image_size: int) -> ResNet:
     return ResNet(BasicBlock, (2, 2, 2, 2), num_classes, in_channels)

@@ -11,6 +11,7 @@ from cifarbench.config import RunConfig, merge
 from cifarbench.data.registry import DATASET_NAMES
 from cifarbench.errors import ConfigError
 from cifarbench.models import list_models
+from cifarbench.models.configured import build_configured_model
 
 CROP_FLIP = {"flip": "random", "crop_padding": 4}  # RandomCrop(32, padding=4) + RandomHorizontalFlip
 
@@ -241,6 +242,8 @@ def check_registered(config: RunConfig) -> RunConfig:
         raise ConfigError(f"model.name {config.model.name!r} is not one of {', '.join(list_models())}")
     if config.data.dataset not in DATASET_NAMES:
         raise ConfigError(f"data.dataset {config.data.dataset!r} is not one of {', '.join(DATASET_NAMES)}")
+    if config.model.zero_init_residual:  # refused here, before a run folder exists, if the net has no blocks
+        build_configured_model(config.model, (3, 32, 32), 10)
     return config
 
 
