@@ -63,13 +63,14 @@ class RunResult:
 
 
 def train(config: RunConfig, *, quiet: bool = False, callbacks: list[Callback] = (),
-          argv: list[str] | None = None, final: str = "test") -> RunResult:
+          argv: list[str] | None = None, final: str = "test", record: dict | None = None) -> RunResult:
     """Train as the config says into a new run directory; evaluate once on the test split, or,
     with `final="validation"`, on the validation split with the test split sealed (a search's
-    trials: data.val_split must be > 0)."""
+    trials: data.val_split must be > 0). `record`: fields added to run_log.json when it starts
+    (a budget run's plan)."""
     check_registered(config)
     with contextlib.ExitStack() as held:  # the run directory's lock and the processes, until the run ends
-        return _run(config, None, None, held, quiet, callbacks, argv, final)
+        return _run(config, None, None, held, quiet, callbacks, argv, final, record or {})
 
 
 def resume(run_dir: str | Path, *, asked: dict | None = None, quiet: bool = False, callbacks: list[Callback] = (),
@@ -97,7 +98,7 @@ def backend_for(config: RunConfig, quiet: bool, callbacks: list[Callback]) -> Ba
 
 
 def _run(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held: contextlib.ExitStack, quiet: bool,
-         callbacks: list[Callback], argv: list[str] | None, final: str = "test") -> RunResult:
+         callbacks: list[Callback], argv: list[str] | None, final: str = "test", record: dict | None = None) -> RunResult:
     loggers = LoggerSet(config.train.loggers)  # a missing package is refused before anything is written
     # PyTorch's loop feeds the loggers live; MLX takes no callbacks, so its epochs are replayed at the end
     live = config.train.framework == "torch"
@@ -105,6 +106,7 @@ def _run(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held: c
     backend.setup(held)
     quiet = quiet or not backend.is_main
     data = prepare_data(config, quiet, final)
+    in_memory = time.perf_counter()  # run_seconds counts from here: the data loaded, the run about to start
     backend.build(data)
     new_run = checkpoint is None
     if new_run:
@@ -121,7 +123,8 @@ def _run(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held: c
     backend.prepare(run, meta)
     described = backend.describe()
     if new_run:
-        run_log = run.update_run_log(**start_fields(config, data, argv), **described, status="running")
+        run_log = run.update_run_log(**start_fields(config, data, argv), **described, **(record or {}),
+                                     status="running")
     else:  # the machine may differ on resume: record where the rest ran
         run_log = run.update_run_log(resumed_at=utc_now(), world_size=described.get("world_size", 1),
                                      ranks=described.get("ranks"), status="running")
@@ -139,6 +142,7 @@ def _run(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held: c
         last = backend.evaluate_final(data)
         backend.synchronize()
         final_seconds = time.perf_counter() - started
+    run_seconds = time.perf_counter() - in_memory  # build, init, training, validations, final evaluation
     metrics = classification_metrics(last.logits.numpy(), last.labels.numpy(), data.dataset.classes)
     metrics.update(split=data.final, loss=last.loss, tta_level=config.train.tta)
     run.write_json(RunDir.METRICS, metrics)
@@ -149,7 +153,7 @@ def _run(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held: c
     run_log = run.update_run_log(
         **backend.summary(), status="completed", end_time=utc_now(), epochs_completed=state.epoch,
         steps=state.step, train_seconds=state.train_seconds, eval_seconds=state.eval_seconds,
-        final_eval_seconds=final_seconds, best_val_accuracy=state.best_val_accuracy, best_epoch=state.best_epoch,
+        final_eval_seconds=final_seconds, run_seconds=run_seconds, best_val_accuracy=state.best_val_accuracy, best_epoch=state.best_epoch,
         final_split=data.final, **{f"{data.final}_accuracy": metrics["accuracy"], f"{data.final}_loss": last.loss},
         per_class_accuracy={k: v["accuracy"] for k, v in metrics["per_class"].items()})
     if not live:

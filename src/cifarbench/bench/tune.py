@@ -52,7 +52,7 @@ from cifarbench.bench.space import Param, as_config_layer
 from cifarbench.console import CONSOLE
 from cifarbench.devices import core_blocks, pin_to_cores
 from cifarbench.errors import ConfigError, RunStopped, UserError
-from cifarbench.train.callbacks import Callback
+from cifarbench.train.callbacks import TimeLimit
 from cifarbench.train.recipes import resolve_config
 
 DEFAULT_VAL_SPLIT = 0.1  # the validation part carved from training data when the config has none
@@ -262,19 +262,17 @@ def _alive(pid: int) -> bool:
 # ---------------------------------------------------------------- one trial
 
 
-class TrialMonitor(Callback):
+class TrialMonitor(TimeLimit):
     """Reports each validation to Optuna (which may prune the trial) and, with a budget, stops
-    training once the training clock passes it."""
+    training once the training clock passes it (TimeLimit)."""
 
     def __init__(self, trial, budget_s: float | None, report: bool):
-        self.trial, self.budget_s, self.report = trial, budget_s, report
-        self.stopped_by_budget = False
+        super().__init__(budget_s, BUDGET_CHECK_EVERY)
+        self.trial, self.report = trial, report
 
-    def on_batch_end(self, trainer, batch_index):
-        if self.budget_s is None or trainer.state.step % BUDGET_CHECK_EVERY:
-            return
-        if trainer.training_seconds_so_far() > self.budget_s:
-            trainer.should_stop = self.stopped_by_budget = True  # the loop validates once more, then ends
+    @property
+    def stopped_by_budget(self) -> bool:
+        return self.stopped
 
     def on_eval_end(self, trainer, record):
         if not self.report:

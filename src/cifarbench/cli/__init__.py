@@ -3,6 +3,7 @@ they parse and call the API (api.py, bench/, report/), nothing more.
 
     train.py       train, reproduce
     evaluation.py  eval, predict, export
+    plan.py        frontier (the planner's data)
     search.py      tune, ablate
     bench.py       bench devices|scaling|frameworks|throughput, compare-methods
     reports.py     report, plot, compare, activations
@@ -20,11 +21,11 @@ import logging
 import sys
 
 from cifarbench import __version__
-from cifarbench.cli import bench, catalog, evaluation, reports, search, train
+from cifarbench.cli import bench, catalog, evaluation, plan, reports, search, train
 from cifarbench.cli.parser import EXIT_USAGE, Parser
 from cifarbench.errors import RunStopped, UserError
 
-FAMILIES = (train, evaluation, search, bench, reports, catalog)  # the order `cifarbench --help` lists them
+FAMILIES = (train, plan, evaluation, search, bench, reports, catalog)  # the order `cifarbench --help` lists them
 
 
 def build_parser() -> Parser:

@@ -26,7 +26,8 @@ def register(sub) -> None:
     p.add_argument("--trials", type=int, default=20, help="finished trials the study should hold (default 20)")
     goal = p.add_mutually_exclusive_group()
     goal.add_argument("--budget-s", type=float, metavar="S",
-                      help="maximise validation accuracy with training stopped once it has run S seconds")
+                      help="per trial: maximise validation accuracy with each trial's training stopped once it has "
+                           "run S seconds (train --budget-s plans a whole run instead)")
     goal.add_argument("--target", type=float, metavar="ACC",
                       help="minimise the seconds of a run ending at >= ACC validation accuracy (e.g. 0.93)")
     p.add_argument("--study", help="study name (default: <recipe>-<dataset>)")

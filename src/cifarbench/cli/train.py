@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from cifarbench.cli.options import add_config_options, config_layers
+from cifarbench.cli.plan import add_goal_options
 from cifarbench.errors import UserError
 
 
@@ -23,6 +24,7 @@ def register(sub) -> None:
                         "several). A seed gives the same run whatever K at the same threads per run: fix them "
                         "with --train.threads T to compare K=1 with K=2 bit for bit")
     p.add_argument("--quiet", action="store_true", help="no progress bar; results only")
+    add_goal_options(p, required=False)
     add_config_options(p)
     p.set_defaults(func=cmd_train)
 
@@ -45,6 +47,8 @@ def cmd_train(args) -> int:
         raise UserError("--resume continues one run; it cannot be combined with --runs")
     if args.jobs != 1 and args.runs == 1:
         raise UserError(f"--jobs {args.jobs} shares out --runs N; with one run there is nothing to share")
+    if args.budget_s is not None or args.target is not None:
+        return train_planned(args, asked)
     if args.runs > 1:
         from cifarbench.bench.repeat import train_repeated
 
@@ -61,6 +65,25 @@ def cmd_train(args) -> int:
     if not result.run.writable:  # a distributed run's other ranks: rank 0 reports
         return 0
     print(result.summary_line())
+    return 0
+
+
+def train_planned(args, asked: dict) -> int:
+    """--budget-s / --target: plan (bench/plan.py), then train the plan; run_log keeps the plan."""
+    from cifarbench.bench.plan import make_plan, outcome_lines, plan_table, run_plan
+    from cifarbench.bench.results import print_table
+    from cifarbench.cli.plan import describe_choice
+
+    if args.resume or args.runs != 1:
+        raise UserError("--budget-s and --target plan one new run; --resume and --runs do not apply")
+    plan = make_plan(asked, budget_s=args.budget_s, target=args.target, frontier=args.frontier)
+    if not args.quiet:
+        print_table(*plan_table(plan))
+        print(describe_choice(plan))
+    result, stopped = run_plan(plan, quiet=args.quiet, argv=sys.argv)
+    if result.run.writable:
+        print(result.summary_line())
+        print("\n".join(outcome_lines(plan, result, stopped)))
     return 0
 
 

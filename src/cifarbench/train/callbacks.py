@@ -42,6 +42,22 @@ class Callback:
         """Restore what `state_dict` returned."""
 
 
+class TimeLimit(Callback):
+    """Ends training once its clock (data-dependent init included) passes `seconds`: after the
+    current batch, with the loop's last validation. The clock is read every `every` steps, since
+    reading it waits for the device. A `tune --budget-s` trial's limit, and a planned run's guard."""
+
+    def __init__(self, seconds: float | None, every: int = 4):
+        self.seconds, self.every = seconds, every
+        self.stopped = False
+
+    def on_batch_end(self, trainer, batch_index):
+        if self.seconds is None or trainer.state.step % self.every:
+            return
+        if trainer.training_seconds_so_far() > self.seconds:
+            trainer.should_stop = self.stopped = True
+
+
 class CallbackList(Callback):
     """Calls each callback in order for every hook."""
 

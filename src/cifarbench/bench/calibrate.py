@@ -1,0 +1,138 @@
+"""Calibration on the spot: what one training step and one evaluated image cost on this machine.
+
+For a candidate schedule (its net, batch, precision, memory format and augmentation) the real
+Trainer runs a few warm-up steps and then timed steps on synthetic images of the dataset's shape;
+the final evaluation's cost is timed per image and per TTA view, and a data-dependent init
+(airbench's whitening) once. Nothing here depends on the device: the same code times CPU, CUDA
+and MPS, synchronising the device around each clock.
+
+Figures are cached per machine and software (the fingerprint's CPU, ISA, GPU, library versions,
+threads) and per candidate, in <cache>/calibration.json, so a second plan on the same machine
+skips the measuring; the plan records the figures it used either way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from filelock import FileLock
+
+from cifarbench import __version__
+from cifarbench.config import RunConfig, merge
+from cifarbench.data.download import cache_root
+from cifarbench.data.prepare import make_loaders, prepare_data
+from cifarbench.devices import configure_threads, resolve_device, resolve_precision, synchronize
+from cifarbench.files import atomic_write_json
+from cifarbench.fingerprint import fingerprint
+from cifarbench.models.configured import build_configured_model
+from cifarbench.train.trainer import Trainer
+
+WARMUP_STEPS = 2  # kernel selection, allocator growth: not timed
+TIMED_STEPS = 5
+VERSION = 1  # of the figures' meaning: a change makes old cache entries miss
+
+
+@dataclass(frozen=True)
+class Timing:
+    """What a schedule's parts cost here: seconds per step, per evaluated image view, and the
+    data-dependent init; `seconds` is what measuring them took (0 when read from the cache)."""
+
+    step_seconds: float
+    image_view_seconds: float
+    init_seconds: float
+    seconds: float = 0.0
+    cached: bool = False
+
+
+def machine_key(config: RunConfig) -> dict:
+    """What the figures depend on besides the candidate: the machine and the software."""
+    info = fingerprint()
+    return {k: info.get(k) for k in ("cpu_model", "cpu_isa", "cpu_capability", "gpu_name", "torch", "cifarbench")} | {
+        "device": config.train.device, "threads": config.train.threads, "version": VERSION,
+        "cifarbench_version": __version__}
+
+
+def candidate_key(config: RunConfig, shape: tuple[int, int, int], num_classes: int) -> dict:
+    t = config.train
+    return {"model": config.model.name, "batch_size": t.batch_size, "precision": t.precision,
+            "channels_last": t.channels_last, "compile": t.compile, "shape": list(shape), "classes": num_classes,
+            "augment": dataclasses.asdict(config.augment), "loss_reduction": config.optim.loss_reduction,
+            "data_init": config.model.data_init}
+
+
+def cache_file() -> Path:
+    return cache_root() / "calibration.json"
+
+
+def calibrate(config: RunConfig, shape: tuple[int, int, int], num_classes: int, *, cache: bool = True) -> Timing:
+    """The candidate's figures: from the cache where this machine has measured them, else measured."""
+    key = hashlib.sha256(json.dumps([machine_key(config), candidate_key(config, shape, num_classes)],
+                                    sort_keys=True, default=str).encode()).hexdigest()[:20]
+    path = cache_file()
+    if cache and path.is_file():
+        entry = _read(path).get(key)
+        if entry:
+            return Timing(**{**entry, "seconds": 0.0, "cached": True})
+    started = time.perf_counter()
+    timing = measure(config, shape, num_classes)
+    timing = dataclasses.replace(timing, seconds=time.perf_counter() - started)
+    if cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(path) + ".lock"):
+            entries = _read(path) if path.is_file() else {}
+            entries[key] = {f: getattr(timing, f) for f in ("step_seconds", "image_view_seconds", "init_seconds")}
+            atomic_write_json(entries, path)
+    return timing
+
+
+def _read(path: Path) -> dict:
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+        return values if isinstance(values, dict) else {}
+    except (OSError, json.JSONDecodeError):
+        return {}  # an unreadable cache is measured again, never trusted
+
+
+def measure(config: RunConfig, shape: tuple[int, int, int], num_classes: int) -> Timing:
+    """Time the candidate's training step, evaluation and init on synthetic images of `shape`."""
+    configure_threads(requested=config.train.threads)
+    device = resolve_device(config.train.device)
+    precision = resolve_precision(config.train.precision, device, summed_loss=config.optim.loss_reduction == "sum")
+    batch = config.train.batch_size
+    eval_images = min(config.train.eval_batch_size, 512)
+    synthetic = RunConfig.from_dict(merge(config.to_dict(), {"data": {
+        "dataset": "synthetic", "synthetic_shape": list(shape), "synthetic_classes": num_classes,
+        "synthetic_train_size": batch * (WARMUP_STEPS + TIMED_STEPS), "synthetic_test_size": eval_images,
+        "val_split": 0.0, "train_subset": None, "test_subset": None}}))
+    data = prepare_data(synthetic, quiet=True)
+    train_loader, val_loader = make_loaders(synthetic, data, device)
+    model = build_configured_model(config.model, shape, num_classes)
+    trainer = Trainer(synthetic, model, train_loader, val_loader, device, precision, data.dataset.classes)
+    init_seconds = 0.0
+    if hasattr(trainer.model, "init_from_data") and config.model.data_init:
+        init_seconds = _seconds(device, lambda: trainer.model.init_from_data(
+            train_loader.normalise(train_loader.images[:5000])))
+    trainer.model.train()
+    batches = iter(train_loader.epoch(0))
+    for _ in range(WARMUP_STEPS):
+        trainer.train_step(*next(batches))
+    step_seconds = _seconds(device, lambda: [trainer.train_step(*next(batches)) for _ in range(TIMED_STEPS)])
+    views = {0: 1, 1: 2, 2: 6}[config.train.tta]
+    trainer.evaluate(val_loader, tta=config.train.tta)  # warm-up of the evaluation's shapes
+    eval_seconds = _seconds(device, lambda: trainer.evaluate(val_loader, tta=config.train.tta))
+    return Timing(step_seconds=step_seconds / TIMED_STEPS, image_view_seconds=eval_seconds / (eval_images * views),
+                  init_seconds=init_seconds)
+
+
+def _seconds(device: torch.device, work) -> float:
+    synchronize(device)
+    started = time.perf_counter()
+    work()
+    synchronize(device)
+    return time.perf_counter() - started

@@ -1,0 +1,145 @@
+"""The accuracy frontier: what a compute schedule reaches, whatever machine runs it.
+
+A point is a recipe and a config layer over it (the net, the epochs, the precision), trained
+with N seeds on a validation split carved from the training data (the test split sealed, as in
+`tune`). Its validation accuracy depends on the schedule, not on the machine's speed, so a
+frontier measured once per dataset serves the planner (bench/plan.py) on any CPU or GPU; its
+seconds are kept too, with the machine, but the planner times schedules by calibration instead.
+
+    cifarbench frontier --dataset fashion-mnist --recipe fashion94 --models airbench-tiny \\
+        --epochs 4,8,16 --seeds 3 -o src/cifarbench/bench/frontiers/fashion-mnist.json
+
+A frontier file is JSON: {"dataset", "kind": "measured" | "published", "points": [...]}; each
+command that writes one adds or replaces points (same recipe, model, epochs and precision) and
+keeps the others, and the file is rewritten after every point, so a killed run loses one point.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from cifarbench.api import train
+from cifarbench.bench.repeat import timed_seconds
+from cifarbench.bench.results import summarise
+from cifarbench.config import get_path, merge
+from cifarbench.errors import ConfigError
+from cifarbench.files import atomic_write_json, new_folder
+from cifarbench.fingerprint import fingerprint
+from cifarbench.train.recipes import resolve_config
+
+FRONTIERS = Path(__file__).parent / "frontiers"  # the frontiers shipped with the package
+VAL_SPLIT = 0.1  # the share of the training split a frontier point validates on
+
+
+@dataclass(frozen=True)
+class Point:
+    """One schedule of a frontier and what its seeds reached on the validation split."""
+
+    recipe: str
+    model: str
+    epochs: float
+    precision: str  # the precision the point was trained in ("bf16", "fp32", ...)
+    accuracy: dict  # summarise() of the seeds' validation accuracies: mean, std, min, max, n
+    layer: dict  # the config layer over the recipe that makes this schedule
+    kind: str = "measured"  # or "published": a figure from a paper, with its source
+    source: str = ""
+    seconds: dict | None = None  # summarise() of whole-run seconds on the machine that measured it
+    machine: str = ""
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Point":
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    def key(self) -> tuple:
+        return self.recipe, self.model, float(self.epochs), self.precision
+
+
+def frontier_path(dataset: str) -> Path:
+    return FRONTIERS / f"{dataset}.json"
+
+
+def load_frontier(dataset: str, path: str | Path | None = None) -> list[Point]:
+    """The points of a dataset's frontier ([] where none is kept), from `path` or the package."""
+    file = Path(path) if path else frontier_path(dataset)
+    if not file.is_file():
+        if path:
+            raise ConfigError(f"frontier file {file} does not exist")
+        return []
+    try:
+        values = json.loads(file.read_text(encoding="utf-8"))
+        if values.get("dataset") != dataset:
+            raise ConfigError(f"frontier file {file} is for {values.get('dataset')!r}, not {dataset!r}")
+        return [Point.from_dict(p) for p in values["points"]]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ConfigError(f"frontier file {file} is not a frontier ({type(exc).__name__}: {exc})") from None
+
+
+def write_frontier(dataset: str, points: list[Point], path: Path, commands: list[str]) -> None:
+    kinds = sorted({p.kind for p in points})
+    atomic_write_json({"dataset": dataset, "kind": "+".join(kinds), "val_split": VAL_SPLIT, "commands": commands,
+                       "points": [p.__dict__ for p in sorted(points, key=Point.key)]}, path)
+
+
+def parse_point(text: str) -> tuple[str, list[float]]:
+    """--point MODEL:E1,E2,... -> (model, [E1, E2, ...])."""
+    model, _, epochs = text.partition(":")
+    try:
+        values = [float(e) for e in epochs.split(",") if e.strip()]
+    except ValueError:
+        values = []
+    if not model or not values or any(v <= 0 for v in values):
+        raise ConfigError(f"--point {text!r} must look like MODEL:EPOCHS,EPOCHS,... e.g. airbench-tiny:4,8,16")
+    return model, values
+
+
+def measure_frontier(dataset: str, recipe: str, grid: list[tuple[str, list[float]]], *, seeds: int = 3,
+                     layers: dict | None = None, output: str | Path, command: str = "",
+                     quiet: bool = True) -> list[Point]:
+    """Train each (model, epochs) schedule of `grid` over `recipe` with `seeds` seeds on the
+    validation split and add the points to the frontier file `output` (created if missing)."""
+    if seeds < 1:
+        raise ConfigError(f"--seeds {seeds} must be at least 1")
+    layers = layers or {}
+    if get_path(layers, "data.val_split") not in (None, VAL_SPLIT):
+        raise ConfigError(f"a frontier validates on data.val_split {VAL_SPLIT}; it cannot be changed")
+    output = Path(output)
+    existing = {p.key(): p for p in (load_frontier(dataset, output) if output.is_file() else [])}
+    commands = json.loads(output.read_text(encoding="utf-8")).get("commands", []) if output.is_file() else []
+    commands = commands + ([command] if command else [])
+    base = resolve_config(recipe, layers, {"data": {"dataset": dataset}})
+    folder = new_folder(Path(base.runs_dir), f"frontier-{dataset}")
+    info = fingerprint()
+    machine = f"{info.get('cpu_model', '')} ({'+'.join(info.get('cpu_isa') or [])})"
+    added = []
+    for model, epochs in grid:
+        for n in epochs:
+            layer = {"model": {"name": model}, "train": {"epochs": float(n)}}
+            runs = []
+            for seed in range(base.train.seed, base.train.seed + seeds):
+                config = resolve_config(recipe, layers, layer, {
+                    "data": {"dataset": dataset, "val_split": VAL_SPLIT},
+                    "train": {"seed": seed, "plots": False}, "runs_dir": str(folder),
+                    "name": f"{model}-{n:g}ep-seed{seed}"})
+                runs.append(train(config, quiet=quiet, final="validation"))
+            log = runs[0].run_log
+            point = Point(recipe=recipe, model=model, epochs=float(n), precision=log["precision"],
+                          accuracy=summarise([r.metrics["accuracy"] for r in runs]), layer=merge(layers, layer),
+                          seconds=summarise([timed_seconds(r) for r in runs]),
+                          machine=f"{machine} ({log.get('device', 'cpu')})")
+            existing[point.key()] = point
+            added.append(point)
+            write_frontier(dataset, list(existing.values()), output, commands)
+    return added
+
+
+def frontier_table(points: list[Point]) -> tuple[str, list[str], list[list]]:
+    """Title, columns and rows of a frontier, for the terminal."""
+    rows = [[p.kind, p.recipe, p.model, f"{p.epochs:g}", p.precision,
+             f"{100 * p.accuracy['mean']:.2f}%", f"{100 * p.accuracy.get('std', 0.0):.2f}", p.accuracy.get("n", 1),
+             f"{p.seconds['median']:.1f}" if p.seconds else "", p.machine or p.source]
+            for p in sorted(points, key=Point.key)]
+    return ("frontier (validation accuracy)", ["kind", "recipe", "model", "epochs", "precision", "accuracy", "std",
+                                               "seeds", "seconds", "machine / source"], rows)

@@ -1,0 +1,85 @@
+"""`cifarbench plan` (the schedule a budget or a target asks for, on this machine) and
+`cifarbench frontier` (the accuracy a schedule reaches, measured on a validation split)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+from cifarbench.cli.options import add_config_options, config_layers
+from cifarbench.errors import UserError
+
+
+def add_goal_options(p, required: bool) -> None:
+    """--budget-s / --target / --frontier: what `plan` and `train` plan for."""
+    goal = p.add_mutually_exclusive_group(required=required)
+    goal.add_argument("--budget-s", type=float, metavar="S",
+                      help="the most accurate schedule this machine finishes in S seconds (calibration, init, "
+                           "training and the final evaluation with its TTA; loading the data is not counted)")
+    goal.add_argument("--target", type=float, metavar="ACC",
+                      help="the fastest schedule whose predicted validation accuracy reaches ACC (e.g. 0.93)")
+    p.add_argument("--frontier", metavar="FILE",
+                   help="a frontier file to plan from (default: the package's for the dataset; `cifarbench "
+                        "frontier` writes one)")
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "plan", help="the schedule a time budget or an accuracy target asks for on this machine, and why",
+        description="Choose a schedule from the dataset's frontier (accuracy per schedule, measured once on a "
+                    "validation split) and a calibration of this machine (seconds per step and per evaluated "
+                    "image, cached per machine): with --budget-s, the most accurate one that ends within S "
+                    "seconds; with --target, the fastest to ACC. Prints the choice, its predicted accuracy and "
+                    "time in parts, and every candidate with why it lost. `cifarbench train` with the same "
+                    "options runs it.")
+    add_goal_options(p, required=True)
+    add_config_options(p)
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser(
+        "frontier", help="measure what schedules reach on a validation split (the planner's data)",
+        description="Train each schedule (a net and a number of epochs over --recipe) with N seeds on a "
+                    "validation split carved from the training data (the test split sealed) and add the points "
+                    "to a frontier file. The planner (`cifarbench plan`, `train --budget-s/--target`) reads the "
+                    "package's frontiers; -o src/cifarbench/bench/frontiers/DATASET.json refreshes one.")
+    p.add_argument("--point", dest="points", action="append", required=True, metavar="MODEL:E1,E2,...",
+                   help="a net and the epochs to train it for, e.g. airbench-tiny:4,8,16 (repeatable)")
+    p.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds per point (default 3)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="the frontier file to add the points to")
+    p.add_argument("--quiet", action="store_true", help="results only")
+    add_config_options(p)
+    p.set_defaults(func=cmd_frontier)
+
+
+def cmd_frontier(args) -> int:
+    from cifarbench.bench.frontier import frontier_table, measure_frontier, parse_point
+    from cifarbench.bench.results import print_table
+
+    layers = config_layers(args)
+    recipe, dataset = layers.pop("recipe", None), (layers.get("data") or {}).pop("dataset", None)
+    if not recipe or not dataset:
+        raise UserError("frontier needs --recipe (the schedule's base) and --dataset")
+    grid = [parse_point(text) for text in args.points]
+    points = measure_frontier(dataset, recipe, grid, seeds=args.seeds, layers=layers, output=args.output,
+                              command="cifarbench " + shlex.join(sys.argv[1:]), quiet=args.quiet)
+    print_table(*frontier_table(points))
+    print(f"frontier: {args.output}")
+    return 0
+
+
+def cmd_plan(args) -> int:
+    from cifarbench.bench.plan import make_plan, plan_table
+    from cifarbench.bench.results import print_table
+
+    plan = make_plan(config_layers(args), budget_s=args.budget_s, target=args.target, frontier=args.frontier)
+    print_table(*plan_table(plan))
+    print(describe_choice(plan))
+    return 0
+
+
+def describe_choice(plan) -> str:
+    c = plan.chosen
+    accuracy = "" if c.accuracy is None else f", predicted {c.accuracy:.2%} validation accuracy"
+    total = sum(c.seconds.values()) + plan.calibration_seconds
+    return (f"plan: {c.label} for {c.epochs:g} epochs{accuracy}, about {total:.1f} s with calibration; "
+            f"run it with `cifarbench train` and the same options")

@@ -1,0 +1,214 @@
+"""The planner: its choice from a frontier and made-up calibration figures (budget and target,
+too small and too high), its record in the run, and one planned run end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from cifarbench.bench.calibrate import Timing
+from cifarbench.bench.frontier import Point, load_frontier, write_frontier
+from cifarbench.bench.plan import BUDGET_SHARE, FIXED_SECONDS, interpolate, make_plan
+from cifarbench.errors import ConfigError
+
+# 1,000 synthetic images at batch 100: 10 steps an epoch; 200 test images
+DATA = {"data": {"dataset": "synthetic", "synthetic_train_size": 1000, "synthetic_test_size": 200,
+                 "synthetic_shape": [3, 16, 16]}, "train": {"batch_size": 100, "tta": 0}}
+STEP = {"airbench-tiny": 0.01, "airbench-small": 0.04}  # made-up seconds per step
+CALIBRATION_SECONDS = 0.5  # made-up seconds each candidate's calibration took
+
+
+def point(model, epochs, accuracy, std=0.01, precision="bf16"):
+    return Point(recipe="airbench94", model=model, epochs=epochs, precision=precision,
+                 accuracy={"mean": accuracy, "std": std, "n": 3}, layer={"model": {"name": model}})
+
+
+@pytest.fixture
+def frontier(tmp_path):
+    path = tmp_path / "synthetic.json"
+    write_frontier("synthetic", [point("airbench-tiny", 2, 0.80), point("airbench-tiny", 4, 0.85),
+                                 point("airbench-tiny", 8, 0.88), point("airbench-small", 4, 0.87),
+                                 point("airbench-small", 8, 0.91), point("airbench-tiny", 4, 0.84, precision="fp32")],
+                   path, ["made up for tests"])
+    return str(path)
+
+
+def timer(config, shape, classes):
+    assert shape == (3, 16, 16) and classes == 10
+    return Timing(step_seconds=STEP[config.model.name], image_view_seconds=0.0, init_seconds=0.0,
+                  seconds=CALIBRATION_SECONDS)
+
+
+def seconds_at(model, epochs):
+    return math.ceil(epochs * 10) * STEP[model] + FIXED_SECONDS
+
+
+def test_interpolation_is_linear_in_log_epochs_and_never_extrapolates():
+    points = [point("n", 4, 0.80), point("n", 16, 0.90)]
+    assert interpolate(points, 8)[0] == pytest.approx(0.85)  # halfway in log(epochs)
+    assert interpolate(points, 4)[0] == pytest.approx(0.80) and interpolate(points, 16)[0] == pytest.approx(0.90)
+    assert interpolate(points, 64)[0] == pytest.approx(0.90) and interpolate(points, 1)[0] == pytest.approx(0.80)
+
+
+def test_a_budget_that_fits_the_largest_schedule_picks_the_most_accurate_net(frontier):
+    plan = make_plan(DATA, budget_s=5.0, frontier=frontier, timer=timer)
+    assert plan.calibration_seconds == 2 * CALIBRATION_SECONDS  # counted, both nets calibrated
+    assert (plan.chosen.model, plan.chosen.epochs) == ("airbench-small", 8)  # capped at its last point
+    assert plan.chosen.accuracy == pytest.approx(0.91)
+    assert plan.config.model.name == "airbench-small" and plan.config.train.epochs == 8
+    assert plan.config.train.eval_every >= 8 and plan.config.train.checkpoint_every == 0
+    tiny = next(c for c in plan.candidates if c.model == "airbench-tiny")
+    assert tiny.rejected == "less accurate in the budget"
+
+
+def test_a_budget_fills_the_time_it_has(frontier):
+    """Between two measured points the plan takes the most epochs that fit, to 0.01 epoch."""
+    plan = make_plan(DATA, budget_s=2.0, frontier=frontier, timer=timer)  # small's shortest (4 epochs) does not fit
+    left = (2.0 - 2 * CALIBRATION_SECONDS) * BUDGET_SHARE
+    c = plan.chosen
+    assert c.model == "airbench-tiny" and 4 < c.epochs < 8
+    assert seconds_at("airbench-tiny", c.epochs) <= left < seconds_at("airbench-tiny", c.epochs + 0.1)
+    assert c.accuracy == pytest.approx(interpolate(load_frontier("synthetic", frontier)[3:6], c.epochs)[0], abs=0.02)
+    small = next(x for x in plan.candidates if x.model == "airbench-small")
+    assert small.rejected.startswith("needs ") and "4 epochs" in small.rejected
+
+
+def test_a_budget_no_schedule_fits_names_the_smallest_that_does(frontier):
+    with pytest.raises(ConfigError, match=r"--budget-s 1.1: no schedule fits; the shortest needs about 2 s"):
+        make_plan(DATA, budget_s=1.1, frontier=frontier, timer=timer)
+
+
+def test_a_target_picks_the_fastest_schedule_that_reaches_it(frontier):
+    plan = make_plan(DATA, target=0.90, frontier=frontier, timer=timer)
+    c = plan.chosen
+    assert c.model == "airbench-small"  # tiny never reaches 90%
+    assert 4 * 2 ** 0.75 <= c.epochs <= 4 * 2 ** 0.75 + 0.02 and c.accuracy >= 0.90  # the fewest epochs, to 0.01
+    assert "reaches 88.00% at most" in next(x.rejected for x in plan.candidates if x.model == "airbench-tiny")
+    easy = make_plan(DATA, target=0.85, frontier=frontier, timer=timer)
+    assert (easy.chosen.model, easy.chosen.epochs) == ("airbench-tiny", 4)  # 4 tiny epochs beat 4 small ones
+    assert easy.time_limit() is None  # a target run is not cut short
+
+
+def test_a_target_the_frontier_never_reaches_names_the_highest(frontier):
+    with pytest.raises(ConfigError, match=r"--target 0.95: no schedule on the frontier reaches it; the highest is "
+                                          r"91.00% \(airbench-small \(airbench94\), 8 epochs"):
+        make_plan(DATA, target=0.95, frontier=frontier, timer=timer)
+
+
+def test_what_the_plan_chooses_cannot_also_be_given(frontier):
+    for layers in ({**DATA, "train": {**DATA["train"], "epochs": 3}}, {**DATA, "model": {"name": "airbench94"}},
+                   {**DATA, "recipe": "airbench94"}):
+        with pytest.raises(ConfigError, match="is what the plan chooses"):
+            make_plan(layers, budget_s=5, frontier=frontier, timer=timer)
+    with pytest.raises(ConfigError, match="needs --budget-s S or --target A"):
+        make_plan(DATA, frontier=frontier, timer=timer)
+
+
+def test_without_a_frontier_a_budget_is_planned_from_calibration_and_a_target_refused(tmp_path):
+    plan = make_plan(DATA, budget_s=3.0, timer=timer)  # the package keeps no frontier for synthetic data
+    assert plan.frontier_kind == "none" and plan.chosen.accuracy is None
+    assert plan.chosen.model == "airbench-tiny" and plan.calibration_seconds == CALIBRATION_SECONDS
+    assert seconds_at("airbench-tiny", plan.chosen.epochs) <= (3.0 - CALIBRATION_SECONDS) * BUDGET_SHARE
+    with pytest.raises(ConfigError, match="no frontier for 'synthetic'"):
+        make_plan(DATA, target=0.9, timer=timer)
+
+
+def test_the_package_frontiers_are_frontiers():
+    """Each frontier the package ships loads, names its kind, and gives every point its source."""
+    from cifarbench.bench.frontier import FRONTIERS
+
+    files = sorted(FRONTIERS.glob("*.json"))
+    assert any(f.stem == "cifar10" for f in files)
+    for file in files:
+        points = load_frontier(file.stem)
+        assert points and all(0 < p.accuracy["mean"] < 1 for p in points)
+        assert all((p.kind == "published") == p.source.startswith("published:") for p in points)
+        assert all(p.kind == "published" or (p.accuracy["n"] >= 3 and p.machine) for p in points), file
+
+
+def test_a_planned_run_keeps_its_budget_and_records_its_plan(tmp_path, capsys, monkeypatch):
+    """End to end on synthetic data with the real calibration: the run ends within its budget,
+    run_log holds the plan, and config.yaml repeats the run without planning, step for step."""
+    from cifarbench.cli import main
+
+    monkeypatch.setenv("CIFARBENCH_DATA", str(tmp_path / "cache"))  # the calibration cache, too
+    budget = 12.0
+    runs = tmp_path / "runs"
+    data = ["--dataset", "synthetic", "--set", "data.synthetic_train_size=512", "--set", "data.synthetic_test_size=128",
+            "--set", "data.synthetic_shape=[1,16,16]", "--batch-size", "128", "--device", "cpu", "--no-plots",
+            "--runs-dir", str(runs)]
+    assert main(["train", "--budget-s", str(budget), "--quiet", *data]) == 0
+    out = capsys.readouterr().out
+    assert f"budget {budget:g} s: used" in out
+    (run_dir,) = runs.iterdir()
+    log = json.loads((run_dir / "run_log.json").read_text())
+    plan = log["plan"]
+    assert plan["goal"] == "budget" and plan["chosen"]["model"] == "airbench-tiny"
+    assert plan["chosen"]["calibration"]["step_seconds"] > 0
+    assert plan["calibration_seconds"] + log["run_seconds"] <= budget
+    assert main(["train", "--config", str(run_dir / "config.yaml"), "--runs-dir", str(tmp_path / "again"),
+                 "--quiet"]) == 0
+    (again,) = (tmp_path / "again").iterdir()
+    again_log = json.loads((again / "run_log.json").read_text())
+    assert "plan" not in again_log
+    first, second = (json.loads((d / "history.json").read_text()) for d in (run_dir, again))
+    if log["steps"] == again_log["steps"]:  # the plan ran to its end: the same run again
+        assert [h["train_loss"] for h in first] == [h["train_loss"] for h in second]
+    else:  # the guard cut the planned run short (a machine slower than calibrated), and said so
+        assert "stopped after" in out and log["steps"] < again_log["steps"]
+
+
+def test_calibration_is_cached_per_machine_and_candidate(tmp_path, monkeypatch):
+    """A second calibration of the same candidate is read from the cache (0 s, marked cached); an
+    unreadable cache is measured again; another candidate is measured."""
+    from cifarbench.bench import calibrate as calibration
+    from cifarbench.train.recipes import resolve_config
+
+    monkeypatch.setenv("CIFARBENCH_DATA", str(tmp_path))
+    config = resolve_config("airbench94", {"model": {"name": "airbench-tiny"}, "train": {"batch_size": 32,
+                                                                                        "device": "cpu"}})
+    measured = []
+    real = calibration.measure
+    monkeypatch.setattr(calibration, "measure", lambda *a: measured.append(a) or real(*a))
+    first = calibration.calibrate(config, (1, 16, 16), 10)
+    assert not first.cached and first.seconds > 0 and first.step_seconds > 0 and first.image_view_seconds > 0
+    second = calibration.calibrate(config, (1, 16, 16), 10)
+    assert second.cached and second.seconds == 0 and second.step_seconds == first.step_seconds
+    assert len(measured) == 1
+    calibration.calibrate(config, (1, 16, 16), 100)  # another candidate: measured
+    assert len(measured) == 2
+    calibration.cache_file().write_text("{not json")
+    assert not calibration.calibrate(config, (1, 16, 16), 10).cached and len(measured) == 3
+
+
+def test_plan_and_frontier_commands(tmp_path, capsys, monkeypatch):
+    """`frontier` writes points and extends its file; `plan` prints the choice, or one line and
+    exit 2 when the goal cannot be planned."""
+    from cifarbench.cli import main
+
+    monkeypatch.setenv("CIFARBENCH_DATA", str(tmp_path / "cache"))
+    out_file = tmp_path / "synthetic.json"
+    data = ["--dataset", "synthetic", "--set", "data.synthetic_train_size=300", "--set", "data.synthetic_test_size=64",
+            "--set", "data.synthetic_shape=[1,16,16]", "--batch-size", "64", "--device", "cpu",
+            "--runs-dir", str(tmp_path / "runs")]
+    assert main(["frontier", "--recipe", "airbench94", "--point", "airbench-tiny:1,2", "--seeds", "1", "-o",
+                 str(out_file), "--quiet", *data]) == 0
+    assert main(["frontier", "--recipe", "airbench94", "--point", "airbench-tiny:3", "--seeds", "1", "-o",
+                 str(out_file), "--quiet", *data]) == 0
+    points = load_frontier("synthetic", out_file)
+    assert [p.epochs for p in points] == [1, 2, 3] and all(p.accuracy["n"] == 1 for p in points)
+    assert len(json.loads(out_file.read_text())["commands"]) == 2
+    capsys.readouterr()
+    assert main(["plan", "--budget-s", "30", "--frontier", str(out_file), *data]) == 0
+    out = capsys.readouterr().out
+    assert "plan: airbench-tiny (airbench94) for" in out and "chosen" in out
+    for argv, message in ((["--target", "0.9999"], "no schedule on the frontier reaches it"),
+                          (["--budget-s", "0.01"], "no schedule fits"),
+                          (["--budget-s", "30", "--epochs", "2"], "train.epochs is what the plan chooses")):
+        assert main(["plan", *argv, "--frontier", str(out_file), *data]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and message in err, err
+    assert main(["frontier", "--recipe", "airbench94", "--point", "tiny", "-o", str(out_file), *data]) == 2
+    assert "--point 'tiny' must look like MODEL:EPOCHS" in capsys.readouterr().err
