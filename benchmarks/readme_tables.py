@@ -16,6 +16,8 @@ import re
 import sys
 from pathlib import Path
 
+from cifarbench.train.recipes import RENAMED
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 README = ROOT / "README.md"
@@ -41,7 +43,8 @@ def fashion_recipes() -> str:
     labels = {"airbench94": "`airbench94` recipe", "cnn-adam": "`cnn-adam` (baseline, {n} seed{s})"}
     for g in _load("fashion-recipes-cpu.json")["groups"]:
         acc, n = g["test_accuracy"], g["test_accuracy"]["n"]
-        label = labels.get(g["recipe"], "`{recipe}`").format(recipe=g["recipe"], n=n, s="" if n == 1 else "s")
+        recipe = RENAMED.get(g["recipe"], g["recipe"])  # the results say the name the recipe had then
+        label = labels.get(recipe, "`{recipe}`").format(recipe=recipe, n=n, s="" if n == 1 else "s")
         spread = f" ({acc['min'] * 100:.2f}–{acc['max'] * 100:.2f})" if n > 1 else ""
         lines.append(_row([label, f"{g['model']}, {g['epochs']:g}", _pct(acc["mean"]) + spread,
                            f"{g['train_seconds']['mean']:.1f}", f"{g['final_eval_seconds']['mean']:.1f}",

@@ -1,9 +1,9 @@
 """Time to accuracy on Fashion-MNIST (real data): when test accuracy first reaches 90, 91, 92,
-93 and 94%, for the CPU recipes (fashion93, fashion94), airbench94's recipe on airbench-tiny
+93 and 94%, for the CPU recipes (fashion-avx2-50s, -160s), airbench94's recipe on airbench-tiny
 and the plain `cnn-adam` baseline, measured side by side in one run.
 
     python benchmarks/time_to_accuracy.py [--seeds 3] [--evals-per-epoch 4] [--device cpu]
-                                          [--only fashion93,cnn-adam]
+                                          [--only fashion-avx2-50s,cnn-adam]
 
 Accuracy is evaluated at the same resolution for every recipe, `--evals-per-epoch` times per
 epoch whatever its batch size (or every `--every` steps), with the training clock paused (the
@@ -27,8 +27,8 @@ TARGETS = (0.90, 0.91, 0.92, 0.93, 0.94)
 FASHION_TRAIN_IMAGES = 60_000
 BASELINE = "cnn-adam"
 CONTENDERS = {  # label: (recipe, overrides)
-    "fashion93": ("fashion93", {}),
-    "fashion94": ("fashion94", {}),
+    "fashion-avx2-50s": ("fashion-avx2-50s", {}),
+    "fashion-avx2-160s": ("fashion-avx2-160s", {}),
     "airbench94 on airbench-tiny, 8 epochs": ("airbench94", {"model": {"name": "airbench-tiny"},
                                                              "train": {"epochs": 8}}),
     BASELINE: (BASELINE, {}),

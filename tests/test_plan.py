@@ -212,3 +212,23 @@ def test_plan_and_frontier_commands(tmp_path, capsys, monkeypatch):
         assert len(err.strip().splitlines()) == 1 and message in err, err
     assert main(["frontier", "--recipe", "airbench94", "--point", "tiny", "-o", str(out_file), *data]) == 2
     assert "--point 'tiny' must look like MODEL:EPOCHS" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("device", ["cuda", "mps"])
+def test_calibration_times_an_accelerator_with_the_same_code(device, tmp_path, monkeypatch):
+    """The calibration is device-neutral: on a GPU it times the same step, synchronised."""
+    import torch
+    from conftest import HARDWARE
+
+    from cifarbench.bench.calibrate import calibrate
+    from cifarbench.devices import mps_available
+    from cifarbench.train.recipes import resolve_config
+
+    present = torch.cuda.is_available() if device == "cuda" else mps_available()
+    if not present:
+        pytest.skip(f"{HARDWARE}needs a {device} device to calibrate on")
+    monkeypatch.setenv("CIFARBENCH_DATA", str(tmp_path))
+    config = resolve_config("airbench94", {"model": {"name": "airbench-tiny"},
+                                           "train": {"batch_size": 64, "device": device}})
+    timing = calibrate(config, (3, 32, 32), 10)
+    assert timing.step_seconds > 0 and timing.image_view_seconds > 0 and not timing.cached

@@ -48,9 +48,9 @@ def _frameworks(name: str) -> dict:
 
 
 PROSE = [  # (what the README says, the same figure rendered from its JSON)
-    ("fashion93` reaches {} in {} s", lambda: (f"{_group('fashion93')['test_accuracy']['mean']:.2%}",
+    ("fashion-avx2-50s` reaches {} in {} s", lambda: (f"{_group('fashion93')['test_accuracy']['mean']:.2%}",
                                                f"{_group('fashion93')['whole_run_seconds']['mean']:.1f}")),
-    ("`fashion94` {} in {} s", lambda: (f"{_group('fashion94')['test_accuracy']['mean']:.2%}",
+    ("`fashion-avx2-160s` {} in {} s", lambda: (f"{_group('fashion94')['test_accuracy']['mean']:.2%}",
                                         f"{_group('fashion94')['whole_run_seconds']['mean']:.1f}")),
     ("whole runs of {}–{} s against {}–{} s", lambda: tuple(
         f"{_group(r)['whole_run_seconds'][k]:.0f}" for r in ("fashion94", "airbench94") for k in ("min", "max"))),
@@ -168,7 +168,7 @@ PROSE += [
     ("airbench-tiny at {}-{}\nimages/s in fp32 channels_last over whole 8-epoch runs", lambda: tuple(
         f"{g['epochs'] * 60_000 / g['train_seconds']['mean']:,.0f}" for g in map(_group, ("airbench94", "fashion94")))),
     ("runs\n{}-{}x slower here", lambda: (f"{min(_bf16_slowdowns()):.0f}", f"{max(_bf16_slowdowns()):.0f}")),
-    ("test images costs {}-{} s in the fashion93 and fashion94 runs", lambda: (
+    ("test images costs {}-{} s in the fashion-avx2-50s and fashion-avx2-160s runs", lambda: (
         f"{min(v for r in ('fashion93', 'fashion94') for v in _group(r)['final_eval_seconds']['values']):.0f}",
         f"{max(v for r in ('fashion93', 'fashion94') for v in _group(r)['final_eval_seconds']['values']):.0f}")),
     ("train airbench94 itself at {}-{} images/s on 3x32x32", lambda: (

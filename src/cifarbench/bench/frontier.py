@@ -6,8 +6,8 @@ with N seeds on a validation split carved from the training data (the test split
 frontier measured once per dataset serves the planner (bench/plan.py) on any CPU or GPU; its
 seconds are kept too, with the machine, but the planner times schedules by calibration instead.
 
-    cifarbench frontier --dataset fashion-mnist --recipe fashion94 --models airbench-tiny \\
-        --epochs 4,8,16 --seeds 3 -o src/cifarbench/bench/frontiers/fashion-mnist.json
+    cifarbench frontier --dataset fashion-mnist --recipe fashion-avx2-160s --point airbench-tiny:4,8,16 \\
+        --seeds 3 -o src/cifarbench/bench/frontiers/fashion-mnist.json
 
 A frontier file is JSON: {"dataset", "kind": "measured" | "published", "points": [...]}; each
 command that writes one adds or replaces points (same recipe, model, epochs and precision) and
