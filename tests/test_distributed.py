@@ -9,7 +9,6 @@ statistics DDP keeps per rank) and no dropout, so nothing else differs.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
