@@ -232,3 +232,26 @@ def test_calibration_times_an_accelerator_with_the_same_code(device, tmp_path, m
                                            "train": {"batch_size": 64, "device": device}})
     timing = calibrate(config, (3, 32, 32), 10)
     assert timing.step_seconds > 0 and timing.image_view_seconds > 0 and not timing.cached
+
+
+def test_cifar10_is_planned_from_its_published_points(tiny_cifar10, monkeypatch):
+    """CIFAR-10 cannot be had here; its frontier is the published airbench figures, and a plan
+    says so. A target the published nets reach takes the fastest of them at its own epochs."""
+    from cifarbench.data import registry
+
+    spec, data_dir = tiny_cifar10
+    monkeypatch.setitem(registry.DATASETS, "cifar10", spec)
+    steps = {"airbench94": 0.05, "airbench94-muon": 0.04, "airbench95": 0.12}
+
+    def cifar_timer(config, shape, classes):
+        assert shape == (3, 32, 32) and classes == 10
+        return Timing(step_seconds=steps[config.model.name], image_view_seconds=0.0, init_seconds=0.0)
+
+    layers = {"data": {"dataset": "cifar10", "data_dir": str(data_dir), "download": False},
+              "train": {"batch_size": 50}}
+    plan = make_plan(layers, target=0.94, timer=cifar_timer)
+    assert plan.frontier_kind == "published"
+    assert (plan.chosen.recipe, plan.chosen.epochs) == ("airbench94_muon", 8)  # the faster of the two at 94.01%
+    assert plan.config.optim.name == "muon"  # the recipe's own schedule, only the epochs planned
+    best = make_plan(layers, budget_s=100, timer=cifar_timer)
+    assert best.chosen.recipe == "airbench95" and best.chosen.accuracy == pytest.approx(0.9501)
