@@ -52,7 +52,7 @@ class Flag:
 
 def opt(default: Any = dataclasses.MISSING, help: str = "", *, flags: tuple[Flag, ...] | Flag = (),
         choices: tuple | None = None, registry: str | None = None, allowed: str | None = None,
-        implies: dict | None = None, shown_default: str | None = None, trick: str | None = None,
+        implies: dict | None = None, shown_default: str | None = None, also: str = "", trick: str | None = None,
         torch_only: str | None = None, factory: Callable | None = None):
     """A config field and what the command line says of it.
 
@@ -61,6 +61,7 @@ def opt(default: Any = dataclasses.MISSING, help: str = "", *, flags: tuple[Flag
     "recipes"); they are checked by recipes.check_registered and listed by --help.
     allowed: what --help says is allowed, where a plain list does not say it.
     implies: values this field being given asks for unless they are given too.
+    also: what else --help says is allowed besides the choices or registry names.
     shown_default: what --help says the default is, where the value itself would mislead;
     {registry_default} stands for the registry's default entry (the default recipe).
     trick: the field switches a trick (its name in `cifarbench ablate` tables); the default is off.
@@ -68,7 +69,7 @@ def opt(default: Any = dataclasses.MISSING, help: str = "", *, flags: tuple[Flag
     """
     metadata = {"help": help, "flags": (flags,) if isinstance(flags, Flag) else tuple(flags),
                 "choices": choices, "registry": registry, "allowed": allowed, "implies": implies or {},
-                "shown_default": shown_default, "trick": trick, "torch_only": torch_only}
+                "shown_default": shown_default, "also": also, "trick": trick, "torch_only": torch_only}
     if factory is not None:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -106,8 +107,9 @@ def check_choices(section: Any, prefix: str) -> None:
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = opt("cifar10", "the dataset (`cifarbench list datasets`)", flags=Flag("--dataset"),
-                       registry="datasets")
+    dataset: str = opt("cifar10", "the dataset (`cifarbench list datasets`), or your own images (data/custom.py)",
+                       flags=Flag("--dataset"), registry="datasets",
+                       also="folder:PATH (a subfolder per class), csv:FILE (path and label columns) or npz:FILE")
     data_dir: str | None = opt(None, "the only folder the dataset is read from and downloaded to (default: search "
                                      "$CIFARBENCH_DATA, ~/.cache/cifarbench, then system copies)",
                                flags=Flag("--data-dir", metavar="DIR"))
@@ -121,6 +123,15 @@ class DataConfig:
                                    flags=Flag("--train-subset", metavar="N"))
     test_subset: int | None = opt(None, "evaluate on the first N test images only",
                                   flags=Flag("--test-subset", metavar="N"))
+    image_size: int | None = opt(None, "your own images: the square side they are resized to (null: the median "
+                                       "side, rounded to a multiple of 8)")
+    test_split: float = opt(0.2, "your own images without a test split: the share of each class held out for "
+                                 "testing, in (0, 1); the same split for every run (seed 0, recorded)")
+    skip_bad: bool = opt(False, "your own images: skip files that are not readable images (counted and listed in "
+                                "run_log.json) instead of refusing the dataset")
+    path_column: str = opt("path", "csv:FILE: the column of image paths (relative to the CSV)")
+    label_column: str = opt("label", "csv:FILE: the column of class names")
+    split_column: str = opt("split", "csv:FILE: the optional column saying train or test")
     synthetic_shape: tuple[int, int, int] = opt((3, 32, 32), "synthetic dataset: image shape C,H,W")
     synthetic_classes: int = opt(10, "synthetic dataset: number of classes")
     synthetic_train_size: int = opt(5000, "synthetic dataset: training images")
@@ -134,6 +145,10 @@ class DataConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"data.{name} {value} must be a positive number of images")
+        if self.image_size is not None and self.image_size < 8:
+            raise ConfigError(f"data.image_size {self.image_size} must be at least 8 pixels")
+        if not 0.0 < self.test_split < 1.0:
+            raise ConfigError(f"data.test_split {self.test_split} must be in (0, 1)")
 
 
 @dataclass(frozen=True)

@@ -62,13 +62,14 @@ def registry_default(registry: str | None) -> str:
 def allowed_values(f, hint) -> str:
     """What --help says a field takes: its choices, its registry's names, or its type."""
     meta = f.metadata
+    also = f"; or {meta['also']}" if meta.get("also") else ""
     if meta.get("allowed"):
-        return meta["allowed"]
+        return meta["allowed"] + also
     if meta.get("choices") is not None:
-        return "one of: " + ", ".join(map(str, meta["choices"]))
+        return "one of: " + ", ".join(map(str, meta["choices"])) + also
     if meta.get("registry"):
-        return "one of: " + ", ".join(registry_names(meta["registry"]))
-    return _type_words(hint)
+        return "one of: " + ", ".join(registry_names(meta["registry"])) + also
+    return _type_words(hint) + also
 
 
 def _type_words(hint) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from cifarbench.config import RunConfig
+from cifarbench.data.custom import Options
 from cifarbench.data.dataset import ImageDataset, Split, split_validation
 from cifarbench.data.loader import DeviceLoader
 from cifarbench.data.store import load_dataset
@@ -63,9 +64,11 @@ class PreparedData:
 
 def load_configured_dataset(config: RunConfig, quiet: bool = False) -> ImageDataset:
     d = config.data
+    custom = Options(image_size=d.image_size, test_split=d.test_split, skip_bad=d.skip_bad, path_column=d.path_column,
+                     label_column=d.label_column, split_column=d.split_column)
     return load_dataset(
         d.dataset, data_dir=d.data_dir, download=d.download, coarse_labels=d.coarse_labels, quiet=quiet,
-        shape=d.synthetic_shape, num_classes=d.synthetic_classes, train_size=d.synthetic_train_size,
+        custom=custom, shape=d.synthetic_shape, num_classes=d.synthetic_classes, train_size=d.synthetic_train_size,
         test_size=d.synthetic_test_size, seed=config.train.seed)
 
 

@@ -8,16 +8,16 @@ parse once; an unreadable cache is parsed again from the raw files, never truste
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from pathlib import Path
 
 import numpy as np
 import torch
-from filelock import FileLock, Timeout
 
 from cifarbench.data.dataset import ImageDataset, Split, channel_stats
 from cifarbench.data.download import cache_root, ensure_files, find_raw_copy
+from cifarbench.data.custom import Options, is_custom, load_custom
+from cifarbench.data.locking import LOCK_NAME, cache_lock  # noqa: F401  (LOCK_NAME: tests read it here)
 from cifarbench.data.registry import DATASETS, DatasetSpec, get_spec
 from cifarbench.errors import DataError
 from cifarbench.files import atomic_save_torch
@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 # verified source files (ImageDataset.files), which run_log.json reports.
 CACHE_FORMAT = 2
 CACHE_NAME = f"parsed-v{CACHE_FORMAT}.pt"
-LOCK_NAME = ".lock"  # in each dataset's cache folder, held while filling it
 
 
 def locate(name: str, data_dir=None) -> Path | None:
@@ -48,8 +47,12 @@ def _to_cache(arrays: dict, files: list[dict]) -> dict:
 
 
 def load_dataset(name: str, data_dir=None, download: bool = True, coarse_labels: bool = False,
-                 quiet: bool = False, spec: DatasetSpec | None = None, **synthetic) -> ImageDataset:
-    """Load a dataset by name as uint8 tensors, from the parsed cache when it is there."""
+                 quiet: bool = False, spec: DatasetSpec | None = None, custom: Options | None = None,
+                 **synthetic) -> ImageDataset:
+    """Load a dataset by name as uint8 tensors, from the parsed cache when it is there; a name
+    folder:PATH, csv:FILE or npz:FILE is the user's own images (data/custom.py, `custom` its options)."""
+    if is_custom(name):
+        return load_custom(name, custom or Options(), cache_root(data_dir), quiet)
     if name == "synthetic":
         from cifarbench.data.synthetic import make_synthetic
 
@@ -73,31 +76,6 @@ def load_dataset(name: str, data_dir=None, download: bool = True, coarse_labels:
                 except OSError as exc:  # a read-only cache is slower, not fatal
                     log.warning("could not write the parsed cache %s: %s", cache_path, exc)
     return _dataset_from_cache(spec.name, cache, coarse_labels, location)
-
-
-@contextlib.contextmanager
-def cache_lock(folder: Path, timeout: float = 3600.0):
-    """One process at a time downloads, extracts and parses into a dataset's cache folder.
-
-    Two trainings started together on a fresh machine would otherwise download into the same
-    `.part` file and race on the extraction; the second one waits here, then finds the cache
-    complete. The lock is an flock, released by the operating system if its holder dies.
-    A folder that cannot be written (a shared read-only cache) is used without a lock."""
-    lock = FileLock(folder / LOCK_NAME, timeout=timeout)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        lock.acquire()
-    except OSError as exc:
-        log.warning("no lock on %s (%s); not safe against a second process filling it", folder, exc)
-        lock = None
-    except Timeout:
-        raise DataError(f"{folder} has been locked by another process for {timeout:.0f} s; if none is running, "
-                        f"delete {folder / LOCK_NAME}") from None
-    try:
-        yield
-    finally:
-        if lock is not None:
-            lock.release()
 
 
 def _read_cache(path: Path) -> dict | None:
@@ -135,4 +113,6 @@ def dataset_table() -> tuple[list[str], list[list[str]]]:
     rows = [[name, str(spec.num_classes), "x".join(map(str, spec.shape)), str(locate(name) or "no"), spec.source]
             for name, spec in DATASETS.items()]
     rows.append(["synthetic", "any", "any", "generated", "cifarbench (for benchmarks and tests)"])
+    rows.append(["folder:PATH, csv:FILE, npz:FILE", "yours", "any (resized to one)", "yours",
+                 "your own images (README: Your own images)"])
     return ["dataset", "classes", "shape", "on this machine", "source"], rows

@@ -8,6 +8,7 @@ Override any field on the command line (`--epochs 5`, `--set optim.lr=0.05`) or 
 from __future__ import annotations
 
 from cifarbench.config import RunConfig, merge
+from cifarbench.data.custom import is_custom
 from cifarbench.data.registry import DATASET_NAMES
 from cifarbench.errors import ConfigError
 from cifarbench.models import list_models
@@ -251,8 +252,9 @@ def check_registered(config: RunConfig) -> RunConfig:
     it is below the registries, which import torch and the model zoo)."""
     if config.model.name not in list_models():
         raise ConfigError(f"model.name {config.model.name!r} is not one of {', '.join(list_models())}")
-    if config.data.dataset not in DATASET_NAMES:
-        raise ConfigError(f"data.dataset {config.data.dataset!r} is not one of {', '.join(DATASET_NAMES)}")
+    if config.data.dataset not in DATASET_NAMES and not is_custom(config.data.dataset):
+        raise ConfigError(f"data.dataset {config.data.dataset!r} is not one of {', '.join(DATASET_NAMES)}, "
+                          "folder:PATH, csv:FILE or npz:FILE")
     if config.model.zero_init_residual:  # refused here, before a run folder exists, if the net has no blocks
         build_configured_model(config.model, (3, 32, 32), 10)
     return config

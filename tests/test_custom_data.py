@@ -1,0 +1,237 @@
+"""Your own images: folder:, csv: and npz: sources built in a temporary folder, every bad case
+refused in one line before anything is written, the cache, and runs end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cifarbench.data import custom
+from cifarbench.data.custom import Options, load_custom
+from cifarbench.errors import DataError
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+def write_images(folder: Path, classes=("cat", "dog"), n=6, size=(20, 24), mode="RGB", seed=0) -> dict:
+    """n random images per class in folder/<class>/; {path: pixels}."""
+    rng = np.random.default_rng(seed)
+    written = {}
+    for cls in classes:
+        (folder / cls).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            shape = (size[1], size[0]) + ((3,) if mode == "RGB" else ())
+            pixels = rng.integers(0, 256, shape, dtype=np.uint8)
+            path = folder / cls / f"{i:03d}.png"
+            Image.fromarray(pixels, mode).save(path)
+            written[path] = pixels
+    return written
+
+
+def load(name: str, tmp_path: Path, **options):
+    return load_custom(name, Options(**options), tmp_path / "cache")
+
+
+def test_a_folder_without_splits_is_split_per_class_resized_and_cached(tmp_path, monkeypatch):
+    write_images(tmp_path / "imgs", n=10, size=(20, 28))
+    ds = load(f"folder:{tmp_path / 'imgs'}", tmp_path)
+    assert ds.classes == ["cat", "dog"] and ds.name == "folder-imgs"
+    assert ds.train.images.shape == (16, 3, 24, 24) and ds.test.images.shape == (4, 3, 24, 24)  # median 24
+    assert ds.train.images.dtype == torch.uint8 and sorted(ds.test.labels.tolist()) == [0, 0, 1, 1]
+    source = ds.files[0]
+    assert source["images_per_class"] == {"train": {"cat": 8, "dog": 8}, "test": {"cat": 2, "dog": 2}}
+    assert source["resize"]["side"] == 24 and source["resize"]["mode"] == "RGB" and source["skipped"] == 0
+    again_split = load(f"folder:{tmp_path / 'imgs'}", tmp_path)
+    assert torch.equal(again_split.test.images, ds.test.images)  # the same split every time
+    monkeypatch.setattr(custom, "_decode", lambda *a: pytest.fail("decoded again instead of read from the cache"))
+    cached = load(f"folder:{tmp_path / 'imgs'}", tmp_path)
+    assert torch.equal(cached.train.images, ds.train.images) and cached.location.endswith(".pt")
+
+
+def test_the_cache_is_rebuilt_when_a_file_changes(tmp_path):
+    write_images(tmp_path / "imgs", n=4)
+    first = load(f"folder:{tmp_path / 'imgs'}", tmp_path)
+    Image.fromarray(np.zeros((24, 20, 3), np.uint8)).save(tmp_path / "imgs" / "dog" / "extra.png")
+    second = load(f"folder:{tmp_path / 'imgs'}", tmp_path)
+    assert len(second.train) + len(second.test) == len(first.train) + len(first.test) + 1
+    assert second.files[0]["digest"] != first.files[0]["digest"]
+
+
+def test_train_and_test_folders_and_grayscale_at_a_chosen_size(tmp_path):
+    pixels = write_images(tmp_path / "d" / "train", classes=("a", "b", "c"), n=3, size=(16, 16), mode="L")
+    write_images(tmp_path / "d" / "test", classes=("a", "b", "c"), n=2, size=(16, 16), mode="L", seed=1)
+    ds = load(f"folder:{tmp_path / 'd'}", tmp_path)
+    assert ds.train.images.shape == (9, 1, 16, 16) and ds.test.images.shape == (6, 1, 16, 16)
+    first = next(iter(pixels.values()))
+    assert torch.equal(ds.train.images[0, 0], torch.from_numpy(first))  # no resize: the same pixels
+    resized = load(f"folder:{tmp_path / 'd'}", tmp_path, image_size=8)
+    assert resized.train.images.shape == (9, 1, 8, 8)
+
+
+def test_mixed_grayscale_and_colour_becomes_rgb(tmp_path):
+    write_images(tmp_path / "m", classes=("a",), n=2, mode="L")
+    write_images(tmp_path / "m", classes=("b",), n=2, mode="RGB")
+    assert load(f"folder:{tmp_path / 'm'}", tmp_path).train.images.shape[1] == 3
+
+
+@pytest.mark.parametrize("break_it, message", [
+    (lambda d: (d / "cat" / "notes.txt").write_text("hello"), "1 bad file, the first {d}/cat/notes.txt (not an image"),
+    (lambda d: (d / "dog" / "003.png").write_bytes((d / "dog" / "003.png").read_bytes()[:60]),
+     "1 bad file, the first {d}/dog/003.png (OSError"),
+    (lambda d: [(d / "cat" / f"bad{i}.jpg").write_bytes(b"not a jpeg") for i in range(3)],
+     "3 bad files, the first {d}/cat/bad0.jpg"),
+    (lambda d: (d / "bird").mkdir(), "class folder {d}/bird has no images"),
+])
+def test_bad_files_are_one_line_naming_the_file_and_nothing_is_written(tmp_path, break_it, message):
+    d = tmp_path / "imgs"
+    write_images(d, n=4)
+    break_it(d)
+    with pytest.raises(DataError) as caught:
+        load(f"folder:{d}", tmp_path)
+    text = str(caught.value)
+    assert message.format(d=d) in text and len(text.splitlines()) == 1, text
+    assert not (d / ".cifarbench-cache").exists() and not (tmp_path / "cache").exists()
+
+
+def test_skip_bad_skips_counts_and_lists_them(tmp_path):
+    d = tmp_path / "imgs"
+    write_images(d, n=4)
+    (d / "cat" / "broken.png").write_bytes(b"\x89PNG not really")
+    ds = load(f"folder:{d}", tmp_path, skip_bad=True)
+    assert len(ds.train) + len(ds.test) == 8
+    assert ds.files[0]["skipped"] == 1 and "broken.png" in ds.files[0]["skipped_files"][0]
+
+
+def test_a_decompression_bomb_is_refused(tmp_path, monkeypatch):
+    d = tmp_path / "imgs"
+    write_images(d, n=3, size=(64, 64))
+    monkeypatch.setattr(custom, "MAX_PIXELS", 1000)  # 64x64 is then a bomb (Pillow refuses past twice the limit)
+    with pytest.raises(DataError, match="DecompressionBomb"):
+        load(f"folder:{d}", tmp_path)
+
+
+def test_split_problems_are_named(tmp_path):
+    one = tmp_path / "one"
+    write_images(one, n=3)
+    for f in list((one / "dog").iterdir())[1:]:
+        f.unlink()
+    with pytest.raises(DataError, match="class 'dog' has 1 image; a class needs at least 2"):
+        load(f"folder:{one}", tmp_path)
+    uneven = tmp_path / "uneven"
+    write_images(uneven / "train", classes=("a", "b"), n=2)
+    write_images(uneven / "test", classes=("a",), n=2)
+    with pytest.raises(DataError, match="class 'b' is in one of"):
+        load(f"folder:{uneven}", tmp_path)
+    with pytest.raises(DataError, match="does not exist"):
+        load(f"folder:{tmp_path / 'nowhere'}", tmp_path)
+
+
+def test_a_csv_of_paths_labels_and_splits(tmp_path):
+    pixels = write_images(tmp_path / "pics", n=3)
+    rows = ["file,kind,part"] + [f"pics/{p.parent.name}/{p.name},{p.parent.name},{'test' if p.stem == '002' else 'train'}"
+                                 for p in pixels]
+    (tmp_path / "list.csv").write_text("\n".join(rows) + "\n")
+    ds = load(f"csv:{tmp_path / 'list.csv'}", tmp_path, path_column="file", label_column="kind", split_column="part")
+    assert len(ds.train) == 4 and len(ds.test) == 2 and ds.classes == ["cat", "dog"]
+    with pytest.raises(DataError, match="has no column 'path'"):
+        load(f"csv:{tmp_path / 'list.csv'}", tmp_path)
+    (tmp_path / "missing.csv").write_text("path,label\npics/cat/000.png,cat\npics/cat/gone.png,cat\n")
+    with pytest.raises(DataError, match=r"1 bad file, the first .*gone.png \(line 3: no such file\)"):
+        load(f"csv:{tmp_path / 'missing.csv'}", tmp_path)
+
+
+@pytest.mark.parametrize("layout", ["NHWC", "NCHW", "NHW"])
+def test_numpy_arrays_in_any_layout(tmp_path, layout):
+    rng = np.random.default_rng(0)
+    nchw = rng.integers(0, 256, (10, 1 if layout == "NHW" else 3, 8, 8), dtype=np.uint8)
+    stored = {"NHWC": nchw.transpose(0, 2, 3, 1), "NCHW": nchw, "NHW": nchw[:, 0]}[layout]
+    labels = np.arange(10) % 2
+    np.savez(tmp_path / "d.npz", train_images=stored[:6], train_labels=labels[:6], test_images=stored[6:],
+             test_labels=labels[6:], classes=np.array(["even", "odd"]))
+    ds = load(f"npz:{tmp_path / 'd.npz'}", tmp_path)
+    assert torch.equal(ds.train.images, torch.from_numpy(nchw[:6])) and ds.classes == ["even", "odd"]
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ({"train_labels": np.zeros(5, int)}, "has 6 train_images but 5 train_labels"),
+    ({"test_labels": np.array([0, 7])}, "test_labels must be integers in [0, 2)"),
+    ({"train_images": np.zeros((6, 8, 8, 3), np.float32)}, "train_images are float32, not uint8"),
+    ({"test_labels": np.array([0, 0])}, "class 'b' has no test images"),
+    ({"test_images": np.zeros((2, 4, 4, 3), np.uint8)}, "train images are (3, 8, 8), test images (3, 4, 4)"),
+])
+def test_bad_arrays_are_one_line(tmp_path, arrays, message):
+    values = {"train_images": np.zeros((6, 8, 8, 3), np.uint8), "train_labels": np.array([0, 1] * 3),
+              "test_images": np.zeros((2, 8, 8, 3), np.uint8), "test_labels": np.array([0, 1]),
+              "classes": np.array(["a", "b"]), **arrays}
+    np.savez(tmp_path / "d.npz", **values)
+    with pytest.raises(DataError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
+        load(f"npz:{tmp_path / 'd.npz'}", tmp_path)
+
+
+def test_train_eval_and_predict_on_a_folder_end_to_end(tmp_path, capsys):
+    """The whole tool on your own images: a run, its per-class report with the folder's class
+    names, eval and predict naming them, and run_log recording the source."""
+    from cifarbench.cli import main
+
+    d = tmp_path / "shapes"
+    write_images(d, classes=("circle", "square", "star"), n=8, size=(16, 16))
+    runs = tmp_path / "runs"
+    assert main(["train", "--dataset", f"folder:{d}", "--model", "lenet-small", "--epochs", "1", "--batch-size", "8",
+                 "--device", "cpu", "--quiet", "--no-plots", "--runs-dir", str(runs)]) == 0
+    (run_dir,) = runs.iterdir()
+    log = json.loads((run_dir / "run_log.json").read_text())
+    assert log["dataset"] == "folder-shapes" and log["data_files"][0]["source"] == f"folder:{d}"
+    assert log["data_files"][0]["images_per_class"]["test"] == {"circle": 2, "square": 2, "star": 2}
+    assert set(log["per_class_accuracy"]) == {"circle", "square", "star"}
+    capsys.readouterr()
+    assert main(["eval", str(run_dir), "--json", "--device", "cpu"]) == 0
+    assert json.loads(capsys.readouterr().out)["classes"] == ["circle", "square", "star"]
+    assert main(["predict", str(run_dir), str(d / "star" / "000.png"), "--top-k", "3", "--device", "cpu"]) == 0
+    line = capsys.readouterr().out
+    assert all(name in line for name in ("circle", "square", "star"))
+    assert main(["train", "--dataset", f"folder:{tmp_path / 'none'}", "--runs-dir", str(tmp_path / "r2")]) == 2
+    assert not (tmp_path / "r2").exists()
+
+
+@pytest.mark.skipif(not (FASHION / "train-images-idx3-ubyte.gz").is_file(),
+                    reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+def test_fashion_mnist_written_as_pngs_decodes_to_the_same_pixels_and_trains_the_same(tmp_path):
+    """The built-in Fashion-MNIST written out as PNG files in the folder: layout (a slice of it)
+    decodes image for image to the same pixels, and a run on it is, loss for loss, a run on the
+    built-in tensors in the folder's order (given as npz:): decoding, labels and order are right."""
+    from cifarbench.api import train
+    from cifarbench.data.store import load_dataset
+    from cifarbench.train.recipes import resolve_config
+
+    builtin = load_dataset("fashion-mnist", download=False)
+    folder_of = {c: c.replace("/", "-") for c in builtin.classes}  # "T-shirt/top" cannot be a folder name
+    names = sorted(folder_of.values())  # the folder's classes: its subfolders, sorted
+    root = tmp_path / "fashion"
+    arrays = {}
+    for split, data, n in (("train", builtin.train, 2000), ("test", builtin.test, 400)):
+        for i in range(n):
+            path = root / split / folder_of[builtin.classes[int(data.labels[i])]] / f"{i:05d}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(data.images[i, 0].numpy(), "L").save(path)
+        label = [names.index(folder_of[builtin.classes[int(k)]]) for k in data.labels[:n]]
+        order = torch.tensor(sorted(range(n), key=lambda i: (label[i], i)))  # class by class, then by file name
+        arrays[f"{split}_images"] = data.images[order].numpy()
+        arrays[f"{split}_labels"] = np.array(label)[order.numpy()]
+    mine = load_dataset(f"folder:{root}", custom=Options(image_size=28))
+    assert mine.classes == names and mine.shape == (1, 28, 28)
+    for split in ("train", "test"):
+        assert torch.equal(getattr(mine, split).images, torch.from_numpy(arrays[f"{split}_images"]))  # image for image
+        assert getattr(mine, split).labels.tolist() == arrays[f"{split}_labels"].tolist()
+    np.savez(tmp_path / "builtin.npz", classes=np.array(names), **arrays)
+
+    settings = {"train": {"epochs": 2, "batch_size": 64, "device": "cpu", "plots": False, "threads": 1},
+                "data": {"image_size": 28}, "runs_dir": str(tmp_path / "runs")}
+    runs = [train(resolve_config("lenet-small-onecycle", settings, {"data": {"dataset": dataset}}), quiet=True)
+            for dataset in (f"folder:{root}", f"npz:{tmp_path / 'builtin.npz'}")]
+    assert [h["train_loss"] for h in runs[0].history] == [h["train_loss"] for h in runs[1].history]
+    assert runs[0].metrics["accuracy"] == runs[1].metrics["accuracy"] > 0.5
