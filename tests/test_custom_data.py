@@ -13,7 +13,7 @@ from PIL import Image
 
 from cifarbench.data import custom
 from cifarbench.data.custom import Options, load_custom
-from cifarbench.errors import DataError
+from cifarbench.errors import ConfigError, DataError
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
@@ -235,3 +235,22 @@ def test_fashion_mnist_written_as_pngs_decodes_to_the_same_pixels_and_trains_the
             for dataset in (f"folder:{root}", f"npz:{tmp_path / 'builtin.npz'}")]
     assert [h["train_loss"] for h in runs[0].history] == [h["train_loss"] for h in runs[1].history]
     assert runs[0].metrics["accuracy"] == runs[1].metrics["accuracy"] > 0.5
+
+
+def test_a_plan_on_your_own_images_says_there_is_no_frontier(tmp_path):
+    """No frontier exists for new data: a budget is planned from calibration on a default
+    schedule, a target refused with the reason."""
+    from cifarbench.bench.calibrate import Timing
+    from cifarbench.bench.plan import make_plan
+
+    write_images(tmp_path / "imgs", n=5, size=(16, 16))
+    layers = {"data": {"dataset": f"folder:{tmp_path / 'imgs'}"}, "train": {"batch_size": 4}}
+
+    def timer(config, shape, classes):
+        assert shape == (3, 16, 16) and classes == 2
+        return Timing(step_seconds=0.01, image_view_seconds=0.0, init_seconds=0.0, seconds=0.1)
+
+    plan = make_plan(layers, budget_s=2.0, timer=timer)
+    assert plan.frontier_kind == "none" and plan.chosen.accuracy is None and plan.chosen.epochs > 1
+    with pytest.raises(ConfigError, match=f"no frontier for 'folder:{tmp_path / 'imgs'}'"):
+        make_plan(layers, target=0.9, timer=timer)

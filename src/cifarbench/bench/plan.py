@@ -251,8 +251,10 @@ def plan_table(plan: Plan) -> tuple[str, list[str], list[list]]:
     """Title, columns and rows of `cifarbench plan`: every candidate, the chosen one first."""
     def row(c: Candidate) -> list:
         s = c.seconds
-        accuracy = "no frontier" if c.accuracy is None else f"{c.accuracy:.2%}" + (
-            f" ± {c.spread:.2%}" if c.spread else "")
+        if c.accuracy is None:
+            accuracy = "" if c.points else "no frontier"
+        else:
+            accuracy = f"{c.accuracy:.2%}" + (f" ± {c.spread:.2%}" if c.spread else "")
         parts = f"{s['init']:.1f} + {s['training']:.1f} + {s['evaluation']:.1f}" if s else ""
         return [c.label, f"{c.epochs:g}" if c.epochs else "", accuracy, f"{sum(s.values()):.1f}" if s else "",
                 parts, ("(cached) " if c.timing and c.timing.cached else "") +
