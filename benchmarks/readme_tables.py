@@ -118,7 +118,47 @@ def ablation(folder: str):
     return render
 
 
-TABLES = {"fashion-recipes": fashion_recipes, "cpu-fast-path": cpu_fast_path("cpu-fast-path.json", fraction=False),
+def planner_frontier() -> str:
+    """src/cifarbench/bench/frontiers/fashion-mnist.json: the points the planner reads."""
+    from cifarbench.bench.frontier import load_frontier
+
+    lines = ["| net (over `fashion-avx2-160s`) | epochs | precision | validation accuracy, mean (min–max) | std | seeds |",
+             "|---|---:|---|---:|---:|---:|"]
+    for p in sorted(load_frontier("fashion-mnist"), key=lambda p: (p.model != "airbench-tiny", p.epochs, p.precision)):
+        acc = p.accuracy
+        lines.append(_row([p.model, f"{p.epochs:g}", p.precision,
+                           f"{_pct(acc['mean'])} ({acc['min'] * 100:.2f}–{acc['max'] * 100:.2f})",
+                           f"{acc['std'] * 100:.2f}", str(acc["n"])]))
+    return "\n".join(lines) + "\n"
+
+
+def planned_runs(name: str):
+    def render() -> str:
+        lines = ["| goal | the plan | test accuracy, mean (min–max) | seconds used, mean (min–max) | within budget "
+                 "| >= 85% of it used |", "|---|---|---:|---:|---:|---:|"]
+        for g in _load(name)["goals"]:
+            ok = [r for r in g["runs"] if "error" not in r]
+            if not ok:
+                lines.append(_row([f"`--{'budget-s' if g['goal'] == 'budget' else 'target'} {g['value']:g}`",
+                                   "refused: " + g["runs"][0]["error"].removeprefix("cifarbench: error: "), "", "", "",
+                                   ""]))
+                continue
+            plans = sorted({f"{r['model']}, {r['epochs']:g} epochs" for r in ok})
+            acc, used = g["test_accuracy"], g["used_seconds"]
+            budget = g["goal"] == "budget"
+            lines.append(_row([f"`--{'budget-s' if budget else 'target'} {g['value']:g}`", "; ".join(plans),
+                               f"{_pct(acc['mean'])} ({acc['min'] * 100:.2f}–{acc['max'] * 100:.2f})",
+                               f"{used['mean']:.1f} ({used['min']:.1f}–{used['max']:.1f})",
+                               f"{g['within_budget']} of {len(ok)}" if budget else "–",
+                               f"{g['at_least_85_percent']} of {len(ok)}" if budget else "–"]))
+        return "\n".join(lines) + "\n"
+
+    render.__doc__ = f"{name}: planned runs, each a fresh `cifarbench train` process."
+    return render
+
+
+TABLES = {"fashion-recipes": fashion_recipes, "planner-frontier": planner_frontier,
+          "planned-runs-amx": planned_runs("budget-fashion-mnist-amx.json"), "cpu-fast-path": cpu_fast_path("cpu-fast-path.json", fraction=False),
           "cpu-fast-path-amx": cpu_fast_path("cpu-fast-path-xeon-amx.json", fraction=True),
           "frontier": frontier, "hybrid": hybrid,
           "ablate-fashion93": ablation("ablate-fashion93"), "ablate-airbench94-tiny": ablation("ablate-airbench94-tiny")}

@@ -7,6 +7,7 @@ import json
 import math
 
 import pytest
+import yaml
 
 from cifarbench.bench.calibrate import Timing
 from cifarbench.bench.frontier import Point, load_frontier, write_frontier
@@ -148,6 +149,13 @@ def test_a_planned_run_keeps_its_budget_and_records_its_plan(tmp_path, capsys, m
     assert plan["goal"] == "budget" and plan["chosen"]["model"] == "airbench-tiny"
     assert plan["chosen"]["calibration"]["step_seconds"] > 0
     assert plan["calibration_seconds"] + log["run_seconds"] <= budget
+    # the run's own figures replace the few-step calibration in the cache, for the next plan here
+    from cifarbench.bench.calibrate import calibrate
+    from cifarbench.config import RunConfig
+
+    kept = calibrate(RunConfig.from_dict(yaml.safe_load((run_dir / "config.yaml").read_text())), (1, 16, 16), 10)
+    init = plan["chosen"]["calibration"]["init_seconds"]
+    assert kept.cached and kept.step_seconds == pytest.approx((log["train_seconds"] - init) / log["steps"])
     assert main(["train", "--config", str(run_dir / "config.yaml"), "--runs-dir", str(tmp_path / "again"),
                  "--quiet"]) == 0
     (again,) = (tmp_path / "again").iterdir()

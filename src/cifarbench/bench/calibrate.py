@@ -8,7 +8,10 @@ and MPS, synchronising the device around each clock.
 
 Figures are cached per machine and software (the fingerprint's CPU, ISA, GPU, library versions,
 threads) and per candidate, in <cache>/calibration.json, so a second plan on the same machine
-skips the measuring; the plan records the figures it used either way.
+skips the measuring; the plan records the figures it used either way. A few steps after a
+warm-up are not a whole run (a long run settles into faster steps, and its evaluation pays for
+its first batches), so each planned run, once finished, writes the figures it actually ran at
+into the cache (`observe`): the next plan on this machine starts from what a run measured.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +36,8 @@ from cifarbench.files import atomic_write_json
 from cifarbench.fingerprint import fingerprint
 from cifarbench.models.configured import build_configured_model
 from cifarbench.train.trainer import Trainer
+
+log = logging.getLogger(__name__)
 
 WARMUP_STEPS = 2  # kernel selection, allocator growth: not timed
 TIMED_STEPS = 5
@@ -70,10 +76,14 @@ def cache_file() -> Path:
     return cache_root() / "calibration.json"
 
 
+def _key(config: RunConfig, shape: tuple[int, int, int], num_classes: int) -> str:
+    return hashlib.sha256(json.dumps([machine_key(config), candidate_key(config, shape, num_classes)],
+                                     sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
 def calibrate(config: RunConfig, shape: tuple[int, int, int], num_classes: int, *, cache: bool = True) -> Timing:
     """The candidate's figures: from the cache where this machine has measured them, else measured."""
-    key = hashlib.sha256(json.dumps([machine_key(config), candidate_key(config, shape, num_classes)],
-                                    sort_keys=True, default=str).encode()).hexdigest()[:20]
+    key = _key(config, shape, num_classes)
     path = cache_file()
     if cache and path.is_file():
         entry = _read(path).get(key)
@@ -83,12 +93,25 @@ def calibrate(config: RunConfig, shape: tuple[int, int, int], num_classes: int, 
     timing = measure(config, shape, num_classes)
     timing = dataclasses.replace(timing, seconds=time.perf_counter() - started)
     if cache:
+        _store(key, timing)
+    return timing
+
+
+def observe(config: RunConfig, shape: tuple[int, int, int], num_classes: int, timing: Timing) -> None:
+    """Keep the figures a whole run of this candidate ran at, for the next plan on this machine."""
+    _store(_key(config, shape, num_classes), timing)
+
+
+def _store(key: str, timing: Timing) -> None:
+    path = cache_file()
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(path) + ".lock"):
             entries = _read(path) if path.is_file() else {}
             entries[key] = {f: getattr(timing, f) for f in ("step_seconds", "image_view_seconds", "init_seconds")}
             atomic_write_json(entries, path)
-    return timing
+    except OSError as exc:  # a read-only cache costs a calibration next time, nothing else
+        log.warning("could not keep the calibration in %s: %s", path, exc)
 
 
 def _read(path: Path) -> dict:
@@ -105,7 +128,7 @@ def measure(config: RunConfig, shape: tuple[int, int, int], num_classes: int) ->
     device = resolve_device(config.train.device)
     precision = resolve_precision(config.train.precision, device, summed_loss=config.optim.loss_reduction == "sum")
     batch = config.train.batch_size
-    eval_images = min(config.train.eval_batch_size, 512)
+    eval_images = min(config.train.eval_batch_size, 1000)  # one batch of the run's own evaluation
     synthetic = RunConfig.from_dict(merge(config.to_dict(), {"data": {
         "dataset": "synthetic", "synthetic_shape": list(shape), "synthetic_classes": num_classes,
         "synthetic_train_size": batch * (WARMUP_STEPS + TIMED_STEPS), "synthetic_test_size": eval_images,
@@ -124,7 +147,7 @@ def measure(config: RunConfig, shape: tuple[int, int, int], num_classes: int) ->
         trainer.train_step(*next(batches))
     step_seconds = _seconds(device, lambda: [trainer.train_step(*next(batches)) for _ in range(TIMED_STEPS)])
     views = {0: 1, 1: 2, 2: 6}[config.train.tta]
-    trainer.evaluate(val_loader, tta=config.train.tta)  # warm-up of the evaluation's shapes
+    # timed cold, as a run's final evaluation is: its first batches pay for the new shapes
     eval_seconds = _seconds(device, lambda: trainer.evaluate(val_loader, tta=config.train.tta))
     return Timing(step_seconds=step_seconds / TIMED_STEPS, image_view_seconds=eval_seconds / (eval_images * views),
                   init_seconds=init_seconds)

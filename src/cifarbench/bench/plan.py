@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from cifarbench.api import train
-from cifarbench.bench.calibrate import Timing, calibrate
+from cifarbench.bench.calibrate import Timing, calibrate, observe
 from cifarbench.bench.frontier import Point, load_frontier
 from cifarbench.config import RunConfig, get_path, merge
 from cifarbench.data.prepare import load_configured_dataset
@@ -67,6 +67,9 @@ class Plan:
     calibration_seconds: float
     config: RunConfig
     frontier_kind: str  # measured, published, or none
+    shape: tuple[int, int, int] = (3, 32, 32)  # the data's, as calibrated
+    num_classes: int = 10
+    test_images: int = 0
 
     def time_limit(self) -> float | None:
         """The training seconds past which the run is stopped so the budget holds even where the
@@ -181,7 +184,8 @@ def make_plan(layers: dict, *, budget_s: float | None = None, target: float | No
             c.rejected = "less accurate in the budget" if budget_s is not None else "slower to the target"
     kind = "+".join(sorted({p.kind for p in chosen.points})) or "none"
     return Plan(dataset, "budget" if budget_s is not None else "target", budget_s if budget_s is not None else target,
-                chosen, candidates, calibration_seconds, _config_of(chosen, layers, chosen.epochs, final=True), kind)
+                chosen, candidates, calibration_seconds, _config_of(chosen, layers, chosen.epochs, final=True), kind,
+                ds.shape, ds.num_classes, test_images)
 
 
 def _config_of(c: Candidate, layers: dict, epochs: float, final: bool = False) -> RunConfig:
@@ -274,7 +278,21 @@ def run_plan(plan: Plan, *, quiet: bool = False, argv: list[str] | None = None):
     """Train the plan, guarded by its time limit; (the run's result, whether the guard stopped it)."""
     guard = TimeLimit(plan.time_limit(), every=1)
     result = train(plan.config, quiet=quiet, argv=argv, record=plan.record(), callbacks=[guard])
+    if result.run.writable and plan.chosen.timing is not None:
+        observe(plan.config, plan.shape, plan.num_classes, observed_timing(plan, result.run_log))
     return result, guard.stopped
+
+
+def observed_timing(plan: Plan, log: dict) -> Timing:
+    """The figures the run actually ran at: its training seconds per step (tricks and callbacks
+    included) and its evaluations' seconds per image view (the last validation and the final one)."""
+    views = {0: 1, 1: 2, 2: 6}[plan.config.train.tta]
+    init = plan.chosen.timing.init_seconds
+    steps = max(1, log["steps"])
+    evaluated = plan.test_images * (views + 1)
+    return Timing(step_seconds=max(0.0, log["train_seconds"] - init) / steps,
+                  image_view_seconds=(log["eval_seconds"] + log["final_eval_seconds"]) / max(1, evaluated),
+                  init_seconds=init)
 
 
 def outcome_lines(plan: Plan, result, stopped: bool) -> list[str]:
