@@ -3,8 +3,10 @@ fresh process, N seeds; what each plan chose, the test accuracy it reached, and 
 run (calibration + everything after the data is in memory) kept within its budget and used at
 least 85% of it.
 
-    python benchmarks/budget.py --dataset fashion-mnist --budgets 30,60 --targets 0.93 --seeds 5 \\
+    python benchmarks/budget.py --dataset fashion-mnist --budgets 60x10,30 --targets 0.93,0.94 --seeds 5 \\
         [--fresh-calibration]
+
+A goal written VALUExN runs N seeds instead of --seeds.
 
 --fresh-calibration empties the calibration cache before the first run of each goal, so that run
 pays its calibration as a user's first run on a new machine does (the others read the cache).
@@ -54,18 +56,22 @@ def main() -> None:
     p.add_argument("--runs-dir", default="runs/budget")
     p.add_argument("--data-dir", help="where the dataset is (default: the usual search); the cache is apart")
     args = p.parse_args()
-    goals = [("budget", float(b), ["--budget-s", b]) for b in args.budgets.split(",") if b] + \
-            [("target", float(t), ["--target", t]) for t in args.targets.split(",") if t]
+    def goals_of(text: str, kind: str, flag: str):
+        for item in filter(None, text.split(",")):
+            value, _, n = item.partition("x")
+            yield kind, float(value), [flag, value], int(n) if n else args.seeds
+
+    goals = [*goals_of(args.budgets, "budget", "--budget-s"), *goals_of(args.targets, "target", "--target")]
     cache = Path(tempfile.mkdtemp(prefix="cifarbench-calibration-"))
     if args.data_dir:
         os.environ.setdefault("CIFARBENCH_DATA", args.data_dir)
     rows, results = [], []
-    for kind, value, flags in goals:
+    for kind, value, flags, seeds in goals:
         if args.fresh_calibration:
             for f in cache.glob("calibration.json*"):
                 f.unlink()
         runs = [planned_run(flags, args.dataset, seed, Path(args.runs_dir) / f"{kind}-{value:g}", cache)
-                for seed in range(args.seeds)]
+                for seed in range(seeds)]
         ok = [r for r in runs if "error" not in r]
         entry = {"goal": kind, "value": value, "runs": runs}
         if ok:

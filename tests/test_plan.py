@@ -187,6 +187,17 @@ def test_calibration_is_cached_per_machine_and_candidate(tmp_path, monkeypatch):
     assert len(measured) == 1
     calibration.calibrate(config, (1, 16, 16), 100)  # another candidate: measured
     assert len(measured) == 2
+    # planned runs' own figures: the mean of the last runs, and the slowest evaluation kept for the reserve
+    calibration.observe(config, (1, 16, 16), 10, Timing(0.10, 2e-4, first.init_seconds))
+    calibration.observe(config, (1, 16, 16), 10, Timing(0.20, 1e-4, first.init_seconds))
+    averaged = calibration.calibrate(config, (1, 16, 16), 10)
+    assert averaged.runs == 2 and averaged.step_seconds == pytest.approx(0.15)
+    assert averaged.image_view_seconds == pytest.approx(1.5e-4)
+    assert averaged.eval_reserve_per_view == pytest.approx(max(2e-4, first.image_view_seconds))
+    for k in range(calibration.OBSERVED):
+        calibration.observe(config, (1, 16, 16), 10, Timing(0.05, 1e-4, first.init_seconds))
+    assert calibration.calibrate(config, (1, 16, 16), 10).step_seconds == pytest.approx(0.05)  # the last runs only
+    assert len(measured) == 2
     calibration.cache_file().write_text("{not json")
     assert not calibration.calibrate(config, (1, 16, 16), 10).cached and len(measured) == 3
 

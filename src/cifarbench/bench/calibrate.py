@@ -54,6 +54,13 @@ class Timing:
     init_seconds: float
     seconds: float = 0.0
     cached: bool = False
+    # the slowest evaluation seen (calibrated or in a run): what a budget keeps in reserve for it
+    image_view_seconds_max: float | None = None
+    runs: int = 0  # the planned runs these figures come from (0: the calibration alone)
+
+    @property
+    def eval_reserve_per_view(self) -> float:
+        return max(self.image_view_seconds, self.image_view_seconds_max or 0.0)
 
 
 def machine_key(config: RunConfig) -> dict:
@@ -88,7 +95,7 @@ def calibrate(config: RunConfig, shape: tuple[int, int, int], num_classes: int, 
     if cache and path.is_file():
         entry = _read(path).get(key)
         if entry:
-            return Timing(**{**entry, "seconds": 0.0, "cached": True})
+            return _from_entry(entry)
     started = time.perf_counter()
     timing = measure(config, shape, num_classes)
     timing = dataclasses.replace(timing, seconds=time.perf_counter() - started)
@@ -97,18 +104,39 @@ def calibrate(config: RunConfig, shape: tuple[int, int, int], num_classes: int, 
     return timing
 
 
+OBSERVED = 5  # the last planned runs whose figures a plan averages: one run's speed is noise (about 10% here)
+
+
 def observe(config: RunConfig, shape: tuple[int, int, int], num_classes: int, timing: Timing) -> None:
-    """Keep the figures a whole run of this candidate ran at, for the next plan on this machine."""
-    _store(_key(config, shape, num_classes), timing)
+    """Keep the figures a whole run of this candidate ran at, for the next plan on this machine:
+    plans then use the mean of the last OBSERVED runs, and reserve for the slowest evaluation seen."""
+    _store(_key(config, shape, num_classes), timing, observed=True)
 
 
-def _store(key: str, timing: Timing) -> None:
+def _from_entry(entry: dict) -> Timing:
+    runs = entry.get("observed") or []
+    if not runs:
+        return Timing(step_seconds=entry["step_seconds"], image_view_seconds=entry["image_view_seconds"],
+                      init_seconds=entry["init_seconds"], cached=True,
+                      image_view_seconds_max=entry.get("image_view_seconds_max"))
+    return Timing(step_seconds=sum(r[0] for r in runs) / len(runs), image_view_seconds=sum(r[1] for r in runs) / len(runs),
+                  init_seconds=entry["init_seconds"], cached=True, runs=len(runs),
+                  image_view_seconds_max=max([entry.get("image_view_seconds_max") or 0.0, *(r[1] for r in runs)]))
+
+
+def _store(key: str, timing: Timing, observed: bool = False) -> None:
     path = cache_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(path) + ".lock"):
             entries = _read(path) if path.is_file() else {}
-            entries[key] = {f: getattr(timing, f) for f in ("step_seconds", "image_view_seconds", "init_seconds")}
+            entry = entries.get(key) if observed else None
+            if entry is None:  # a calibration (or a run with none before it) starts the entry
+                entry = {f: getattr(timing, f) for f in ("step_seconds", "image_view_seconds", "init_seconds")}
+                entry["image_view_seconds_max"] = timing.image_view_seconds
+            if observed:
+                entry["observed"] = [*entry.get("observed", []), [timing.step_seconds, timing.image_view_seconds]][-OBSERVED:]
+            entries[key] = entry
             atomic_write_json(entries, path)
     except OSError as exc:  # a read-only cache costs a calibration next time, nothing else
         log.warning("could not keep the calibration in %s: %s", path, exc)
