@@ -20,6 +20,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,9 +40,11 @@ from cifarbench.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
 
-WARMUP_STEPS = 2  # kernel selection, allocator growth: not timed
-TIMED_STEPS = 5
-VERSION = 1  # of the figures' meaning: a change makes old cache entries miss
+WARMUP_STEPS = 5  # kernel selection, allocator growth: not timed
+TIMED_STEPS = 20  # at most; timing stops after MIN_TIMED_STEPS once TIMED_SECONDS have passed
+MIN_TIMED_STEPS = 6
+TIMED_SECONDS = 1.5
+VERSION = 2  # of the figures' meaning: a change makes old cache entries miss
 
 
 @dataclass(frozen=True)
@@ -173,11 +176,16 @@ def measure(config: RunConfig, shape: tuple[int, int, int], num_classes: int) ->
     batches = iter(train_loader.epoch(0))
     for _ in range(WARMUP_STEPS):
         trainer.train_step(*next(batches))
-    step_seconds = _seconds(device, lambda: [trainer.train_step(*next(batches)) for _ in range(TIMED_STEPS)])
+    # each step timed alone and the median kept: a cold process's first steps and the odd stall of
+    # a shared machine would otherwise make a budget that fits look as if it did not
+    times: list[float] = []
+    while len(times) < TIMED_STEPS and (len(times) < MIN_TIMED_STEPS or sum(times) < TIMED_SECONDS):
+        times.append(_seconds(device, lambda: trainer.train_step(*next(batches))))
+    step_seconds = statistics.median(times)
     views = {0: 1, 1: 2, 2: 6}[config.train.tta]
     # timed cold, as a run's final evaluation is: its first batches pay for the new shapes
     eval_seconds = _seconds(device, lambda: trainer.evaluate(val_loader, tta=config.train.tta))
-    return Timing(step_seconds=step_seconds / TIMED_STEPS, image_view_seconds=eval_seconds / (eval_images * views),
+    return Timing(step_seconds=step_seconds, image_view_seconds=eval_seconds / (eval_images * views),
                   init_seconds=init_seconds)
 
 
