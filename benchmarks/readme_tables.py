@@ -132,25 +132,31 @@ def planner_frontier() -> str:
     return "\n".join(lines) + "\n"
 
 
-def planned_runs(name: str):
+def planned_runs(name: str, goals: tuple[str, ...] = ("budget", "target")):
     def render() -> str:
         lines = ["| goal | the plan | test accuracy, mean (min–max) | seconds used, mean (min–max) | within budget "
                  "| >= 85% of it used |", "|---|---|---:|---:|---:|---:|"]
-        for g in _load(name)["goals"]:
+        for g in (g for g in _load(name)["goals"] if g["goal"] in goals):
             ok = [r for r in g["runs"] if "error" not in r]
             if not ok:
                 lines.append(_row([f"`--{'budget-s' if g['goal'] == 'budget' else 'target'} {g['value']:g}`",
                                    "refused: " + g["runs"][0]["error"].removeprefix("cifarbench: error: "), "", "", "",
                                    ""]))
                 continue
-            plans = sorted({f"{r['model']}, {r['epochs']:g} epochs" for r in ok})
+            epochs = sorted(r["epochs"] for r in ok)
+            plans = [f"{m}, {epochs[0]:g}–{epochs[-1]:g} epochs" if epochs[0] != epochs[-1] else f"{m}, {epochs[0]:g} epochs"
+                     for m in sorted({r["model"] for r in ok})]
+            refused = len(g["runs"]) - len(ok)
+            if refused:
+                plans.append(f"{refused} of {len(g['runs'])} refused")
             acc, used = g["test_accuracy"], g["used_seconds"]
             budget = g["goal"] == "budget"
             lines.append(_row([f"`--{'budget-s' if budget else 'target'} {g['value']:g}`", "; ".join(plans),
                                f"{_pct(acc['mean'])} ({acc['min'] * 100:.2f}–{acc['max'] * 100:.2f})",
                                f"{used['mean']:.1f} ({used['min']:.1f}–{used['max']:.1f})",
-                               f"{g['within_budget']} of {len(ok)}" if budget else "–",
-                               f"{g['at_least_85_percent']} of {len(ok)}" if budget else "–"]))
+                               f"{g['within_budget']} of {len(g['runs'])}" if budget else "–",
+                               f"{g['at_least_85_percent']} of {len(g['runs'])}" if budget else "–"]))
+
         return "\n".join(lines) + "\n"
 
     render.__doc__ = f"{name}: planned runs, each a fresh `cifarbench train` process."
@@ -158,7 +164,8 @@ def planned_runs(name: str):
 
 
 TABLES = {"fashion-recipes": fashion_recipes, "planner-frontier": planner_frontier,
-          "planned-runs-amx": planned_runs("budget-fashion-mnist-amx.json"), "cpu-fast-path": cpu_fast_path("cpu-fast-path.json", fraction=False),
+          "planned-runs-amx": planned_runs("budget-fashion-mnist-amx.json", ("budget",)),
+          "planned-targets-amx": planned_runs("budget-fashion-mnist-amx-targets.json", ("target",)), "cpu-fast-path": cpu_fast_path("cpu-fast-path.json", fraction=False),
           "cpu-fast-path-amx": cpu_fast_path("cpu-fast-path-xeon-amx.json", fraction=True),
           "frontier": frontier, "hybrid": hybrid,
           "ablate-fashion93": ablation("ablate-fashion93"), "ablate-airbench94-tiny": ablation("ablate-airbench94-tiny")}
