@@ -254,3 +254,41 @@ def test_a_plan_on_your_own_images_says_there_is_no_frontier(tmp_path):
     assert plan.frontier_kind == "none" and plan.chosen.accuracy is None and plan.chosen.epochs > 1
     with pytest.raises(ConfigError, match=f"no frontier for 'folder:{tmp_path / 'imgs'}'"):
         make_plan(layers, target=0.9, timer=timer)
+
+
+@pytest.mark.parametrize("form", ["csv", "npz"])
+def test_train_and_export_on_a_csv_and_on_arrays(form, tmp_path, capsys):
+    """The other two forms through the whole run, and an export that carries their class names."""
+    from safetensors import safe_open
+
+    from cifarbench.cli import main
+
+    pixels = write_images(tmp_path / "pics", classes=("ant", "bee"), n=6, size=(32, 32))
+    if form == "csv":
+        rows = ["path,label"] + [f"pics/{p.parent.name}/{p.name},{p.parent.name}" for p in pixels]
+        (tmp_path / "list.csv").write_text("\n".join(rows) + "\n")
+        dataset = f"csv:{tmp_path / 'list.csv'}"
+    else:
+        images = np.stack(list(pixels.values()))  # NHWC
+        labels = np.array([0 if p.parent.name == "ant" else 1 for p in pixels])
+        np.savez(tmp_path / "d.npz", train_images=images[::2], train_labels=labels[::2], test_images=images[1::2],
+                 test_labels=labels[1::2], classes=np.array(["ant", "bee"]))
+        dataset = f"npz:{tmp_path / 'd.npz'}"
+    runs = tmp_path / "runs"
+    assert main(["train", "--dataset", dataset, "--model", "lenet-small", "--epochs", "1", "--batch-size", "4",
+                 "--device", "cpu", "--quiet", "--no-plots", "--runs-dir", str(runs)]) == 0
+    (run_dir,) = runs.iterdir()
+    out = tmp_path / "model.safetensors"
+    assert main(["export", str(run_dir), "--format", "safetensors", "-o", str(out)]) == 0
+    with safe_open(str(out), framework="pt") as f:
+        meta = json.loads(f.metadata()["cifarbench"])
+    assert meta["data"]["classes"] == ["ant", "bee"] and meta["data"]["shape"] == [3, 32, 32]
+    # a net too deep for the images is one line naming the shape, before a run folder exists
+    capsys.readouterr()
+    assert main(["train", "--dataset", dataset, "--model", "lenet-small", "--set", "data.image_size=8",
+                 "--batch-size", "4", "--device", "cpu", "--runs-dir", str(tmp_path / "small")]) == 2
+    err = capsys.readouterr().err
+    expected = ("model 'lenet-small' cannot take 3x8x8 images" if form == "csv"
+                else "holds 32x32 images, used as stored: data.image_size 8 does not apply")
+    assert expected in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "small").exists()

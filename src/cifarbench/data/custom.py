@@ -288,6 +288,10 @@ def _from_npz(name: str, file: Path, options: Options) -> ImageDataset:
         if len(images) != len(labels):
             raise DataError(f"npz:{file} has {len(images)} {split}_images but {len(labels)} {split}_labels")
         out[split] = (_nchw(images, file, split), labels)
+    side = out["train"][0].shape[-1]
+    if options.image_size is not None and options.image_size != side:
+        raise DataError(f"npz:{file} holds {side}x{side} images, used as stored: data.image_size "
+                        f"{options.image_size} does not apply to arrays (resize them before saving)")
     if out["train"][0].shape[1:] != out["test"][0].shape[1:]:
         raise DataError(f"npz:{file} train images are {tuple(out['train'][0].shape[1:])}, test images "
                         f"{tuple(out['test'][0].shape[1:])}: both need one shape")
