@@ -17,6 +17,7 @@ into the cache (`observe`): the next plan on this machine starts from what a run
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -32,7 +33,13 @@ from cifarbench import __version__
 from cifarbench.config import RunConfig, merge
 from cifarbench.data.download import cache_root
 from cifarbench.data.prepare import make_loaders, prepare_data
-from cifarbench.devices import configure_threads, resolve_device, resolve_precision, synchronize
+from cifarbench.devices import (
+    configure_threads,
+    resolve_device,
+    resolve_precision,
+    synchronize,
+)
+from cifarbench.eval.tta import VIEWS as TTA_VIEWS
 from cifarbench.files import atomic_write_json
 from cifarbench.fingerprint import fingerprint
 from cifarbench.models.configured import build_configured_model
@@ -66,10 +73,17 @@ class Timing:
         return max(self.image_view_seconds, self.image_view_seconds_max or 0.0)
 
 
+@functools.lru_cache(maxsize=1)
+def _machine() -> tuple:
+    """The fingerprint's fields that decide speed, read once a process (it runs subprocesses)."""
+    info = fingerprint()
+    return tuple((k, json.dumps(info.get(k), default=str))
+                 for k in ("cpu_model", "cpu_isa", "cpu_capability", "gpu_name", "torch", "cifarbench"))
+
+
 def machine_key(config: RunConfig) -> dict:
     """What the figures depend on besides the candidate: the machine and the software."""
-    info = fingerprint()
-    return {k: info.get(k) for k in ("cpu_model", "cpu_isa", "cpu_capability", "gpu_name", "torch", "cifarbench")} | {
+    return {k: json.loads(v) for k, v in _machine()} | {
         "device": config.train.device, "threads": config.train.threads, "version": VERSION,
         "cifarbench_version": __version__}
 
@@ -182,7 +196,7 @@ def measure(config: RunConfig, shape: tuple[int, int, int], num_classes: int) ->
     while len(times) < TIMED_STEPS and (len(times) < MIN_TIMED_STEPS or sum(times) < TIMED_SECONDS):
         times.append(_seconds(device, lambda: trainer.train_step(*next(batches))))
     step_seconds = statistics.median(times)
-    views = {0: 1, 1: 2, 2: 6}[config.train.tta]
+    views = TTA_VIEWS[config.train.tta]
     # timed cold, as a run's final evaluation is: its first batches pay for the new shapes
     eval_seconds = _seconds(device, lambda: trainer.evaluate(val_loader, tta=config.train.tta))
     return Timing(step_seconds=step_seconds, image_view_seconds=eval_seconds / (eval_images * views),

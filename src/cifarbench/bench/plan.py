@@ -28,6 +28,7 @@ from cifarbench.bench.frontier import Point, load_frontier
 from cifarbench.config import RunConfig, get_path, merge
 from cifarbench.data.prepare import load_configured_dataset
 from cifarbench.errors import ConfigError
+from cifarbench.eval.tta import VIEWS as TTA_VIEWS
 from cifarbench.train.callbacks import TimeLimit
 from cifarbench.train.recipes import resolve_config
 
@@ -82,7 +83,7 @@ class Plan:
         if self.goal != "budget":
             return None
         s, timing = self.chosen.seconds, self.chosen.timing
-        views = {0: 1, 1: 2, 2: 6}[self.config.train.tta]
+        views = TTA_VIEWS[self.config.train.tta]
         reserve = max(s["evaluation"], self.test_images * (views + 1) * timing.eval_reserve_per_view) * EVAL_MARGIN
         return max(0.0, self.value - self.calibration_seconds - reserve - s["fixed"] - 1.5 * timing.step_seconds)
 
@@ -162,14 +163,13 @@ def make_plan(layers: dict, *, budget_s: float | None = None, target: float | No
     test_images = len(ds.test) if probe.data.test_subset is None else min(len(ds.test), probe.data.test_subset)
     candidates = candidates_of(points) or [Candidate(DEFAULT_SCHEDULE["recipe"], DEFAULT_SCHEDULE["model"]["name"], [])]
     calibration_seconds = 0.0
-    for c in candidates:
-        config = _config_of(c, layers, 1.0)
+    configs = [_config_of(c, layers, 1.0) for c in candidates]
+    for c, config in zip(candidates, configs):
         c.timing = timer(config, ds.shape, ds.num_classes)
         calibration_seconds += c.timing.seconds
     left = None if budget_s is None else (budget_s - calibration_seconds) * BUDGET_SHARE
-    for c in candidates:
-        config = _config_of(c, layers, 1.0)
-        views = {0: 1, 1: 2, 2: 6}[config.train.tta]
+    for c, config in zip(candidates, configs):
+        views = TTA_VIEWS[config.train.tta]
         seconds = lambda e, c=c, b=config.train.batch_size, v=views: predicted_seconds(  # noqa: E731
             c.timing, e, train_images, test_images, b, v)
         low, high = (c.points[0].epochs, c.points[-1].epochs) if c.points else DEFAULT_EPOCHS
@@ -291,7 +291,7 @@ def run_plan(plan: Plan, *, quiet: bool = False, argv: list[str] | None = None):
 def observed_timing(plan: Plan, log: dict) -> Timing:
     """The figures the run actually ran at: its training seconds per step (tricks and callbacks
     included) and its evaluations' seconds per image view (the last validation and the final one)."""
-    views = {0: 1, 1: 2, 2: 6}[plan.config.train.tta]
+    views = TTA_VIEWS[plan.config.train.tta]
     init = plan.chosen.timing.init_seconds
     steps = max(1, log["steps"])
     evaluated = plan.test_images * (views + 1)
