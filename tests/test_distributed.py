@@ -12,12 +12,11 @@ import json
 from pathlib import Path
 
 import pytest
+import threads_probe
 import torch
 import yaml
 from conftest import torchrun
 from test_reliability import SignalAtStep
-
-import threads_probe
 
 from cifarbench.api import train
 from cifarbench.checkpoints import load_checkpoint

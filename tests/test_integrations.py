@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 import threads_probe
+import torch
 from conftest import FASHION_DIR, needs_fashion, torchrun
 
 from cifarbench import cli
@@ -317,8 +317,9 @@ def test_torchrun_processes_take_their_share_of_the_seeds(tmp_path):
 
 def test_every_logger_name_the_config_accepts_has_a_logger():
     """Each name is a RunLogger of that name, and the extra it tells users to install exists."""
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     from cifarbench.config import LOGGER_NAMES
     from cifarbench.loggers.base import RunLogger

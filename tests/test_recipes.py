@@ -8,7 +8,6 @@ import math
 from pathlib import Path
 
 import pytest
-
 import torch
 
 from cifarbench.api import train

@@ -16,10 +16,10 @@ import sys
 import time
 from pathlib import Path
 
+import held_run
 import pytest
 import torch
 import yaml
-import held_run
 from conftest import HANG_GUARD_SECONDS, synthetic_config
 
 from cifarbench.api import resume, train

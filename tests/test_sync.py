@@ -27,7 +27,6 @@ from cifarbench.devices import HostCopy
 from cifarbench.train.callbacks import Callback
 from cifarbench.train.recipes import resolve_config
 
-
 aten = torch.ops.aten
 DATA_DEPENDENT_SIZE = {aten.nonzero.default, aten.masked_select.default, aten._unique2.default, aten._unique.default,
                        aten.unique_dim.default, aten.unique_consecutive.default, aten.argwhere.default,

@@ -6,9 +6,9 @@ from __future__ import annotations
 import glob
 import json
 import os
+import shutil
 import signal
 import socket
-import shutil
 import subprocess
 import sys
 import tempfile

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from cifarbench.cli.parser import comma_list
 from cifarbench.errors import UserError
 

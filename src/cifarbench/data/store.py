@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cifarbench.data.custom import Options, is_custom, load_custom
 from cifarbench.data.dataset import ImageDataset, Split, channel_stats
 from cifarbench.data.download import cache_root, ensure_files, find_raw_copy
-from cifarbench.data.custom import Options, is_custom, load_custom
 from cifarbench.data.locking import LOCK_NAME, cache_lock  # noqa: F401  (LOCK_NAME: tests read it here)
 from cifarbench.data.registry import DATASETS, DatasetSpec, get_spec
 from cifarbench.errors import DataError
