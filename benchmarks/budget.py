@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 
 from cifarbench.bench.results import print_table, summarise, write_result
+from cifarbench.devices import cpu_class
 
 UTILISATION = 0.85  # the floor: a plan that leaves more unused has left accuracy on the table
 
@@ -94,11 +95,7 @@ def main() -> None:
     print_table(f"planned runs on {args.dataset}", ["goal", "plan", "test accuracy (min-max)",
                                                     "used s (min-max)", "within budget", ">= 85% used",
                                                     "1st calibration s", "runs"], rows)
-    from cifarbench.fingerprint import fingerprint
-
-    isa = fingerprint().get("cpu_isa") or []
-    cpu = "amx" if "amx_bf16" in isa else "avx512-bf16" if "avx512_bf16" in isa else "avx2"
-    path = write_result(Path("benchmarks/results") / f"budget-{args.dataset}-{cpu}.json", "budget",
+    path = write_result(Path("benchmarks/results") / f"budget-{args.dataset}-{cpu_class()}.json", "budget",
                         {"dataset": args.dataset, "seeds": args.seeds, "fresh_calibration": args.fresh_calibration,
                          "goals": results})
     print(f"JSON: {path}")

@@ -113,6 +113,38 @@ def test_tta_level_2_averages_six_views():
     assert torch.equal(tta_logits(Probe(), x, 1), 0.5 * f(x) + 0.5 * f(x.flip(-1)))
 
 
+def test_selective_tta_gives_the_extra_views_only_to_the_least_confident_share():
+    from cifarbench.eval.tta import tta_views, views_per_image
+
+    class Probe(torch.nn.Module):
+        """Logits from the image's mean and its top-left pixel: confident for images 0 and 2, a
+        near tie for images 1 and 3, and changed by a shift, so the views change an image's logits."""
+        def __init__(self):
+            super().__init__()
+            self.batches = []
+
+        def forward(self, x):
+            self.batches.append(len(x))
+            m = x[:, 0].mean(dim=(1, 2)) + x[:, 0, 0, 0]
+            return torch.stack([m, -m], 1)
+
+    x = torch.zeros(4, 1, 4, 4)
+    x[0] += 5.0
+    x[2] -= 4.0
+    x[1, 0, 0, 0], x[3, 0, 0, 0] = 0.01, -0.02
+    full, given = tta_views(Probe(), x, 2)
+    assert given == 4
+    probe = Probe()
+    selective, given = tta_views(probe, x, 2, share=0.5)
+    assert given == 2 and probe.batches == [4, 2, 2, 2, 2, 2]  # the plain view of all, five more of two
+    plain = Probe()(x)
+    assert torch.equal(selective[[0, 2]], plain[[0, 2]])  # the confident images keep their plain logits
+    assert torch.allclose(selective[[1, 3]], full[[1, 3]])  # the unsure ones get exactly the full TTA's
+    assert not torch.allclose(full[[1, 3]], plain[[1, 3]])  # (which differs from their plain view)
+    assert torch.equal(tta_views(Probe(), x, 2, share=1.0)[0], full)
+    assert views_per_image(2, 0.5) == 3.5 and views_per_image(2) == 6 and views_per_image(0, 0.5) == 1
+
+
 def test_lookahead_state_survives_resume(tmp_path):
     from cifarbench.train.callbacks import Callback
 

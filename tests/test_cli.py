@@ -87,7 +87,7 @@ def test_info_and_lists(capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["train", "--model", "resnet19"], "model.name 'resnet19' is not one of airbench-small, airbench-tiny, airbench94"),
+    (["train", "--model", "resnet19"], "model.name 'resnet19' is not one of airbench-small, airbench-tiny, airbench-tiny-muon, airbench94"),
     (["train", "--recipe", "fastest"], "unknown recipe 'fastest'; known recipes: tutorial"),
     (["train", "--recipe", "fashion93"], "recipe 'fashion93' is now 'fashion-avx2-50s' (it did not reach"),
     (["train", "--dataset", "imagenet"], "data.dataset 'imagenet' is not one of cifar10, cifar100"),
@@ -97,6 +97,7 @@ def test_info_and_lists(capsys):
     (["train", "--lr", "-0.1"], "optim.lr -0.1 must be positive"),
     (["train", "--epochs", "many"], "argument --epochs/--train.epochs: train.epochs 'many' must be a number"),
     (["train", "--device", "tpu"], "train.device 'tpu' is not one of auto, cpu, cuda, mps"),
+    (["train", "--tta-share", "1.5"], "train.tta_share 1.5 must be a share in (0, 1], or null (every image)"),
     (["train", "--set", "optim.lr"], "--set 'optim.lr' must look like section.field=value"),
     (["train", "--set", "optim.learning_rate=1"], "unknown config key 'optim.learning_rate'"),
     (["list", "gpus"], "argument what: invalid choice: 'gpus'"),

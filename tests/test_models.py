@@ -94,6 +94,7 @@ PARAMETERS = {
     "airbench96": airbench((128, 384, 512), residual=True),
     "airbench-small": airbench((32, 64, 128)),
     "airbench-tiny": airbench((16, 32, 64)),
+    "airbench-tiny-muon": airbench((16, 32, 64)),  # airbench-tiny with the Muon head's scale and init
 }
 
 # Published facts, not derived: the counts of the reference nets built from the airbench package
@@ -141,7 +142,7 @@ def test_forward_backward(name, shape, classes):
 
 
 def test_unknown_model_lists_the_known_ones():
-    with pytest.raises(ConfigError, match="unknown model 'resnet19'; known models: airbench-small, airbench-tiny, airbench94"):
+    with pytest.raises(ConfigError, match="unknown model 'resnet19'; known models: airbench-small, airbench-tiny, airbench-tiny-muon, airbench94"):
         build_model("resnet19")
 
 

@@ -145,6 +145,8 @@ def _run(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held: c
     run_seconds = time.perf_counter() - in_memory  # build, init, training, validations, final evaluation
     metrics = classification_metrics(last.logits.numpy(), last.labels.numpy(), data.dataset.classes)
     metrics.update(split=data.final, loss=last.loss, tta_level=config.train.tta)
+    if config.train.tta and config.train.tta_share is not None:
+        metrics["tta_extra_view_share"] = last.extra_view_share
     run.write_json(RunDir.METRICS, metrics)
     run.write_json(RunDir.HISTORY, state.history)
     run.write_text(RunDir.REPORT, classification_report(metrics))
@@ -241,7 +243,7 @@ def check_compatible(checkpoint: dict, config: RunConfig, data: PreparedData) ->
 
 
 # The fields `evaluate` takes from the command line; the rest of the config is the checkpoint's.
-EVALUATION_FIELDS = ("data.", "train.device", "train.tta", "train.eval_batch_size")
+EVALUATION_FIELDS = ("data.", "train.device", "train.tta", "train.eval_batch_size")  # "train.tta" takes tta_share
 
 
 def evaluate(source: str | Path, asked: dict | None = None) -> dict:
@@ -252,11 +254,11 @@ def evaluate(source: str | Path, asked: dict | None = None) -> dict:
     for path, _, _ in schema_fields():
         if get_path(asked, path) is not None and not path.startswith(EVALUATION_FIELDS):
             raise UserError(f"{path} does not apply to evaluating a trained model (the checkpoint fixes it); "
-                            f"eval takes data.*, train.device, train.tta and train.eval_batch_size")
+                            f"eval takes data.*, train.device, train.tta, train.tta_share and train.eval_batch_size")
     loaded = load_model(source, get_path(asked, "train.device", "auto"))
     values = merge(loaded.config.to_dict(), asked)
     values["data"]["val_split"] = 0.0  # the whole test split, whatever the run validated on
     config = RunConfig.from_dict(values)
     test = test_split_of(config, load_configured_dataset(config, quiet=True))
     return evaluate_loaded(loaded, test.images, test.labels, tta=config.train.tta,
-                           batch_size=config.train.eval_batch_size)
+                           batch_size=config.train.eval_batch_size, tta_share=config.train.tta_share)

@@ -298,6 +298,9 @@ class TrainConfig:
     eval_every: int = opt(1, "epochs between validations (the last epoch is always validated)")
     tta: int = opt(0, "test-time augmentation of the final evaluation: 0 none, 1 mirror, 2 mirror and 1-pixel "
                       "translations", flags=Flag("--tta"), choices=TTA_LEVELS, trick="TTA")
+    tta_share: float | None = opt(None, "selective TTA: the views past the plain one only for this share of each "
+                                        "evaluation batch, its least confident images (null: every image)",
+                                  flags=Flag("--tta-share", metavar="SHARE"), trick="selective TTA")
     drop_last: bool = opt(False, "drop the last, smaller training batch of each epoch")
     plots: bool = opt(True, "draw curves, per-class bars and confusion matrices into the run directory "
                             "(`cifarbench plot RUN_DIR` draws them later)", flags=Flag("--no-plots", value=False))
@@ -324,6 +327,8 @@ class TrainConfig:
             raise ConfigError(f"train.loggers {self.loggers!r} must be a list of distinct names from "
                               f"{', '.join(LOGGER_NAMES)}")
         check_choices(self, "train")
+        if self.tta_share is not None and not 0 < self.tta_share <= 1:
+            raise ConfigError(f"train.tta_share {self.tta_share} must be a share in (0, 1], or null (every image)")
         if self.checkpoint_every < 0:
             raise ConfigError(f"train.checkpoint_every {self.checkpoint_every} must be >= 0 (0 = only at the end)")
         if self.checkpoint_every_steps < 0:

@@ -73,6 +73,17 @@ def cpu_speed_isa() -> list[str]:
     return [name for name in SPEED_ISA if name in cpu_flags()]
 
 
+def cpu_class() -> str:
+    """The CPU class a speed figure belongs to, for results files' names: amx, avx512-bf16 or avx2
+    (and "other" below that). Figures of one class do not carry over to another."""
+    flags = cpu_flags()
+    if "amx_bf16" in flags:
+        return "amx"
+    if "avx512_bf16" in flags:
+        return "avx512-bf16"
+    return "avx2" if "avx2" in flags else "other"
+
+
 def cpu_supports_fast_bf16() -> bool:
     """True where the CPU has native bf16 matmul (AVX512-BF16 or AMX), so autocast pays off."""
     return any(flag in cpu_flags() for flag in NATIVE_BF16_ISA)

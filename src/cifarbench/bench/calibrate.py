@@ -39,7 +39,7 @@ from cifarbench.devices import (
     resolve_precision,
     synchronize,
 )
-from cifarbench.eval.tta import VIEWS as TTA_VIEWS
+from cifarbench.eval.tta import views_per_image
 from cifarbench.files import atomic_write_json
 from cifarbench.fingerprint import fingerprint
 from cifarbench.models.configured import build_configured_model
@@ -196,9 +196,10 @@ def measure(config: RunConfig, shape: tuple[int, int, int], num_classes: int) ->
     while len(times) < TIMED_STEPS and (len(times) < MIN_TIMED_STEPS or sum(times) < TIMED_SECONDS):
         times.append(_seconds(device, lambda: trainer.train_step(*next(batches))))
     step_seconds = statistics.median(times)
-    views = TTA_VIEWS[config.train.tta]
+    views = views_per_image(config.train.tta, config.train.tta_share)
     # timed cold, as a run's final evaluation is: its first batches pay for the new shapes
-    eval_seconds = _seconds(device, lambda: trainer.evaluate(val_loader, tta=config.train.tta))
+    eval_seconds = _seconds(device, lambda: trainer.evaluate(val_loader, tta=config.train.tta,
+                                                               tta_share=config.train.tta_share))
     return Timing(step_seconds=step_seconds, image_view_seconds=eval_seconds / (eval_images * views),
                   init_seconds=init_seconds)
 

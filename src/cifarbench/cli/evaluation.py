@@ -14,7 +14,7 @@ def register(sub) -> None:
                        description="Evaluate a trained model on the test split of its dataset (or of another "
                                    "dataset with the same classes): per-class precision, recall, F1 and the most "
                                    "confused pairs. The checkpoint fixes the model and how it was trained; the "
-                                   "options change the data section, train.device, train.tta and "
+                                   "options change the data section, train.device, train.tta (and tta_share) and "
                                    "train.eval_batch_size, and refuse the others.")
     p.add_argument("checkpoint", metavar="RUN_DIR|CHECKPOINT")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")

@@ -57,7 +57,7 @@ def model_from_checkpoint(ckpt: dict, path: str | Path, device: str = "auto") ->
 
 
 def evaluate_loaded(loaded: LoadedModel, images: torch.Tensor, labels: torch.Tensor, tta: int = 0,
-                    batch_size: int = 1000) -> dict:
+                    batch_size: int = 1000, tta_share: float | None = None) -> dict:
     if images.shape[1:] != torch.Size(loaded.shape):
         raise CheckpointError(f"the checkpoint's model takes {tuple(loaded.shape)} images, the data has "
                               f"{tuple(images.shape[1:])}")
@@ -66,9 +66,11 @@ def evaluate_loaded(loaded: LoadedModel, images: torch.Tensor, labels: torch.Ten
                               f"{len(loaded.classes)} classes")
     loader = DeviceLoader(Split(images, labels), loaded.mean, loaded.std, batch_size, loaded.device, shuffle=False)
     amp = resolve_precision(loaded.config.train.precision, loaded.device).inference_dtype()
-    result = evaluate(loaded.model, loader.batches(), tta, lambda: autocast(loaded.device, amp))
+    result = evaluate(loaded.model, loader.batches(), tta, lambda: autocast(loaded.device, amp), tta_share)
     metrics = classification_metrics(result.logits.numpy(), labels.numpy(), loaded.classes)
     metrics["loss"] = result.loss
+    if tta and tta_share is not None:
+        metrics["tta_extra_view_share"] = result.extra_view_share
     return metrics
 
 

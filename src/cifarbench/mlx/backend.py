@@ -291,12 +291,13 @@ class MlxBackend(Backend):
         self.mx.eval(out)
         return torch.from_numpy(np.array(out, dtype=np.float32))
 
-    def evaluate(self, loader, tta: int = 0):
+    def evaluate(self, loader, tta: int = 0, tta_share: float | None = None):
         self.model.eval()
         try:
-            return evaluate(self.forward, loader.batches(), tta)
+            return evaluate(self.forward, loader.batches(), tta, tta_share=tta_share)
         finally:
             self.model.train()
 
     def evaluate_final(self, data):
-        return self.evaluate(final_loader(self.config, data, torch.device("cpu")), self.config.train.tta)
+        t = self.config.train
+        return self.evaluate(final_loader(self.config, data, torch.device("cpu")), t.tta, t.tta_share)

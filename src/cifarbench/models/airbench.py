@@ -171,3 +171,11 @@ def airbench_small(num_classes: int, in_channels: int, image_size: int) -> Airbe
 @register("airbench-tiny", source="cifarbench: airbench94's design at widths 16/32/64, for CPUs")
 def airbench_tiny(num_classes: int, in_channels: int, image_size: int) -> Airbench:
     return Airbench(num_classes, in_channels, widths=(16, 32, 64), bn_momentum=0.6)
+
+
+@register("airbench-tiny-muon", source="cifarbench: airbench-tiny with airbench94_muon's head, for the Muon recipe")
+def airbench_tiny_muon(num_classes: int, in_channels: int, image_size: int) -> Airbench:
+    # the Muon recipe's lrs are set for its head (logits / last width, weights at std 1): airbench-tiny's
+    # airbench94 head (logits / 9) diverges under them in the first epoch
+    return Airbench(num_classes, in_channels, widths=(16, 32, 64), bn_momentum=0.6, scale=1 / 64, head_std=1.0,
+                    zero_whiten_bias=False)

@@ -193,7 +193,8 @@ class TorchBackend(Backend):
         trainer.state.train_seconds += trainer.stopwatch.stop()
 
     def evaluate_final(self, data):
-        return self.trainer.evaluate(final_loader(self.config, data, self.device), tta=self.config.train.tta)
+        t = self.config.train
+        return self.trainer.evaluate(final_loader(self.config, data, self.device), tta=t.tta, tta_share=t.tta_share)
 
     def synchronize(self):
         synchronize(self.device)

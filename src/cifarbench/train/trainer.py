@@ -333,11 +333,11 @@ class Trainer:
         self.state.epoch = epoch + 1
         return record
 
-    def evaluate(self, loader: DeviceLoader, tta: int = 0) -> Evaluation:
+    def evaluate(self, loader: DeviceLoader, tta: int = 0, tta_share: float | None = None) -> Evaluation:
         """The model in eval mode on every batch of `loader` (left in eval mode)."""
         self.model.eval()
         return evaluate(lambda x: self.eval_forward(self.cast(x)), loader.batches(), tta,
-                        lambda: self.precision.context(self.device))
+                        lambda: self.precision.context(self.device), tta_share)
 
     def cast(self, inputs: torch.Tensor) -> torch.Tensor:
         """A normalised fp32 batch in the dtype the weights are kept in (a no-op but in pure modes)."""
