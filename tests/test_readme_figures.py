@@ -47,6 +47,10 @@ def _frameworks(name: str) -> dict:
     return next(f for f in results("frameworks-cpu-small-resnet.json")["frameworks"] if f["framework"] == name)
 
 
+def _budget(goal: str) -> dict:
+    return next(g for g in results("budget-fashion-mnist-avx512-bf16.json")["goals"] if g["goal"] == goal)
+
+
 def _levers(variant: str) -> dict:
     return results("levers-fashion-mnist-avx512-bf16.json")["results"][variant]["summary"]
 
@@ -72,6 +76,11 @@ PROSE = [  # (what the README says, the same figure rendered from its JSON)
     ("MLX 0.32.4 (its Linux CPU backend): {} images/s, {} s/epoch (first epoch {} s", lambda: (
         f"{_frameworks('mlx')['images_per_second']:.1f}", f"{_frameworks('mlx')['epoch_seconds']:.0f}",
         f"{_frameworks('mlx')['first_epoch_seconds']:.0f}")),
+    ("`--budget-s 60` reached\n{} test on average in {} s, kept the budget in {} of 5 runs and used at\nleast 85% of it in {} of 5",
+     lambda: (f"{_budget('budget')['test_accuracy']['mean']:.2%}", f"{_budget('budget')['used_seconds']['mean']:.1f}",
+              str(_budget('budget')['within_budget']), str(_budget('budget')['at_least_85_percent']))),
+    ("`--target 0.93` reached\n{} test in {} s (3 seeds)", lambda: (
+        f"{_budget('target')['test_accuracy']['mean']:.2%}", f"{_budget('target')['used_seconds']['mean']:.1f}")),
     ("at a share of\n  0.25 (base: {} both ways), for {} s instead of {} s", lambda: (
         f"{_levers('base')['full TTA']['accuracy']['mean']:.2%}",
         f"{_levers('base')['selective 0.25']['seconds']['mean']:.2f}",
