@@ -125,3 +125,18 @@ def test_cutout_zeroes_exactly_one_square_per_image():
     assert torch.all(out[1, :, 5:8, 2:5] == 0) and int((out[1] == 0).sum()) == 27
     dl = loader(split(), augment=Augment(cutout=4), shuffle=False)
     assert next(dl.epoch(0))[0].shape == (16, 3, 8, 8)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_images_decoded_as_nhwc_get_nchw_strides_and_train_batches_too(channels):
+    """A 1-channel NHWC array permuted to NCHW keeps a channel stride of 1; torch calls it
+    contiguous, but convolutions read it as channels_last and compute differently (an own-PNG run
+    and the same arrays trained to different losses on an AVX2 CPU). A Split gives every source
+    NCHW's own strides, and so every batch the loader makes from it."""
+    nhwc = torch.randint(0, 256, (32, 8, 8, channels), dtype=torch.uint8)
+    s = Split(nhwc.permute(0, 3, 1, 2), torch.arange(32) % 10)
+    assert s.images.stride() == (channels * 64, 64, 8, 1)
+    assert torch.equal(s.images, nhwc.permute(0, 3, 1, 2))
+    for shuffle in (True, False):
+        x, _ = next(loader(s, shuffle=shuffle).epoch(0))
+        assert x.stride() == (channels * 64, 64, 8, 1)

@@ -15,14 +15,27 @@ from cifarbench.errors import DataError
 
 @dataclass
 class Split:
-    images: torch.Tensor  # (N, C, H, W) uint8
+    images: torch.Tensor  # (N, C, H, W) uint8, with NCHW's own strides
     labels: torch.Tensor  # (N,) int64
+
+    def __post_init__(self):
+        # Images decoded as NHWC and permuted keep a channel stride of 1 when C is 1, and torch calls
+        # that contiguous, yet convolution kernels read those strides as channels_last and pick
+        # another algorithm: the same pixels then train to different losses (seen on an AVX2 CPU,
+        # own PNGs against the same arrays). One layout for every source keeps runs comparable.
+        if self.images.dim() == 4 and self.images.stride() != _nchw_strides(self.images.shape):
+            self.images = self.images.clone(memory_format=torch.contiguous_format)
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def take(self, index: torch.Tensor | slice) -> "Split":
         return Split(self.images[index], self.labels[index])
+
+
+def _nchw_strides(shape: torch.Size) -> tuple[int, ...]:
+    n, c, h, w = shape
+    return (c * h * w, h * w, w, 1)
 
 
 @dataclass
