@@ -292,3 +292,43 @@ def test_train_and_export_on_a_csv_and_on_arrays(form, tmp_path, capsys):
                 else "holds 32x32 images, used as stored: data.image_size 8 does not apply")
     assert expected in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "small").exists()
+
+
+def test_tune_ablate_and_mlx_take_your_own_images(tmp_path, capsys):
+    """The commands past train on a folder of images: a tune study whose trials train on a
+    validation part of the folder's training images (the test split sealed) and whose best.yaml
+    names the folder, an ablation row per trick, and an MLX run reporting the folder's classes."""
+    pytest.importorskip("optuna", reason="the [tune] extra (optuna) is not installed")
+    pytest.importorskip("mlx.core", reason="the [mlx] extra is not installed")
+    import yaml
+
+    from cifarbench.cli import main
+
+    d = tmp_path / "sprites"
+    write_images(d, classes=("ship", "frog", "bird"), n=12, size=(16, 16), mode="L")
+    tiny = ["--dataset", f"folder:{d}", "--model", "airbench-tiny", "--batch-size", "8", "--set",
+            "train.eval_batch_size=16", "--set", "train.channels_last=false", "--device", "cpu", "--quiet"]
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump({"optim.lr": {"low": 1.0, "high": 8.0, "log": True}, "train.epochs": [1]}))
+    assert main(["tune", "--recipe", "airbench94", *tiny, "--space", str(space), "--trials", "2",
+                 "--runs-dir", str(tmp_path / "tune")]) == 0
+    (study,) = (tmp_path / "tune").iterdir()
+    trials = json.loads((study / "trials.json").read_text())["trials"]
+    assert len(trials) == 2 and all(t["val_accuracy"] is not None for t in trials)
+    assert yaml.safe_load((study / "best.yaml").read_text())["data"]["dataset"] == f"folder:{d}"
+    trial_log = json.loads(next((study / "trials").rglob("run_log.json")).read_text())
+    assert trial_log["dataset"] == "folder-sprites" and "test_accuracy" not in trial_log
+
+    assert main(["ablate", "--recipe", "airbench94", *tiny, "--epochs", "1", "--seeds", "1",
+                 "--runs-dir", str(tmp_path / "ablate")]) == 0
+    (folder,) = (tmp_path / "ablate").iterdir()
+    result = json.loads((folder / "bench.json").read_text())
+    assert len(result["rows"]) == len(result["tricks"]) + 1 and len(result["tricks"]) > 3
+
+    assert main(["train", "--dataset", f"folder:{d}", "--recipe", "small-resnet-adamw", "--framework", "mlx",
+                 "--epochs", "1", "--batch-size", "8", "--device", "cpu", "--quiet", "--no-plots",
+                 "--runs-dir", str(tmp_path / "mlx")]) == 0
+    (run_dir,) = (tmp_path / "mlx").iterdir()
+    log = json.loads((run_dir / "run_log.json").read_text())
+    assert log["framework"] == "mlx" and set(log["per_class_accuracy"]) == {"ship", "frog", "bird"}
+    assert "ship" in (run_dir / "classification_report.txt").read_text()

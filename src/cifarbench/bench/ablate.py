@@ -23,6 +23,7 @@ from cifarbench.api import train
 from cifarbench.bench.repeat import timed_seconds
 from cifarbench.bench.results import print_table, publish, summarise
 from cifarbench.config import merge, schema_fields
+from cifarbench.data.custom import folder_label
 from cifarbench.errors import ConfigError
 from cifarbench.files import new_folder
 from cifarbench.models.airbench import has_identity_init
@@ -126,7 +127,7 @@ def ablate(recipe: str, base: dict | None = None, *, mode: str = "leave-one-out"
         raise ConfigError(f"recipe {recipe!r} has none of the known tricks (model: whitening init, identity init; "
                           f"recipe: {', '.join(k.name for k in KNOBS)})")
     plan = ablation_rows(tricks, mode)
-    folder = new_folder(Path(runs_dir), f"ablate-{recipe}-{config.data.dataset}")
+    folder = new_folder(Path(runs_dir), f"ablate-{recipe}-{folder_label(config.data.dataset)}")
     rows = []
     for label, layer in plan:
         runs = []

@@ -30,6 +30,7 @@ import torch
 from cifarbench.api import RunResult, train
 from cifarbench.bench.results import summarise
 from cifarbench.config import RunConfig
+from cifarbench.data.custom import folder_label
 from cifarbench.devices import core_blocks, pin_to_cores
 from cifarbench.errors import ConfigError
 from cifarbench.files import atomic_write_json, atomic_write_text, new_folder
@@ -72,7 +73,7 @@ def train_repeated(config: RunConfig, runs: int, *, quiet: bool = False, argv=No
         if jobs != 1:
             raise ConfigError("--jobs starts processes of its own; under torchrun the processes are torchrun's")
         return _under_torchrun(config, seeds, quiet, argv)
-    folder = new_folder(Path(config.runs_dir), f"{config.data.dataset}-{config.model.name}-x{runs}")
+    folder = new_folder(Path(config.runs_dir), f"{folder_label(config.data.dataset)}-{config.model.name}-x{runs}")
     if jobs == 1:
         results = [train(seeded(config, folder, seed), quiet=quiet, argv=argv) for seed in seeds]
         records = [run_record(r) for r in results]
@@ -133,8 +134,8 @@ def _under_torchrun(config: RunConfig, seeds: list[int], quiet: bool, argv) -> R
         raise ConfigError(f"{world} torchrun processes for {len(seeds)} runs: give --runs at least {world}")
     distributed.init_process_group("gloo")  # to agree on the folder and gather the records, never for gradients
     try:
-        box = [str(new_folder(Path(config.runs_dir), f"{config.data.dataset}-{config.model.name}-x{len(seeds)}"))
-               if rank == 0 else None]
+        name = f"{folder_label(config.data.dataset)}-{config.model.name}-x{len(seeds)}"
+        box = [str(new_folder(Path(config.runs_dir), name)) if rank == 0 else None]
         dist.broadcast_object_list(box, src=0)
         folder = Path(box[0])
         pin_to_cores(core_blocks(local_world, config.train.threads)[local_rank])

@@ -50,6 +50,7 @@ from cifarbench.api import train
 from cifarbench.bench.repeat import timed_seconds
 from cifarbench.bench.space import Param, as_config_layer
 from cifarbench.console import CONSOLE
+from cifarbench.data.custom import folder_label
 from cifarbench.devices import core_blocks, pin_to_cores
 from cifarbench.errors import ConfigError, RunStopped, UserError
 from cifarbench.train.callbacks import TimeLimit
@@ -118,7 +119,7 @@ class TuneRequest:
 
     def study_name(self) -> str:
         config = self.base_config
-        return self.study or f"{config.recipe}-{config.data.dataset}"
+        return self.study or f"{config.recipe}-{folder_label(config.data.dataset)}"
 
     def folder(self) -> Path:
         return Path(self.runs_dir) / f"tune-{self.study_name()}"

@@ -49,6 +49,15 @@ def is_custom(name: str) -> bool:
     return ":" in name and name.split(":", 1)[0] in SOURCES
 
 
+def folder_label(dataset: str) -> str:
+    """A dataset's name as it may stand in a file or folder name: `folder:~/data/sprites` is
+    `folder-sprites` (its path would nest folders); a built-in name is itself."""
+    if not is_custom(dataset):
+        return dataset
+    kind, _, where = dataset.partition(":")
+    return f"{kind}-{Path(where).stem or 'data'}"
+
+
 @dataclass(frozen=True)
 class Options:
     """What the data section says of a custom source (config.DataConfig's fields)."""
@@ -328,9 +337,8 @@ def _dataset(name: str, cache: dict, location: str) -> ImageDataset:
     mean, std = channel_stats(cache["train_images"])
     counts = {split: {c: int((cache[f"{split}_labels"] == k).sum()) for k, c in enumerate(cache["classes"])}
               for split in ("train", "test")}
-    kind, _, where = name.partition(":")
     return ImageDataset(
-        name=f"{kind}-{Path(where).stem or 'data'}", classes=list(cache["classes"]),
+        name=folder_label(name), classes=list(cache["classes"]),
         train=Split(cache["train_images"], cache["train_labels"]), test=Split(cache["test_images"], cache["test_labels"]),
         mean=mean, std=std, location=location,
         files=[{"source": cache["source"], "digest": cache["digest"], "images_per_class": counts,
