@@ -117,7 +117,8 @@ def _list_folder(root: Path, options: Options) -> Listing:
         for cls in found:
             files = sorted(f for f in (base / cls).rglob("*") if f.is_file() and not f.name.startswith("."))
             images = [f for f in files if f.suffix.lower() in IMAGE_SUFFIXES]
-            bad += [f"{f} (not an image file: {f.suffix or 'no suffix'})" for f in files if f not in images]
+            bad += [f"{f} (not an image file: {f.suffix or 'no suffix'})" for f in files
+                    if f.suffix.lower() not in IMAGE_SUFFIXES]
             if not images:
                 raise DataError(f"class folder {base / cls} has no images ({', '.join(IMAGE_SUFFIXES)})")
             entries += [(f, cls, split) for f in images]
