@@ -231,6 +231,27 @@ PROSE += [
 ]
 
 
+def _own() -> dict:
+    return results("own-images-fashion-mnist-avx2.json")
+
+
+PROSE += [
+    ("two differ by seed noise only (the folder ahead by {} points on average, from {} to {}\nper seed)", lambda: (
+        f"{_own()['mean_gap'] * 100:.2f}", f"{min(_own()['gap_per_seed']) * 100:+.2f}",
+        f"{max(_own()['gap_per_seed']) * 100:+.2f}")),
+    ("Writing the PNGs took {} s; the first read (decode with Pillow, check, cache) {} s, about\n{} images/s; a "
+     "cached read {} s", lambda: (
+        f"{_own()['write_seconds']:.1f}", f"{_own()['first_read_seconds']:.1f}",
+        f"{round(70_000 / _own()['first_read_seconds'], -2):,.0f}", f"{_own()['cached_read_seconds']:.2f}")),
+]
+
+
+def test_the_pngs_are_the_same_run_as_the_built_in_tensors_in_their_order():
+    data = _own()
+    assert data["pixels_equal"] and data["same_run"] and data["within"]
+    assert "the same run, loss for loss, to the same test accuracy" in README.replace("\n", " ")
+
+
 @pytest.mark.parametrize("template, figures", PROSE, ids=[p[0][:40] for p in PROSE])
 def test_each_figure_the_prose_quotes_is_its_json(template, figures):
     assert template.format(*figures()) in README
