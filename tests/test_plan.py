@@ -53,6 +53,22 @@ def test_interpolation_is_linear_in_log_epochs_and_never_extrapolates():
     assert interpolate(points, 64)[0] == pytest.approx(0.90) and interpolate(points, 1)[0] == pytest.approx(0.80)
 
 
+def test_one_nets_points_in_two_precisions_make_one_curve_whatever_their_order():
+    """A machine without native bf16 adds its own short fp32 points below another machine's bf16
+    ones: the planner reads them as one curve (the precisions agree within seed noise, which the
+    frontier checks), and where both measured one epoch count, the precision of more points stands."""
+    from cifarbench.bench.plan import candidates_of
+
+    bf16 = [point("airbench-tiny", e, a) for e, a in ((4, 0.85), (8, 0.88), (16, 0.90))]
+    fp32 = [point("airbench-tiny", e, a, precision="fp32") for e, a in ((1, 0.70), (2, 0.80), (4, 0.84))]
+    for points in (bf16 + fp32, fp32 + bf16, fp32[::-1] + bf16[::-1]):
+        (candidate,) = candidates_of(points)
+        assert [p.epochs for p in candidate.points] == [1, 2, 4, 8, 16]
+        assert candidate.points[2].precision == "bf16"  # a tie in points: the first precision by name
+    (candidate,) = candidates_of(bf16[:2] + fp32)  # fp32 now has more points: its 4-epoch point stands
+    assert [(p.epochs, p.precision) for p in candidate.points] == [(1, "fp32"), (2, "fp32"), (4, "fp32"), (8, "bf16")]
+
+
 def test_a_budget_that_fits_the_largest_schedule_picks_the_most_accurate_net(frontier):
     plan = make_plan(DATA, budget_s=5.0, frontier=frontier, timer=timer)
     assert plan.calibration_seconds == 2 * CALIBRATION_SECONDS  # counted, both nets calibrated

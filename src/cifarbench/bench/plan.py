@@ -117,16 +117,23 @@ def interpolate(points: list[Point], epochs: float) -> tuple[float, float]:
     return only.accuracy["mean"], only.accuracy.get("std", 0.0)
 
 
-def candidates_of(points: list[Point], preferred_precision: str | None = None) -> list[Candidate]:
-    """One candidate per (recipe, net); where a net has points in several precisions, the planner
-    assumes they agree (the frontier's own check) and uses those of the most points."""
-    groups: dict[tuple[str, str], dict[str, list[Point]]] = {}
+def candidates_of(points: list[Point]) -> list[Candidate]:
+    """One candidate per (recipe, net), with every epoch count measured for it in any precision:
+    the planner assumes precisions agree (the frontier's own check, bf16 against fp32 within seed
+    noise), so a machine's own short fp32 points and another's long bf16 points make one curve.
+    Where one epoch count was measured in several precisions, the point of the precision with the
+    most points for that net stands (its curve is the smoother one), then the one of more seeds,
+    then the first precision by name: the same choice whatever order the file lists them in."""
+    groups: dict[tuple[str, str], list[Point]] = {}
     for p in points:
-        groups.setdefault((p.recipe, p.model), {}).setdefault(p.precision, []).append(p)
+        groups.setdefault((p.recipe, p.model), []).append(p)
     out = []
-    for (recipe, model), by_precision in groups.items():
-        chosen = by_precision.get(preferred_precision) or max(by_precision.values(), key=len)
-        out.append(Candidate(recipe, model, sorted(chosen, key=lambda p: p.epochs)))
+    for (recipe, model), group in groups.items():
+        per_precision = {q.precision: sum(r.precision == q.precision for r in group) for q in group}
+        by_epochs: dict[float, Point] = {}
+        for p in sorted(group, key=lambda p: (-per_precision[p.precision], -(p.accuracy.get("n") or 0), p.precision)):
+            by_epochs.setdefault(p.epochs, p)
+        out.append(Candidate(recipe, model, sorted(by_epochs.values(), key=lambda p: p.epochs)))
     return out
 
 
@@ -285,10 +292,11 @@ def plan_table(plan: Plan) -> tuple[str, list[str], list[list]]:
                    "calibration", "verdict"], [row(c) for c in ordered]
 
 
-def run_plan(plan: Plan, *, quiet: bool = False, argv: list[str] | None = None):
-    """Train the plan, guarded by its time limit; (the run's result, whether the guard stopped it)."""
+def run_plan(plan: Plan, *, quiet: bool = False, argv: list[str] | None = None, callbacks: list | None = None):
+    """Train the plan, guarded by its time limit; (the run's result, whether the guard stopped it).
+    `callbacks` join the guard (a benchmark's periodic evaluation, say)."""
     guard = TimeLimit(plan.time_limit(), every=1)
-    result = train(plan.config, quiet=quiet, argv=argv, record=plan.record(), callbacks=[guard])
+    result = train(plan.config, quiet=quiet, argv=argv, record=plan.record(), callbacks=[guard, *(callbacks or [])])
     if result.run.writable and plan.chosen.timing is not None:
         observe(plan.config, plan.shape, plan.num_classes, observed_timing(plan, result.run_log))
     return result, guard.stopped
