@@ -246,6 +246,20 @@ PROSE += [
 ]
 
 
+def _avx2(target: float) -> dict:
+    return next(g for g in results("budget-fashion-mnist-avx2.json")["goals"] if g["value"] == target)
+
+
+PROSE += [
+    ("is kept** ({} s and {} s on average, {} s and {} s at most), **the accuracy is not**:\n{} and {} test",
+     lambda: (f"{_avx2(0.93)['used_seconds']['mean']:.1f}", f"{_avx2(0.94)['used_seconds']['mean']:.1f}",
+              f"{_avx2(0.93)['used_seconds']['max']:.1f}", f"{_avx2(0.94)['used_seconds']['max']:.1f}",
+              f"{_avx2(0.93)['test_accuracy']['mean']:.2%}", f"{_avx2(0.94)['test_accuracy']['mean']:.2%}")),
+    ("the first of 0.93 ({} s) shared the CPU", lambda: (f"{_avx2(0.93)['runs'][0]['used_seconds']:.1f}",)),
+    ("chose airbench-tiny for {} epochs over airbench-small", lambda: (f"{_avx2(0.94)['runs'][0]['epochs']:g}",)),
+]
+
+
 def test_the_pngs_are_the_same_run_as_the_built_in_tensors_in_their_order():
     data = _own()
     assert data["pixels_equal"] and data["same_run"] and data["within"]
