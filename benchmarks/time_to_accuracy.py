@@ -40,7 +40,7 @@ BASELINE = "cnn-adam"
 FIXED = {  # label: (recipe, overrides)
     "fashion-avx2-50s": ("fashion-avx2-50s", {}),
     "fashion-avx2-160s": ("fashion-avx2-160s", {}),
-    "airbench94 on airbench-tiny, 8 epochs": ("airbench94", {"model": {"name": "airbench-tiny"},
+    "airbench94 on airbench-tiny (8 epochs)": ("airbench94", {"model": {"name": "airbench-tiny"},
                                                              "train": {"epochs": 8}}),
     BASELINE: (BASELINE, {}),
 }
