@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cifarbench import devices
-from cifarbench.fingerprint import fingerprint
+from cifarbench.fingerprint import cpu_id, fingerprint
 
 
 def test_fingerprint_records_the_cpu_instruction_sets_and_native_bf16():
@@ -30,3 +30,38 @@ def test_cpu_flags_are_read_from_the_flags_line(monkeypatch, tmp_path):
         assert devices.cpu_supports_fast_bf16()
     finally:
         devices.cpu_flags.cache_clear()
+
+
+ZEN1 = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 23
+model\t\t: 1
+model name\t: AMD EPYC
+stepping\t: 2
+
+processor\t: 1
+vendor_id\t: AuthenticAMD
+cpu family\t: 23
+"""
+
+
+def test_two_cpus_of_one_model_name_are_told_apart_by_family_and_model():
+    zen3 = ZEN1.replace("cpu family\t: 23\nmodel\t\t: 1", "cpu family\t: 25\nmodel\t\t: 1")
+    assert cpu_id(ZEN1) == "AuthenticAMD cpu family 23 model 1 stepping 2"
+    assert cpu_id(zen3) == "AuthenticAMD cpu family 25 model 1 stepping 2"
+    assert cpu_id("Hardware\t: some board\n") is None  # an ARM board's cpuinfo has none of them
+    assert "cpu_id" in fingerprint()
+
+
+def test_a_calibration_of_one_generation_is_not_read_on_another(monkeypatch):
+    from cifarbench.bench import calibrate
+    from cifarbench.train.recipes import resolve_config
+
+    config = resolve_config("airbench94", {"data": {"dataset": "synthetic"}})
+    keys = []
+    for text in (ZEN1, ZEN1.replace("cpu family\t: 23", "cpu family\t: 25")):
+        monkeypatch.setattr("cifarbench.fingerprint.cpu_id", lambda text=text: cpu_id(text))
+        calibrate._machine.cache_clear()
+        keys.append(calibrate.machine_key(config))
+    calibrate._machine.cache_clear()
+    assert keys[0]["cpu_id"] != keys[1]["cpu_id"]

@@ -78,7 +78,7 @@ def _machine() -> tuple:
     """The fingerprint's fields that decide speed, read once a process (it runs subprocesses)."""
     info = fingerprint()
     return tuple((k, json.dumps(info.get(k), default=str))
-                 for k in ("cpu_model", "cpu_isa", "cpu_capability", "gpu_name", "torch", "cifarbench"))
+                 for k in ("cpu_model", "cpu_id", "cpu_isa", "cpu_capability", "gpu_name", "torch", "cifarbench"))
 
 
 def machine_key(config: RunConfig) -> dict:
