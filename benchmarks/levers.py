@@ -32,6 +32,9 @@ VARIANTS = {  # label: (recipe, overrides over the recipe)
     "base": (BASE, {}),
     "label-smoothing-0.1": (BASE, {"optim": {"label_smoothing": 0.1}}),  # hiverge's lower smoothing
     "batch-128": (BASE, {"train": {"batch_size": 128}}),
+    "silu": (BASE, {"model": {"name": "airbench-tiny-silu"}}),  # hiverge's activation
+    # hiverge trains the whitening bias for 0.19 epochs; airbench94 (and the base) for 3
+    "whiten-bias-1": (BASE, {"model": {"whiten_bias_epochs": 1}}),
     # airbench94_muon's recipe (Muon on the filters) on tiny's widths with its head; at its batch of 2000
     # the tiny net does not learn on Fashion-MNIST (10% after 3 epochs), at 500 it does
     "muon": ("airbench94_muon", {"model": {"name": "airbench-tiny-muon"}, "train": {"batch_size": 500}}),

@@ -87,7 +87,7 @@ def test_info_and_lists(capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["train", "--model", "resnet19"], "model.name 'resnet19' is not one of airbench-small, airbench-tiny, airbench-tiny-muon, airbench94"),
+    (["train", "--model", "resnet19"], "model.name 'resnet19' is not one of airbench-small, airbench-tiny, airbench-tiny-muon, airbench-tiny-silu, airbench94"),
     (["train", "--recipe", "fastest"], "unknown recipe 'fastest'; known recipes: tutorial"),
     (["train", "--recipe", "fashion93"], "recipe 'fashion93' is now 'fashion-avx2-50s' (it did not reach"),
     (["train", "--dataset", "imagenet"], "data.dataset 'imagenet' is not one of cifar10, cifar100"),

@@ -95,6 +95,7 @@ PARAMETERS = {
     "airbench-small": airbench((32, 64, 128)),
     "airbench-tiny": airbench((16, 32, 64)),
     "airbench-tiny-muon": airbench((16, 32, 64)),  # airbench-tiny with the Muon head's scale and init
+    "airbench-tiny-silu": airbench((16, 32, 64)),  # airbench-tiny with SiLU: activations have no parameters
 }
 
 # Published facts, not derived: the counts of the reference nets built from the airbench package
@@ -142,7 +143,7 @@ def test_forward_backward(name, shape, classes):
 
 
 def test_unknown_model_lists_the_known_ones():
-    with pytest.raises(ConfigError, match="unknown model 'resnet19'; known models: airbench-small, airbench-tiny, airbench-tiny-muon, airbench94"):
+    with pytest.raises(ConfigError, match="unknown model 'resnet19'; known models: airbench-small, airbench-tiny, airbench-tiny-muon, airbench-tiny-silu, airbench94"):
         build_model("resnet19")
 
 
@@ -160,6 +161,33 @@ def test_airbench_whitening_layer_whitens_its_patches():
     cov = flat.T @ flat / len(flat)
     # eps = 5e-4 in the eigenvalue keeps the tiny-variance directions just short of 1
     assert torch.allclose(cov, torch.eye(12), atol=0.05)
+
+
+def test_the_records_svd_whitening_is_our_eigendecomposition_up_to_each_filters_sign():
+    """hiverge/cifar10-speedrun lists 'init_whiten by SVD instead of eigendecomposition' among its
+    changes. For a covariance matrix (symmetric, positive semi-definite) the SVD's U holds the
+    eigenvectors and S the eigenvalues, largest first, so the filters can differ only in the sign
+    of each one, and every filter is kept beside its negative: the same layer, not a lever."""
+    torch.manual_seed(0)
+    model = build_model("airbench-tiny", 10, 1, 28)
+    base = torch.randn(512, 1, 28, 28)
+    images = base + 0.5 * torch.roll(base, 1, dims=3)  # neighbouring pixels correlated
+    model.init_from_data(images)
+    ours = model.whiten.weight.detach()[:4].reshape(4, -1)
+    patches = images.unfold(2, 2, 1).unfold(3, 2, 1).permute(0, 2, 3, 1, 4, 5).reshape(-1, 4)
+    u, s, _ = torch.linalg.svd(patches.T @ patches / len(patches))
+    theirs = (u / torch.sqrt(s + 5e-4)).T  # one filter a row, as the record computes them
+    signs = torch.sign((ours * theirs).sum(1, keepdim=True))
+    assert torch.allclose(ours, signs * theirs, atol=1e-4)
+
+
+def test_airbench_tiny_silu_is_airbench_tiny_with_silu_for_every_gelu():
+    gelu, silu = build_model("airbench-tiny", 10, 1, 28), build_model("airbench-tiny-silu", 10, 1, 28)
+    kinds = lambda m: [type(x).__name__ for x in m.modules() if isinstance(x, (torch.nn.GELU, torch.nn.SiLU))]
+    assert kinds(gelu) == ["GELU"] * len(kinds(gelu)) and kinds(silu) == ["SiLU"] * len(kinds(gelu))
+    silu.load_state_dict(gelu.state_dict())  # the same parameters, name for name
+    x = torch.randn(2, 1, 28, 28)
+    assert not torch.allclose(gelu.eval()(x), silu.eval()(x))
 
 
 def test_airbench_conv_starts_as_identity_on_its_inputs():
