@@ -8,7 +8,10 @@
 Every contender trains on the same 90% of the training split and is checked on the same
 validation 10% (`data.val_split`, as the frontier is measured), `--evals-per-epoch` times per
 epoch whatever its batch, with the training clock paused: time to A is the training seconds
-(data-dependent init included) when validation accuracy first reached A. The test split is read
+(data-dependent init included) when validation accuracy first reached A. These checks are without
+TTA; after the last step a run with TTA is checked once more as its final evaluation scores it
+(a planned run's target is planned that way), its seconds then including that evaluation's. The
+test split is read
 once per run, at its end (the final column). A planned run is planned for that same split; its
 row also gives the whole run as a user pays for it (calibration + init + training + evaluation).
 Speed-up: the baseline's mean time to A over the contender's, where both reached A in every seed.
@@ -31,6 +34,7 @@ from cifarbench.bench.results import print_table, write_result
 from cifarbench.bench.time_to_accuracy import PeriodicEval, first_reached
 from cifarbench.devices import cpu_class
 from cifarbench.errors import ConfigError
+from cifarbench.fingerprint import fingerprint
 from cifarbench.train.recipes import resolve_config
 
 TARGETS = (0.90, 0.91, 0.92, 0.93, 0.94, 0.95)
@@ -127,6 +131,31 @@ def table(data: dict) -> tuple[list[str], list[list[str]]]:
     return ["contender", *(f"{t:.0%}" for t in targets), "final test", "whole run s"], rows
 
 
+def kept_rows(out: Path, targets) -> tuple[dict, list[dict]]:
+    """The rows of an earlier sitting's JSON to be joined by this run's, and the sittings that made
+    them (time and command); refused where the two would not be comparable."""
+    if not out.exists():
+        return {}, []
+    earlier = json.loads(out.read_text())
+    here = fingerprint()
+    for field in ("cpu_model", "cpu_id", "cpu_capability", "cpu_cores", "torch"):
+        if earlier["machine"].get(field) != here.get(field):
+            raise SystemExit(f"--keep: {out} was measured with {field} {earlier['machine'].get(field)!r}, this machine "
+                             f"has {here.get(field)!r}; write to another file with --out")
+    if tuple(earlier["targets"]) != tuple(targets):
+        raise SystemExit(f"--keep: {out} times targets {earlier['targets']}, this run {list(targets)}")
+    sittings = earlier.get("earlier_sittings", []) + [{"time": earlier["time"], "command": earlier["command"],
+                                                       "rows": list(earlier["results"])}]
+    return earlier["results"], sittings
+
+
+def in_table_order(results: dict) -> dict:
+    """Planned rows first (by target), then the fixed contenders in FIXED's order."""
+    order = list(FIXED)
+    return dict(sorted(results.items(), key=lambda item: (item[0] in FIXED, order.index(item[0])
+                                                          if item[0] in FIXED else item[1]["value"])))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=3)
@@ -139,6 +168,8 @@ def main() -> None:
     p.add_argument("--runs-dir", default="runs/time-to-accuracy")
     p.add_argument("--only", help=f"comma-separated, of: plan, {', '.join(FIXED)} (default: all)")
     p.add_argument("--out")
+    p.add_argument("--keep", action="store_true", help="keep the rows of the JSON already at --out that this run "
+                                                       "does not run (to add a contender to a finished sitting)")
     args = p.parse_args()
     targets = tuple(float(t) for t in args.targets.split(","))
     plan_targets = tuple(float(t) for t in (args.plan_targets or args.targets).split(","))
@@ -146,7 +177,8 @@ def main() -> None:
     contenders = [(f"{PLANNED} {t:g}", ("plan", t)) for t in plan_targets if "plan" in chosen]
     contenders += [(label, FIXED[label]) for label in FIXED if label in chosen]
     out = Path(args.out or Path(__file__).parent / "results" / f"time-to-accuracy-{DATASET}-{cpu_class()}.json")
-    results, ran = {}, {}
+    results, sittings = kept_rows(out, targets) if args.keep else ({}, [])
+    ran = {}
     for label, (what, value) in contenders:
         seeds = [run_planned(value, seed, args, targets, ran) if what == "plan"
                  else run_fixed(what, value, seed, args, targets) for seed in range(args.seeds)]
@@ -159,7 +191,8 @@ def main() -> None:
                           else None}
         write_result(out, "time-to-accuracy", {"dataset": DATASET, "targets": targets, "val_split": VAL_SPLIT,
                                                "evals_per_epoch": args.evals_per_epoch, "baseline": BASELINE,
-                                               "results": results})  # kept as it goes, if interrupted
+                                               "results": in_table_order(results),
+                                               **({"earlier_sittings": sittings} if sittings else {})})
     columns, rows = table(json.loads(out.read_text()))
     print_table(f"{DATASET} time to validation accuracy on {args.device}, {cpu_class()} ({args.seeds} seeds; "
                 f"mean over the seeds that reached it; x: speed-up over {BASELINE})", columns, rows)

@@ -80,3 +80,32 @@ def test_bench_throughput_cli(capsys, tmp_path):
 def test_bench_throughput_rejects_unknown_models(capsys):
     code = main(["bench", "throughput", "--models", "lenet-small,vgg11"])
     assert code == 2 and "unknown model 'vgg11'" in capsys.readouterr().err
+
+
+def test_time_to_accuracy_checks_a_tta_run_last_as_its_final_evaluation_scores_it(tmp_path):
+    """The planner plans accuracy with the run's TTA, so the last check must be scored the same
+    way, with the evaluation's seconds counted: with no validation split the trainer validates on
+    the test split, so that check must equal the run's final test accuracy exactly."""
+    from conftest import synthetic_config
+
+    from cifarbench.api import train
+    from cifarbench.bench.time_to_accuracy import PeriodicEval, first_reached
+
+    probe = PeriodicEval(every=4)
+    result = train(synthetic_config(tmp_path, epochs=2, tta=2, tta_share=0.5), quiet=True, callbacks=[probe])
+    plain, last = probe.points[-2], probe.points[-1]
+    assert [p.get("tta", 0) for p in probe.points] == [0] * (len(probe.points) - 1) + [2]
+    assert last["step"] == plain["step"] == result.run_log["steps"]
+    assert last["tta_share"] == 0.5 and last["tta_seconds"] > 0
+    assert last["train_seconds"] == pytest.approx(plain["train_seconds"] + last["tta_seconds"])
+    assert (last["accuracy"], last["loss"]) == (result.metrics["accuracy"], result.metrics["loss"])
+    assert last["loss"] != plain["loss"]  # TTA changed the logits
+    assert first_reached(probe.points, [2.0]) == {2.0: None}
+
+
+def test_first_reached_takes_the_first_point_at_or_past_each_target():
+    from cifarbench.bench.time_to_accuracy import first_reached
+
+    points = [{"train_seconds": 1.0, "accuracy": 0.5}, {"train_seconds": 2.0, "accuracy": 0.7},
+              {"train_seconds": 2.5, "accuracy": 0.69}, {"train_seconds": 3.1, "accuracy": 0.8, "tta": 2}]
+    assert first_reached(points, [0.5, 0.69, 0.75, 0.9]) == {0.5: 1.0, 0.69: 2.0, 0.75: 3.1, 0.9: None}
