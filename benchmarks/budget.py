@@ -55,6 +55,8 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--fresh-calibration", action="store_true")
     p.add_argument("--runs-dir", default="runs/budget")
+    p.add_argument("--out", help="the result file (default: benchmarks/results/budget-<dataset>-<cpu class>.json; "
+                                 "name another for a second machine of one class)")
     p.add_argument("--data-dir", help="where the dataset is (default: the usual search); the cache is apart")
     args = p.parse_args()
     def goals_of(text: str, kind: str, flag: str):
@@ -95,7 +97,7 @@ def main() -> None:
     print_table(f"planned runs on {args.dataset}", ["goal", "plan", "test accuracy (min-max)",
                                                     "used s (min-max)", "within budget", ">= 85% used",
                                                     "1st calibration s", "runs"], rows)
-    path = write_result(Path("benchmarks/results") / f"budget-{args.dataset}-{cpu_class()}.json", "budget",
+    path = write_result(Path(args.out or f"benchmarks/results/budget-{args.dataset}-{cpu_class()}.json"), "budget",
                         {"dataset": args.dataset, "seeds": args.seeds, "fresh_calibration": args.fresh_calibration,
                          "goals": results})
     print(f"JSON: {path}")

@@ -260,6 +260,106 @@ PROSE += [
 ]
 
 
+def _side(label: str) -> dict:
+    return results("time-to-accuracy-fashion-mnist-avx2.json")["results"][label]
+
+
+def _to(label: str, target: str) -> str:
+    return f"{_side(label)['time_to'][target]:.1f}"
+
+
+PROSE += [
+    ("90% in {} s (`--target 0.91`),\n  {}x sooner than the baseline's {} s; 92% in {} s (`--target 0.93`), which the "
+     "baseline\n  never reaches in its 15 epochs ({} s a run, {} test)", lambda: (
+        _to("plan --target 0.91", "0.9"),
+        f"{_side('cnn-adam')['time_to']['0.9'] / _side('plan --target 0.91')['time_to']['0.9']:.1f}",
+        _to("cnn-adam", "0.9"), _to("plan --target 0.93", "0.92"), f"{_side('cnn-adam')['whole_seconds_mean']:.1f}",
+        f"{_side('cnn-adam')['test_accuracy_mean']:.2%}")),
+    ("airbench-tiny for 8 epochs gets there in {} s; the tuned `fashion-avx2-50s` reaches 90% in\n  {} s and stops at "
+     "{} test", lambda: (
+        _to("airbench94 on airbench-tiny (8 epochs)", "0.92"), _to("fashion-avx2-50s", "0.9"),
+        f"{_side('fashion-avx2-50s')['test_accuracy_mean']:.2%}")),
+    ("about a point ({} for\n  0.90 up to {} for 0.93)", lambda: (
+        f"{_side('plan --target 0.9')['test_accuracy_mean']:.2%}",
+        f"{_side('plan --target 0.93')['test_accuracy_mean']:.2%}")),
+]
+
+
+def _zen1(label: str) -> dict:
+    return results("time-to-accuracy-fashion-mnist-avx2-family23.json")["results"][label]
+
+
+def _planned_validation(label: str) -> float:
+    """Mean over the seeds of the last check, the one scored with the run's TTA."""
+    seeds = _zen1(label)["seeds"]
+    assert all(s["points"][-1].get("tta") for s in seeds)
+    return sum(s["points"][-1]["accuracy"] for s in seeds) / len(seeds)
+
+
+def _family23_reached(label: str, target: str) -> list[float]:
+    """The seconds to `target` of the seeds that reached it."""
+    return [s["reached"][target] for s in _zen1(label)["seeds"] if s["reached"][target] is not None]
+
+
+def test_the_two_avx2_epycs_trained_the_planned_schedules_to_the_same_test_accuracy_seed_for_seed():
+    for label in ("plan --target 0.9", "plan --target 0.93"):
+        here, there = _zen1(label)["seeds"], _side(label)["seeds"]
+        assert [(s["model"], s["epochs"], s["test_accuracy"]) for s in here] == \
+               [(s["model"], s["epochs"], s["test_accuracy"]) for s in there]
+    assert "the same test accuracies seed for seed" in README.replace("\n  ", " ")
+
+
+PROSE += [
+    ("whole runs of {} s and {} s instead of {} s and {} s", lambda: (
+        f"{_zen1('plan --target 0.9')['whole_seconds_mean']:.1f}", f"{_zen1('plan --target 0.93')['whole_seconds_mean']:.1f}",
+        f"{_side('plan --target 0.9')['whole_seconds_mean']:.1f}", f"{_side('plan --target 0.93')['whole_seconds_mean']:.1f}")),
+    ("`--target 0.93` reached {} validation accuracy on average (93% in {} of 3 seeds,\n  at {} s) and `--target 0.9` "
+     "{} (90% in {} of 3)", lambda: (
+        f"{_planned_validation('plan --target 0.93'):.2%}", len(_family23_reached("plan --target 0.93", "0.93")),
+        f"{sum(_family23_reached('plan --target 0.93', '0.93')) / len(_family23_reached('plan --target 0.93', '0.93')):.1f}",
+        f"{_planned_validation('plan --target 0.9'):.2%}", len(_family23_reached("plan --target 0.9", "0.9")))),
+]
+
+
+def _minute_family23() -> dict:
+    return results("budget-fashion-mnist-avx2-family23.json")["goals"][0]
+
+
+PROSE += [
+    ("the first one included ({} s of\ncalibration, then a shorter plan)", lambda: (
+        f"{_minute_family23()['runs'][0]['calibration_seconds']:.1f}",)),
+    ("A minute buys {} to {} epochs of airbench-tiny here, {} test accuracy on average", lambda: (
+        f"{min(r['epochs'] for r in _minute_family23()['runs']):.1f}",
+        f"{max(r['epochs'] for r in _minute_family23()['runs']):.1f}",
+        f"{_minute_family23()['test_accuracy']['mean']:.2%}")),
+]
+
+
+def test_every_minute_on_the_family23_epyc_kept_its_budget_and_used_most_of_it():
+    goal = _minute_family23()
+    assert goal["within_budget"] == goal["at_least_85_percent"] == len(goal["runs"]) == 10
+    assert all(51.0 <= r["used_seconds"] <= 60.0 for r in goal["runs"])
+    assert "Every run kept the budget and used at least 85% of it" in README
+
+
+def _lever(variant: str, what: str = "accuracy", evaluation: str = "selective 0.25") -> float:
+    data = results("levers-fashion-mnist-avx2.json")["results"][variant]
+    return data["train_seconds"]["mean"] if what == "train" else data["summary"][evaluation][what]["mean"]
+
+
+PROSE += [
+    ("0.1 for the recipe's 0.26; the record uses 0.09): {} against\n  {}", lambda: (
+        f"{_lever('label-smoothing-0.1'):.2%}", f"{_lever('base'):.2%}")),
+    ("(`airbench-tiny-silu`): {} against {}, and {} s of training\n  against {} s", lambda: (
+        f"{_lever('silu'):.2%}", f"{_lever('base'):.2%}", f"{_lever('silu', 'train'):.1f}",
+        f"{_lever('base', 'train'):.1f}")),
+    ("0.19\n  of an epoch's steps): {} against {}, in {} s", lambda: (
+        f"{_lever('whiten-bias-1'):.2%}", f"{_lever('base'):.2%}", f"{_lever('whiten-bias-1', 'train'):.1f}")),
+    ("the base's {} for {} s of evaluation instead of {} s for\n  full TTA", lambda: (
+        f"{_lever('base'):.2%}", f"{_lever('base', 'seconds'):.2f}", f"{_lever('base', 'seconds', 'full TTA'):.2f}")),
+]
+
+
 def test_the_pngs_are_the_same_run_as_the_built_in_tensors_in_their_order():
     data = _own()
     assert data["pixels_equal"] and data["same_run"] and data["within"]
