@@ -35,6 +35,8 @@ VARIANTS = {  # label: (recipe, overrides over the recipe)
     "silu": (BASE, {"model": {"name": "airbench-tiny-silu"}}),  # hiverge's activation
     # hiverge trains the whitening bias for 0.19 epochs; airbench94 (and the base) for 3
     "whiten-bias-1": (BASE, {"model": {"whiten_bias_epochs": 1}}),
+    # never trained: the backward pass then stops before the whitening layer, a cheaper step
+    "whiten-bias-0": (BASE, {"model": {"whiten_bias_epochs": 0}}),
     # airbench94_muon's recipe (Muon on the filters) on tiny's widths with its head; at its batch of 2000
     # the tiny net does not learn on Fashion-MNIST (10% after 3 epochs), at 500 it does
     "muon": ("airbench94_muon", {"model": {"name": "airbench-tiny-muon"}, "train": {"batch_size": 500}}),
@@ -60,11 +62,12 @@ def main() -> None:
     p.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of: {', '.join(VARIANTS)}")
     p.add_argument("--shares", default="0.25,0.5", help="selective TTA shares (of each batch, least confident)")
     p.add_argument("--runs-dir", default="runs/levers")
+    p.add_argument("--out", help="the result file (default: benchmarks/results/levers-<dataset>-<cpu class>.json)")
     args = p.parse_args()
     shares = [float(b) for b in args.shares.split(",") if b]
     evaluations = {"no TTA": (0, None), "full TTA": (2, None), **{f"selective {b:g}": (2, b) for b in shares}}
     results, rows = {}, []
-    out = Path(__file__).parent / "results" / f"levers-{args.dataset}-{cpu_class()}.json"
+    out = Path(args.out or Path(__file__).parent / "results" / f"levers-{args.dataset}-{cpu_class()}.json")
     for label in args.variants.split(","):
         recipe, overrides = VARIANTS[label]
         per_seed = []
