@@ -15,14 +15,24 @@ from cifarbench import __version__
 from cifarbench.devices import cpu_speed_isa, cpu_supports_fast_bf16
 
 
+def _cpuinfo_fields(cpuinfo: str | None = None) -> dict[str, str]:
+    """The first processor's block of /proc/cpuinfo as {field: value} (empty where there is none)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+        except OSError:
+            return {}
+    fields = {}
+    for line in cpuinfo.split("\n\n", 1)[0].splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip().lower(), value.strip())
+    return fields
+
+
 def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
+    model = _cpuinfo_fields().get("model name")
+    if model:
+        return model
     if sys.platform == "darwin":
         try:
             return subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True,
@@ -36,15 +46,7 @@ def cpu_id(cpuinfo: str | None = None) -> str | None:
     """Vendor, family, model and stepping, as Linux reports them for x86 (None elsewhere): the
     model name alone can cover several generations (two virtual machines here that both reported
     "AMD EPYC" with AVX2 trained the same schedule a factor of 2 apart)."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8")
-        except OSError:
-            return None
-    fields = {}
-    for line in cpuinfo.split("\n\n", 1)[0].splitlines():  # the first processor's block
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
+    fields = _cpuinfo_fields(cpuinfo)
     parts = [fields.get("vendor_id")] + [f"{name} {fields[name]}" for name in ("cpu family", "model", "stepping")
                                          if fields.get(name)]
     return " ".join(p for p in parts if p) or None
