@@ -140,3 +140,39 @@ def test_images_decoded_as_nhwc_get_nchw_strides_and_train_batches_too(channels)
     for shuffle in (True, False):
         x, _ = next(loader(s, shuffle=shuffle).epoch(0))
         assert x.stride() == (channels * 64, 64, 8, 1)
+
+
+def test_progressive_resizing_ramps_the_training_height_to_full_size_and_leaves_evaluation_alone():
+    s = split(n=32, size=28)
+    dl = loader(s, batch_size=32, augment=Augment(progressive_from=20, progressive_epochs=2))
+    assert [dl.training_size(e) for e in range(4)] == [(20, 20), (24, 24), (28, 28), (28, 28)]
+    assert [tuple(next(dl.epoch(e))[0].shape[-2:]) for e in range(3)] == [(20, 20), (24, 24), (28, 28)]
+    assert next(dl.batches())[0].shape[-2:] == (28, 28)  # evaluation sees the images as they are
+    # from the full-size epoch on, the batches are those of a run without progressive resizing
+    plain = loader(s, batch_size=32)
+    assert torch.equal(next(dl.epoch(2))[0], next(plain.epoch(2))[0])
+    # a scaled batch is the full-size batch scaled: the same images in the same order
+    small, full = next(dl.epoch(0))[0], next(plain.epoch(0))[0]
+    scaled = torch.nn.functional.interpolate(full, size=(20, 20), mode="bilinear", antialias=True)
+    assert torch.allclose(small, scaled)
+
+
+def test_progressive_resizing_keeps_the_aspect_of_images_that_are_not_square():
+    s = Split(torch.zeros(4, 1, 20, 40, dtype=torch.uint8), torch.arange(4))
+    dl = loader(s, batch_size=4, augment=Augment(progressive_from=10, progressive_epochs=1))
+    assert dl.training_size(0) == (10, 20)
+    assert next(dl.epoch(0))[0].shape == (4, 1, 10, 20)
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"progressive_from": -1}, "augment.progressive_from -1 must be >= 0"),
+    ({"progressive_from": 8, "progressive_epochs": 0}, "augment.progressive_epochs 0 must be >= 1"),
+])
+def test_progressive_resizing_refuses_bad_settings(values, message):
+    with pytest.raises(ConfigError, match=message):
+        Augment(**values)
+
+
+def test_progressive_resizing_from_the_full_height_or_more_is_refused_naming_the_height():
+    with pytest.raises(ConfigError, match=r"augment.progressive_from 8 must be smaller than the images' height 8"):
+        loader(split(size=8), augment=Augment(progressive_from=8))

@@ -229,3 +229,53 @@ def test_zero_init_residual_on_a_net_without_residual_blocks_is_refused_before_a
 
     with pytest.raises(ConfigError, match="model.zero_init_residual: 'lenet-small' has no residual blocks"):
         resolve_config("lenet-small-onecycle", {"model": {"zero_init_residual": True}})
+
+
+def test_airbench_widths_set_each_groups_channels_and_their_count_the_depth():
+    from cifarbench.config import ModelConfig
+    from cifarbench.models.configured import build_configured_model
+
+    deeper = build_configured_model(ModelConfig(name="airbench-tiny", widths=(16, 32, 64, 128)), (1, 28, 28), 10)
+    assert [g.conv2.out_channels for g in deeper.groups] == [16, 32, 64, 128]
+    assert deeper.head.in_features == 128
+    assert deeper(torch.randn(2, 1, 28, 28)).shape == (2, 10)  # 27 -> 13 -> 6 -> 3 -> 1, then the global pool
+    plain = build_configured_model(ModelConfig(name="airbench-tiny"), (1, 28, 28), 10)
+    assert [g.conv2.out_channels for g in plain.groups] == [16, 32, 64]  # null: the net's own
+    # the Muon head divides the logits by the last width, whatever it is
+    assert build_model("airbench-tiny-muon", 10, 1, 28, widths=(8, 24)).scale == 1 / 24
+
+
+def test_widths_on_a_net_without_them_is_refused_before_a_run_starts_naming_the_nets_that_have_them():
+    from cifarbench.train.recipes import resolve_config
+
+    with pytest.raises(ConfigError, match=r"model.widths: 'lenet-small' has no widths option \(models that have: "
+                                          r"airbench-small, airbench-tiny"):
+        resolve_config("lenet-small-onecycle", {"model": {"widths": [8, 16]}})
+
+
+@pytest.mark.parametrize("widths", [[], [16, 0, 32]])
+def test_widths_must_be_positive(widths):
+    from cifarbench.config import ModelConfig
+
+    with pytest.raises(ConfigError, match="model.widths .* must be one or more positive integers"):
+        ModelConfig(name="airbench-tiny", widths=tuple(widths))
+
+
+def test_too_many_groups_for_the_images_is_one_line_naming_the_shape():
+    from cifarbench.config import ModelConfig
+    from cifarbench.models.configured import build_configured_model
+
+    with pytest.raises(ConfigError, match="model 'airbench-tiny' cannot take 1x28x28 images"):
+        build_configured_model(ModelConfig(name="airbench-tiny", widths=(8, 8, 8, 8, 8)), (1, 28, 28), 10)
+
+
+def test_progressive_resizing_on_a_net_with_a_fixed_size_head_is_one_line_before_a_run_folder(tmp_path, capsys):
+    from cifarbench.cli import main
+
+    argv = ["train", "--dataset", "synthetic", "--data.synthetic_shape", "1,28,28", "--runs-dir", str(tmp_path / "runs"),
+            "--augment.progressive_from", "20"]
+    assert main([*argv, "--recipe", "lenet-small-onecycle"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "model 'lenet-small' cannot take 1x20x20 images" in err
+    assert "augment.progressive_from 20 needs a net that takes any size" in err
+    assert not (tmp_path / "runs").exists()

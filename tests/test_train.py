@@ -7,6 +7,7 @@ from conftest import needs_fashion, synthetic_config
 
 from cifarbench.api import resume, train
 from cifarbench.checkpoints import load_checkpoint
+from cifarbench.data.prepare import prepare_data
 from cifarbench.train.callbacks import Callback
 from cifarbench.train.recipes import resolve_config
 
@@ -100,6 +101,24 @@ def test_airbench_net_trains_through_the_one_loop(tmp_path):
     w = ckpt["model"]["whiten.weight"]
     assert torch.equal(w[:12], -w[12:]) and w.abs().sum() > 0  # whitening was initialised from the data
     assert result.run_log["precision"] == "bf16"
+
+
+def test_a_run_with_its_own_widths_and_progressive_resizing_trains_and_loads_back_as_trained(tmp_path):
+    from cifarbench.eval.inference import evaluate_loaded, load_model
+
+    config = resolve_config("fashion-avx2-50s", {
+        "model": {"widths": [8, 16, 24]},  # 16x16: 15 -> 7 -> 3 -> 1
+        "augment": {"progressive_from": 12, "progressive_epochs": 1},
+        "data": {"dataset": "synthetic", "synthetic_shape": [1, 16, 16], "synthetic_train_size": 128,
+                 "synthetic_test_size": 64},
+        "train": {"epochs": 2, "batch_size": 64, "device": "cpu", "tta": 0, "plots": False},
+        "runs_dir": str(tmp_path / "runs")})
+    result = train(config, quiet=True)
+    loaded = load_model(result.run.path, "cpu")  # built from the checkpoint's config: its widths
+    assert [g.conv2.out_channels for g in loaded.model.groups] == [8, 16, 24]
+    data = prepare_data(config, quiet=True)
+    again = evaluate_loaded(loaded, data.test.images, data.test.labels)
+    assert again["accuracy"] == pytest.approx(result.metrics["accuracy"])
 
 
 @needs_fashion

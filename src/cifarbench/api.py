@@ -131,7 +131,8 @@ def _run(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held: c
     if backend.is_main:
         loggers.start(run, config, run_log)
     if not quiet:
-        CONSOLE.print(f"[bold]{config.recipe}[/]: {config.model.name} ({run_log['parameters']:,} parameters) on "
+        widths = f" widths {','.join(map(str, config.model.widths))}" if config.model.widths else ""
+        CONSOLE.print(f"[bold]{config.recipe}[/]: {config.model.name}{widths} ({run_log['parameters']:,} parameters) on "
                       f"{data.dataset.name} [{len(data.train):,} train / {len(data.val):,} {data.val_name}], "
                       f"{described['device']} {described['precision']}, {backend.num_epochs} epochs -> {run.path}",
                       highlight=False)

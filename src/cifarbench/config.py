@@ -166,10 +166,18 @@ class ModelConfig:
                                           "each block starts as its shortcut (Goyal et al. 2017, arXiv 1706.02677; "
                                           "torchvision's zero_init_residual)", trick="zero-init residual")
 
+    widths: tuple[int, ...] | None = opt(
+        None, "airbench nets: one conv group per width, so their count is the depth (null: the net's own, e.g. "
+              "airbench-tiny's 16,32,64)",
+        torch_only="airbench is PyTorch-only")
+
     def __post_init__(self):
         # the name is checked against the model registry by recipes.check_registered
         if self.whiten_bias_epochs is not None and self.whiten_bias_epochs < 0:
             raise ConfigError(f"model.whiten_bias_epochs {self.whiten_bias_epochs} must be >= 0")
+        if self.widths is not None and (not self.widths or min(self.widths) < 1):
+            raise ConfigError(f"model.widths {','.join(map(str, self.widths)) or '(empty)'} must be one or more "
+                              "positive integers, or null (the net's own)")
 
 
 @dataclass(frozen=True)
@@ -342,7 +350,8 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class Augment:
-    """What happens to each training image, in this order: flip, crop, rotate, cutout."""
+    """What happens to each training image, in this order: flip, crop, rotate, cutout, then the scaling of
+    progressive resizing."""
 
     flip: str = opt("none", "random: each image with p=0.5; alternating: airbench's derandomised flip",
                     flags=Flag("--flip"), choices=FLIP_MODES, trick="flip")
@@ -353,12 +362,19 @@ class Augment:
     rotate_degrees: float = opt(0.0, "uniform rotation in [-d, d]", trick="rotation")
     cutout: int = opt(0, "zero a random square of this side (DeVries & Taylor 2017; airbench96 uses 12)",
                       trick="cutout")
+    progressive_from: int = opt(0, "progressive resizing: the first epoch's training images scaled down to this "
+                                   "height (bilinear, antialiased), growing linearly to full size at epoch "
+                                   "progressive_epochs; evaluation is always at full size (0: off)",
+                                trick="progressive resizing")
+    progressive_epochs: int = opt(2, "progressive resizing: the first epoch trained at full size (>= 1)")
 
     def __post_init__(self):
         check_choices(self, "augment")
-        for name in ("crop_padding", "rotate_degrees", "cutout"):
+        for name in ("crop_padding", "rotate_degrees", "cutout", "progressive_from"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"augment.{name} {getattr(self, name)} must be >= 0")
+        if self.progressive_epochs < 1:
+            raise ConfigError(f"augment.progressive_epochs {self.progressive_epochs} must be >= 1")
 
 
 # The hybrid trainer's presets (train/hybrid.py): threshold, predict horizon, correction interval.

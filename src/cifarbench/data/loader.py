@@ -70,6 +70,9 @@ class DeviceLoader:
         self.base_flip = (torch.rand(len(self.labels), generator=epoch_generator(seed, -1)) < 0.5).to(self.device)
         if self.local_size() < 1:
             raise ConfigError(f"the split has {len(self.labels)} images, too few for {world_size} ranks")
+        if augment.progressive_from >= self.images.shape[-2]:
+            raise ConfigError(f"augment.progressive_from {augment.progressive_from} must be smaller than the images' "
+                              f"height {self.images.shape[-2]} (0: off)")
         if drop_last and self.local_size() < batch_size:
             raise ConfigError(f"batch_size {batch_size} is larger than the {self.local_size()} training images "
                               "(with drop_last every batch must be full)")
@@ -104,6 +107,7 @@ class DeviceLoader:
             h, w = self.images.shape[-2:]
             corners = torch.stack([torch.randint(0, h - aug.cutout + 1, (n,), generator=gen),
                                    torch.randint(0, w - aug.cutout + 1, (n,), generator=gen)], 1).to(self.device)
+        size = self.training_size(epoch)
         for b in range(start_batch, len(self)):
             idx = order[b * self.batch_size : (b + 1) * self.batch_size]
             x = self.images[idx].float() * self.normalise.scale + self.normalise.shift
@@ -115,9 +119,22 @@ class DeviceLoader:
                 x = rotate(x, angles[idx])
             if corners is not None:
                 x = cutout(x, aug.cutout, corners[idx])
+            if size != tuple(x.shape[-2:]):
+                x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             yield x, self.labels[idx]
+
+    def training_size(self, epoch: int) -> tuple[int, int]:
+        """The (height, width) an epoch trains at: full size, or under progressive resizing a height growing
+        linearly from augment.progressive_from at epoch 0 to full at augment.progressive_epochs, the width
+        keeping the images' aspect (FFCV's ResNet recipes ramp their resolution per epoch the same way)."""
+        h, w = self.images.shape[-2:]
+        aug = self.augment
+        if not aug.progressive_from or epoch >= aug.progressive_epochs:
+            return h, w
+        height = round(aug.progressive_from + (h - aug.progressive_from) * epoch / aug.progressive_epochs)
+        return height, max(1, round(w * height / h))
 
     def batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Every image once, in order, normalised, not augmented (for evaluation)."""

@@ -17,6 +17,7 @@ from cifarbench.errors import CheckpointError, ConfigError, UserError
 from cifarbench.eval.evaluate import evaluate
 from cifarbench.eval.metrics import classification_metrics
 from cifarbench.models import build_model_for
+from cifarbench.models.configured import model_options
 
 
 @dataclass
@@ -44,7 +45,8 @@ def model_from_checkpoint(ckpt: dict, path: str | Path, device: str = "auto") ->
     meta = ckpt["data"]
     try:
         config = RunConfig.from_dict(ckpt["config"])
-        model = build_model_for(ckpt["model_name"], tuple(meta["shape"]), len(meta["classes"]))
+        model = build_model_for(ckpt["model_name"], tuple(meta["shape"]), len(meta["classes"]),
+                                **model_options(config.model))
     except ConfigError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     try:

@@ -3,7 +3,8 @@
 
     input (B, C, H, W)
     whiten  2x2 conv, 2*C*4 channels (24 for RGB), frozen weights set from the data, bias; GELU
-    group   conv3x3 -> max-pool 2 -> BN -> GELU -> conv3x3 -> BN -> GELU      (x3)
+    group   conv3x3 -> max-pool 2 -> BN -> GELU -> conv3x3 -> BN -> GELU      (one per width:
+            three in the published nets; model.widths changes them and their count)
             airbench96: a third conv + BN and a residual around the last two
     pool    global max-pool (the reference's max-pool 3 on the 3x3 map left at 32x32), flatten
     head    linear without bias, output x 1/9
@@ -108,7 +109,7 @@ class ConvGroup(nn.Module):
 
 
 class Airbench(nn.Module):
-    def __init__(self, num_classes: int, in_channels: int, widths: tuple[int, int, int],
+    def __init__(self, num_classes: int, in_channels: int, widths: tuple[int, ...],
                  bn_momentum: float, residual: bool = False, scale: float = 1 / 9, head_std: float | None = None,
                  zero_whiten_bias: bool = True, activation: str = "gelu"):
         super().__init__()
@@ -138,53 +139,64 @@ class Airbench(nn.Module):
         self.whiten.init_from_images(images)
 
 
-@register("airbench94", source="Jordan 2024, arXiv 2404.00498; airbench/lib_airbench94.py")
-def airbench94(num_classes: int, in_channels: int, image_size: int) -> Airbench:
-    return Airbench(num_classes, in_channels, widths=(64, 256, 256), bn_momentum=0.6)
+def airbench_net(name: str, source: str):
+    """Register an airbench net; each takes model.widths (one conv group per width) over its own."""
+    return register(name, source, options=("widths",))
 
 
-@register("airbench94-muon", source="KellerJordan/cifar10-airbench airbench94_muon.py (Muon on the conv filters)")
-def airbench94_muon(num_classes: int, in_channels: int, image_size: int) -> Airbench:
+Widths = tuple[int, ...]
+
+
+@airbench_net("airbench94", source="Jordan 2024, arXiv 2404.00498; airbench/lib_airbench94.py")
+def airbench94(num_classes: int, in_channels: int, image_size: int, widths: Widths = (64, 256, 256)) -> Airbench:
+    return Airbench(num_classes, in_channels, widths, bn_momentum=0.6)
+
+
+@airbench_net("airbench94-muon", source="KellerJordan/cifar10-airbench airbench94_muon.py (Muon on the conv filters)")
+def airbench94_muon(num_classes: int, in_channels: int, image_size: int, widths: Widths = (64, 256, 256)) -> Airbench:
     # airbench94's net with the Muon record's head: logits divided by the last width (CifarNet.forward:
     # head(x) / x.size(-1)), head weights rescaled to std 1 (CifarNet.reset), the whitening bias at
     # PyTorch's default init (reset() re-initialises every conv), BatchNorm momentum 0.6
-    return Airbench(num_classes, in_channels, widths=(64, 256, 256), bn_momentum=0.6, scale=1 / 256, head_std=1.0,
+    return Airbench(num_classes, in_channels, widths, bn_momentum=0.6, scale=1 / widths[-1], head_std=1.0,
                     zero_whiten_bias=False)
 
 
-@register("airbench95", source="Jordan 2024, arXiv 2404.00498; airbench/lib_airbench95.py")
-def airbench95(num_classes: int, in_channels: int, image_size: int) -> Airbench:
-    return Airbench(num_classes, in_channels, widths=(128, 384, 384), bn_momentum=0.6)
+@airbench_net("airbench95", source="Jordan 2024, arXiv 2404.00498; airbench/lib_airbench95.py")
+def airbench95(num_classes: int, in_channels: int, image_size: int, widths: Widths = (128, 384, 384)) -> Airbench:
+    return Airbench(num_classes, in_channels, widths, bn_momentum=0.6)
 
 
-@register("airbench96", source="Jordan 2024, arXiv 2404.00498; airbench/lib_airbench96.py")
-def airbench96(num_classes: int, in_channels: int, image_size: int) -> Airbench:
+@airbench_net("airbench96", source="Jordan 2024, arXiv 2404.00498; airbench/lib_airbench96.py")
+def airbench96(num_classes: int, in_channels: int, image_size: int, widths: Widths = (128, 384, 512)) -> Airbench:
     # lib_airbench96.py: widths 128/384/512, three convs per group with a residual, and
     # PyTorch's default BatchNorm momentum (0.1, i.e. 0.9 in the reference's convention).
-    return Airbench(num_classes, in_channels, widths=(128, 384, 512), bn_momentum=0.9, residual=True)
+    return Airbench(num_classes, in_channels, widths, bn_momentum=0.9, residual=True)
 
 
 # Narrow airbench nets for CPUs, where airbench94's 64/256/256 trains at a few hundred images/s on
 # two cores (benchmarks/cpu_fast_path.py): same blocks and tricks, a fraction of the FLOPs.
-@register("airbench-small", source="cifarbench: airbench94's design at widths 32/64/128, for CPUs")
-def airbench_small(num_classes: int, in_channels: int, image_size: int) -> Airbench:
-    return Airbench(num_classes, in_channels, widths=(32, 64, 128), bn_momentum=0.6)
+@airbench_net("airbench-small", source="cifarbench: airbench94's design at widths 32/64/128, for CPUs")
+def airbench_small(num_classes: int, in_channels: int, image_size: int, widths: Widths = (32, 64, 128)) -> Airbench:
+    return Airbench(num_classes, in_channels, widths, bn_momentum=0.6)
 
 
-@register("airbench-tiny", source="cifarbench: airbench94's design at widths 16/32/64, for CPUs")
-def airbench_tiny(num_classes: int, in_channels: int, image_size: int) -> Airbench:
-    return Airbench(num_classes, in_channels, widths=(16, 32, 64), bn_momentum=0.6)
+@airbench_net("airbench-tiny", source="cifarbench: airbench94's design at widths 16/32/64, for CPUs")
+def airbench_tiny(num_classes: int, in_channels: int, image_size: int, widths: Widths = (16, 32, 64)) -> Airbench:
+    return Airbench(num_classes, in_channels, widths, bn_momentum=0.6)
 
 
-@register("airbench-tiny-silu", source="cifarbench: airbench-tiny with SiLU for GELU (hiverge/cifar10-speedrun's "
-                                      "change), for the levers ablation")
-def airbench_tiny_silu(num_classes: int, in_channels: int, image_size: int) -> Airbench:
-    return Airbench(num_classes, in_channels, widths=(16, 32, 64), bn_momentum=0.6, activation="silu")
+@airbench_net("airbench-tiny-silu", source="cifarbench: airbench-tiny with SiLU for GELU (hiverge/cifar10-speedrun's "
+                                           "change), for the levers ablation")
+def airbench_tiny_silu(num_classes: int, in_channels: int, image_size: int,
+                       widths: Widths = (16, 32, 64)) -> Airbench:
+    return Airbench(num_classes, in_channels, widths, bn_momentum=0.6, activation="silu")
 
 
-@register("airbench-tiny-muon", source="cifarbench: airbench-tiny with airbench94_muon's head, for the Muon recipe")
-def airbench_tiny_muon(num_classes: int, in_channels: int, image_size: int) -> Airbench:
+@airbench_net("airbench-tiny-muon", source="cifarbench: airbench-tiny with airbench94_muon's head, for the Muon "
+                                           "recipe")
+def airbench_tiny_muon(num_classes: int, in_channels: int, image_size: int,
+                       widths: Widths = (16, 32, 64)) -> Airbench:
     # the Muon recipe's lrs are set for its head (logits / last width, weights at std 1): airbench-tiny's
     # airbench94 head (logits / 9) diverges under them in the first epoch
-    return Airbench(num_classes, in_channels, widths=(16, 32, 64), bn_momentum=0.6, scale=1 / 64, head_std=1.0,
+    return Airbench(num_classes, in_channels, widths, bn_momentum=0.6, scale=1 / widths[-1], head_std=1.0,
                     zero_whiten_bias=False)

@@ -14,7 +14,8 @@ from cifarbench.models.resnet import zero_init_residual
 
 def build_configured_model(model: ModelConfig, shape: tuple[int, int, int], num_classes: int) -> nn.Module:
     try:
-        net = build_model_for(model.name, shape, num_classes)  # some nets size their head with a forward pass
+        # some nets size their head with a forward pass
+        net = build_model_for(model.name, shape, num_classes, **model_options(model))
     except RuntimeError as exc:
         raise _too_small(model.name, shape, exc) from None
     fits(net, model.name, shape)
@@ -26,7 +27,15 @@ def build_configured_model(model: ModelConfig, shape: tuple[int, int, int], num_
     return net
 
 
-def fits(net: nn.Module, name: str, shape: tuple[int, int, int]) -> None:
+def model_options(model: ModelConfig) -> dict:
+    """The model section's options a factory takes by keyword (registry.register's `options`), where given."""
+    return {"widths": tuple(model.widths)} if model.widths is not None else {}
+
+
+SMALL_IMAGES = "choose a larger data.image_size or another model"
+
+
+def fits(net: nn.Module, name: str, shape: tuple[int, int, int], remedy: str = SMALL_IMAGES) -> None:
     """One image through the net, so that a net too deep for small images (your own 12x12 sprites
     into lenet-small) is one line naming the shape, not a traceback at the first training step."""
     training = net.training
@@ -35,11 +44,11 @@ def fits(net: nn.Module, name: str, shape: tuple[int, int, int]) -> None:
         with torch.no_grad():
             net(torch.zeros(1, *shape))
     except RuntimeError as exc:
-        raise _too_small(name, shape, exc) from None
+        raise _too_small(name, shape, exc, remedy) from None
     finally:
         net.train(training)
 
 
-def _too_small(name: str, shape: tuple[int, int, int], exc: RuntimeError) -> ConfigError:
+def _too_small(name: str, shape: tuple[int, int, int], exc: RuntimeError, remedy: str = SMALL_IMAGES) -> ConfigError:
     return ConfigError(f"model {name!r} cannot take {'x'.join(map(str, shape))} images "
-                       f"({str(exc).splitlines()[0][:100]}); choose a larger data.image_size or another model")
+                       f"({str(exc).splitlines()[0][:100]}); {remedy}")

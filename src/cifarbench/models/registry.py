@@ -19,20 +19,22 @@ from cifarbench.errors import ConfigError
 @dataclass(frozen=True)
 class ModelEntry:
     name: str
-    factory: Callable[[int, int, int], nn.Module]  # (num_classes, in_channels, image_size)
+    factory: Callable[..., nn.Module]  # (num_classes, in_channels, image_size, **options)
     source: str  # paper or code the architecture comes from
+    options: tuple[str, ...] = ()  # the model-section options its factory takes by keyword ("widths")
 
 
 MODELS: dict[str, ModelEntry] = {}
 
 
-def register(name: str, source: str):
-    """Decorator: record a factory `(num_classes, in_channels, image_size) -> nn.Module` by name."""
+def register(name: str, source: str, options: tuple[str, ...] = ()):
+    """Decorator: record a factory `(num_classes, in_channels, image_size, **options) -> nn.Module` by name;
+    `options` names the keyword options it takes (config.ModelConfig fields of the same names)."""
 
     def add(factory):
         if name in MODELS:
             raise ValueError(f"model {name!r} registered twice")
-        MODELS[name] = ModelEntry(name, factory, source)
+        MODELS[name] = ModelEntry(name, factory, source, tuple(options))
         return factory
 
     return add
@@ -42,18 +44,29 @@ def list_models(pattern: str = "*") -> list[str]:
     return sorted(n for n in MODELS if fnmatch.fnmatch(n, pattern))
 
 
-def build_model(name: str, num_classes: int = 10, in_channels: int = 3, image_size: int = 32) -> nn.Module:
+def build_model(name: str, num_classes: int = 10, in_channels: int = 3, image_size: int = 32,
+                **options) -> nn.Module:
     if name not in MODELS:
         raise ConfigError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
-    return MODELS[name].factory(num_classes, in_channels, image_size)
+    check_options(name, options)
+    return MODELS[name].factory(num_classes, in_channels, image_size, **options)
 
 
-def build_model_for(name: str, shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+def check_options(name: str, options) -> None:
+    """Every option given is one the model's factory takes (a one-line ConfigError otherwise)."""
+    for option in options:
+        if option not in MODELS[name].options:
+            takers = [n for n in list_models() if option in MODELS[n].options]
+            raise ConfigError(f"model.{option}: {name!r} has no {option} option (models that have: "
+                              f"{', '.join(takers) or 'none'})")
+
+
+def build_model_for(name: str, shape: tuple[int, int, int], num_classes: int, **options) -> nn.Module:
     """The model for a dataset's image shape (C, H, W) and class count."""
     c, h, w = shape
     if h != w:
         raise ConfigError(f"the data has {h}x{w} images; the model zoo takes square images")
-    return build_model(name, num_classes=num_classes, in_channels=c, image_size=h)
+    return build_model(name, num_classes=num_classes, in_channels=c, image_size=h, **options)
 
 
 def count_parameters(model: nn.Module) -> int:

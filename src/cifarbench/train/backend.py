@@ -28,7 +28,7 @@ from cifarbench.errors import CheckpointError, RunStopped
 from cifarbench.eval.evaluate import Evaluation
 from cifarbench.fingerprint import fingerprint
 from cifarbench.models import count_parameters
-from cifarbench.models.configured import build_configured_model
+from cifarbench.models.configured import build_configured_model, fits
 from cifarbench.runs import RunDir
 from cifarbench.train import distributed
 from cifarbench.train.callbacks import Callback
@@ -110,6 +110,11 @@ class TorchBackend(Backend):
         self.model = build_configured_model(self.config.model, data.dataset.shape, data.dataset.num_classes)
         self.train_loader, self.val_loader = make_loaders(self.config, data, self.device, self.ctx.rank,
                                                           self.ctx.world_size)
+        smallest = self.train_loader.training_size(0)
+        if smallest != tuple(data.dataset.shape[1:]):  # progressive resizing: a net with a fixed-size head cannot
+            fits(self.model, self.config.model.name, (data.dataset.shape[0], *smallest),
+                 remedy=f"augment.progressive_from {self.config.augment.progressive_from} needs a net that takes any "
+                        "size (airbench, resnets), or 0 (off)")
 
     def make_trainer(self, run: RunDir, meta: dict) -> Trainer:
         config = self.config

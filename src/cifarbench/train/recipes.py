@@ -12,7 +12,8 @@ from cifarbench.data.custom import is_custom
 from cifarbench.data.registry import DATASET_NAMES
 from cifarbench.errors import ConfigError
 from cifarbench.models import list_models
-from cifarbench.models.configured import build_configured_model
+from cifarbench.models.configured import build_configured_model, model_options
+from cifarbench.models.registry import check_options
 
 CROP_FLIP = {"flip": "random", "crop_padding": 4}  # RandomCrop(32, padding=4) + RandomHorizontalFlip
 
@@ -255,6 +256,7 @@ def check_registered(config: RunConfig) -> RunConfig:
     if config.data.dataset not in DATASET_NAMES and not is_custom(config.data.dataset):
         raise ConfigError(f"data.dataset {config.data.dataset!r} is not one of {', '.join(DATASET_NAMES)}, "
                           "folder:PATH, csv:FILE or npz:FILE")
+    check_options(config.model.name, model_options(config.model))  # before a run folder exists
     if config.model.zero_init_residual:  # refused here, before a run folder exists, if the net has no blocks
         build_configured_model(config.model, (3, 32, 32), 10)
     return config
