@@ -32,11 +32,21 @@ VARIANTS = {  # label: (recipe, overrides over the recipe)
     "base": (BASE, {}),
     "label-smoothing-0.1": (BASE, {"optim": {"label_smoothing": 0.1}}),  # hiverge's lower smoothing
     "batch-128": (BASE, {"train": {"batch_size": 128}}),
+    # the other end of a batch-size schedule: worth growing the batch over the run only if it pays here
+    "batch-512": (BASE, {"train": {"batch_size": 512}}),
     "silu": (BASE, {"model": {"name": "airbench-tiny-silu"}}),  # hiverge's activation
     # hiverge trains the whitening bias for 0.19 epochs; airbench94 (and the base) for 3
     "whiten-bias-1": (BASE, {"model": {"whiten_bias_epochs": 1}}),
     # never trained: the backward pass then stops before the whitening layer, a cheaper step
     "whiten-bias-0": (BASE, {"model": {"whiten_bias_epochs": 0}}),
+    # progressive resizing: epoch 0 at 20x20, epoch 1 at 24x24, full size from epoch 2 (each step of the
+    # first two epochs is cheaper in proportion to the pixels)
+    "progressive-20": (BASE, {"augment": {"progressive_from": 20, "progressive_epochs": 2}}),
+    "progressive-24": (BASE, {"augment": {"progressive_from": 24, "progressive_epochs": 1}}),  # epoch 0 only
+    # width and depth for 28x28x1: a fourth group (3x3 -> 1x1, few FLOPs), wider groups, wider late groups
+    "widths-16-32-64-128": (BASE, {"model": {"widths": [16, 32, 64, 128]}}),
+    "widths-24-48-96": (BASE, {"model": {"widths": [24, 48, 96]}}),
+    "widths-16-48-128": (BASE, {"model": {"widths": [16, 48, 128]}}),
     # airbench94_muon's recipe (Muon on the filters) on tiny's widths with its head; at its batch of 2000
     # the tiny net does not learn on Fashion-MNIST (10% after 3 epochs), at 500 it does
     "muon": ("airbench94_muon", {"model": {"name": "airbench-tiny-muon"}, "train": {"batch_size": 500}}),

@@ -378,6 +378,68 @@ PROSE += [
 ]
 
 
+
+def _lever3(variant: str, what: str = "accuracy") -> float:
+    data = results("levers-fashion-mnist-avx2-width-resize.json")["results"][variant]
+    return data["train_seconds"]["mean"] if what == "train" else data["summary"]["selective 0.25"]["accuracy"]["mean"]
+
+
+def _lever3_seeds(variant: str, what: str = "accuracy") -> list[float]:
+    seeds = results("levers-fashion-mnist-avx2-width-resize.json")["results"][variant]["seeds"]
+    return [s["train_seconds"] if what == "train" else s["evaluations"]["selective 0.25"]["accuracy"] for s in seeds]
+
+
+def _tiny_point(epochs: float):
+    from cifarbench.bench.frontier import load_frontier
+
+    return next(p for p in load_frontier("fashion-mnist")
+                if p.model == "airbench-tiny" and p.precision == "bf16" and p.epochs == epochs)
+
+
+def _tiny_gain_4_to_8_epochs() -> float:
+    return _tiny_point(8.0).accuracy["mean"] - _tiny_point(4.0).accuracy["mean"]
+
+
+def _progressive_saving() -> tuple[float, float, float]:
+    """(seconds saved, as a share of the base's 4 epochs in epochs, the points they buy linearly on the frontier)"""
+    saved = _lever3("base", "train") - _lever3("progressive-20", "train")
+    epochs = 4 * saved / _lever3("base", "train")
+    return saved, epochs, epochs * _tiny_gain_4_to_8_epochs() / 4
+
+
+def test_the_third_levers_sitting_trained_its_base_to_the_same_accuracies_seed_for_seed():
+    first, third = (results(name)["results"]["base"]["seeds"] for name in
+                    ("levers-fashion-mnist-avx2.json", "levers-fashion-mnist-avx2-width-resize.json"))
+    assert [{k: e["accuracy"] for k, e in s["evaluations"].items()} for s in first] == \
+           [{k: e["accuracy"] for k, e in s["evaluations"].items()} for s in third]
+
+
+PROSE += [
+    ("[JSON](benchmarks/results/levers-fashion-mnist-avx2-width-resize.json); the base again trained to\n  {}, in {} s: "
+     "its first seed shared the cores with a short test run for a few seconds, the\n  other two took {} s and {} s)",
+     lambda: (f"{_lever3('base'):.2%}", f"{_lever3('base', 'train'):.1f}",
+              *(f"{t:.1f}" for t in _lever3_seeds("base", "train")[1:]))),
+    ("which gains {} points for doubling the training (4 to 8\n  epochs)", lambda: (f"{100 * _tiny_gain_4_to_8_epochs():.2f}",)),
+    ("then 28x28): {} in {} s;\n    the {} s it saves are {} of the base's epochs, which buy about {} points on the "
+     "frontier\n    between 4 and 8 epochs ({} points for 4 more), and it costs {}.", lambda: (
+        f"{_lever3('progressive-20'):.2%}", f"{_lever3('progressive-20', 'train'):.1f}",
+        f"{_progressive_saving()[0]:.1f}", f"{_progressive_saving()[1]:.2f}", f"{100 * _progressive_saving()[2]:.2f}",
+        f"{100 * _tiny_gain_4_to_8_epochs():.2f}", f"{100 * (_lever3('base') - _lever3('progressive-20')):.2f}")),
+    ("24/48/96: {} in {} s ({}x the base's time); 16/48/128 (wider late groups,\n    where the maps are small): {} in "
+     "{} s ({}x)", lambda: (
+        f"{_lever3('widths-24-48-96'):.2%}", f"{_lever3('widths-24-48-96', 'train'):.1f}",
+        f"{_lever3('widths-24-48-96', 'train') / _lever3('base', 'train'):.2f}",
+        f"{_lever3('widths-16-48-128'):.2%}", f"{_lever3('widths-16-48-128', 'train'):.1f}",
+        f"{_lever3('widths-16-48-128', 'train') / _lever3('base', 'train'):.2f}")),
+    ("The frontier's own 8 epochs of 16/32/64\n    reach {} for about {}x", lambda: (
+        f"{_tiny_point(8.0).accuracy['mean']:.2%}",
+        f"{_tiny_point(8.0).seconds['mean'] / _tiny_point(4.0).seconds['mean']:.0f}")),
+    ("16/32/64/128: {} and {} in two seeds ({} s and {} s),\n    but the third seed evaluated at {}", lambda: (
+        *(f"{a:.2%}" for a in _lever3_seeds("widths-16-32-64-128")[:2]),
+        *(f"{t:.1f}" for t in _lever3_seeds("widths-16-32-64-128", "train")[:2]),
+        f"{_lever3_seeds('widths-16-32-64-128')[2]:.2%}")),
+]
+
 def test_the_pngs_are_the_same_run_as_the_built_in_tensors_in_their_order():
     data = _own()
     assert data["pixels_equal"] and data["same_run"] and data["within"]
