@@ -202,6 +202,7 @@ TABLES = {"fashion-recipes": fashion_recipes, "planner-frontier": planner_fronti
           "planned-runs-avx2-family23": planned_runs("budget-fashion-mnist-avx2-family23.json", ("budget",)),
           "own-images-avx2": own_images("own-images-fashion-mnist-avx2.json"),
           "time-to-accuracy-avx2": side_by_side("time-to-accuracy-fashion-mnist-avx2.json"),
+          "time-to-accuracy-avx2-family23": side_by_side("time-to-accuracy-fashion-mnist-avx2-family23.json"),
           "cpu-fast-path": cpu_fast_path("cpu-fast-path.json", fraction=False),
           "cpu-fast-path-amx": cpu_fast_path("cpu-fast-path-xeon-amx.json", fraction=True),
           "frontier": frontier, "hybrid": hybrid,
