@@ -348,17 +348,26 @@ def _lever(variant: str, what: str = "accuracy", evaluation: str = "selective 0.
     return data["train_seconds"]["mean"] if what == "train" else data["summary"][evaluation][what]["mean"]
 
 
-def _lever2(variant: str, what: str = "accuracy") -> float:
-    data = results("levers-fashion-mnist-avx2-batch-whitening.json")["results"][variant]
+def _lever_in(name: str, variant: str, what: str = "accuracy") -> float:
+    """A later sitting's mean training seconds ("train") or validation accuracy with selective TTA 0.25."""
+    data = results(name)["results"][variant]
     return data["train_seconds"]["mean"] if what == "train" else data["summary"]["selective 0.25"]["accuracy"]["mean"]
 
 
-def test_the_second_levers_sitting_trained_its_base_to_the_same_accuracies_seed_for_seed():
-    first, second = (results(name)["results"]["base"]["seeds"] for name in
-                     ("levers-fashion-mnist-avx2.json", "levers-fashion-mnist-avx2-batch-whitening.json"))
-    assert [s["evaluations"] for s in first] != [s["evaluations"] for s in second]  # timed anew
+def _lever2(variant: str, what: str = "accuracy") -> float:
+    return _lever_in("levers-fashion-mnist-avx2-batch-whitening.json", variant, what)
+
+
+LATER_LEVERS_SITTINGS = ("levers-fashion-mnist-avx2-batch-whitening.json", "levers-fashion-mnist-avx2-width-resize.json",
+                         "levers-fashion-mnist-avx2-batch-resize.json")
+
+
+@pytest.mark.parametrize("name", LATER_LEVERS_SITTINGS)
+def test_each_later_levers_sitting_trained_its_base_to_the_same_accuracies_seed_for_seed(name):
+    first, later = (results(n)["results"]["base"]["seeds"] for n in ("levers-fashion-mnist-avx2.json", name))
+    assert [s["evaluations"] for s in first] != [s["evaluations"] for s in later]  # timed anew
     assert [{k: e["accuracy"] for k, e in s["evaluations"].items()} for s in first] == \
-           [{k: e["accuracy"] for k, e in s["evaluations"].items()} for s in second]
+           [{k: e["accuracy"] for k, e in s["evaluations"].items()} for s in later]
 
 
 PROSE += [
@@ -380,8 +389,7 @@ PROSE += [
 
 
 def _lever3(variant: str, what: str = "accuracy") -> float:
-    data = results("levers-fashion-mnist-avx2-width-resize.json")["results"][variant]
-    return data["train_seconds"]["mean"] if what == "train" else data["summary"]["selective 0.25"]["accuracy"]["mean"]
+    return _lever_in("levers-fashion-mnist-avx2-width-resize.json", variant, what)
 
 
 def _lever3_seeds(variant: str, what: str = "accuracy") -> list[float]:
@@ -405,13 +413,6 @@ def _progressive_saving() -> tuple[float, float, float]:
     saved = _lever3("base", "train") - _lever3("progressive-20", "train")
     epochs = 4 * saved / _lever3("base", "train")
     return saved, epochs, epochs * _tiny_gain_4_to_8_epochs() / 4
-
-
-def test_the_third_levers_sitting_trained_its_base_to_the_same_accuracies_seed_for_seed():
-    first, third = (results(name)["results"]["base"]["seeds"] for name in
-                    ("levers-fashion-mnist-avx2.json", "levers-fashion-mnist-avx2-width-resize.json"))
-    assert [{k: e["accuracy"] for k, e in s["evaluations"].items()} for s in first] == \
-           [{k: e["accuracy"] for k, e in s["evaluations"].items()} for s in third]
 
 
 PROSE += [
@@ -442,15 +443,7 @@ PROSE += [
 
 
 def _lever4(variant: str, what: str = "accuracy") -> float:
-    data = results("levers-fashion-mnist-avx2-batch-resize.json")["results"][variant]
-    return data["train_seconds"]["mean"] if what == "train" else data["summary"]["selective 0.25"]["accuracy"]["mean"]
-
-
-def test_the_fourth_levers_sitting_trained_its_base_to_the_same_accuracies_seed_for_seed():
-    first, fourth = (results(name)["results"]["base"]["seeds"] for name in
-                     ("levers-fashion-mnist-avx2.json", "levers-fashion-mnist-avx2-batch-resize.json"))
-    assert [{k: e["accuracy"] for k, e in s["evaluations"].items()} for s in first] == \
-           [{k: e["accuracy"] for k, e in s["evaluations"].items()} for s in fourth]
+    return _lever_in("levers-fashion-mnist-avx2-batch-resize.json", variant, what)
 
 
 def test_the_recipes_batch_is_the_fastest_of_the_three_measured_on_this_cpu():
