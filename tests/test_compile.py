@@ -60,3 +60,26 @@ def test_another_structure_compiles_anew(tmp_path):
     train(with_compile(airbench_tiny_config(tmp_path, "fp32")), quiet=True)
     other = train(with_compile(synthetic_config(tmp_path)), quiet=True)
     assert other.run_log["compiled_model_reused"] is False
+
+
+def test_the_warm_up_runs_every_training_size_progressive_resizing_will_use(tmp_path, monkeypatch):
+    """Each size is a graph of its own: compiled in the warm-up, before the clock, not inside the loop."""
+    from cifarbench.train import trainer as trainer_module
+
+    seen = set()
+
+    def recording(trainer):
+        original = trainer.cast
+        trainer.cast = lambda x: (seen.add(tuple(x.shape[-2:])), original(x))[1]
+        try:
+            return compiled.warm_up(trainer)
+        finally:
+            trainer.cast = original
+
+    monkeypatch.setattr(trainer_module, "warm_up", recording)
+    config = airbench_tiny_config(tmp_path, "fp32")
+    config = dataclasses.replace(config, augment=dataclasses.replace(config.augment, progressive_from=10,
+                                                                     progressive_epochs=2),
+                                 train=dataclasses.replace(config.train, epochs=3))
+    train(with_compile(config), quiet=True)
+    assert seen == {(10, 10), (13, 13), (16, 16)}  # epochs 0, 1, 2 (evaluation: full size)

@@ -277,5 +277,16 @@ def test_progressive_resizing_on_a_net_with_a_fixed_size_head_is_one_line_before
     assert main([*argv, "--recipe", "lenet-small-onecycle"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "model 'lenet-small' cannot take 1x20x20 images" in err
-    assert "augment.progressive_from 20 needs a net that takes any size" in err
+    assert "augment.progressive_from 20 is the first epoch's height" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_progressive_resizing_that_never_reaches_full_size_is_refused(tmp_path, capsys):
+    from cifarbench.cli import main
+
+    code = main(["train", "--recipe", "fashion-avx2-50s", "--dataset", "synthetic", "--data.synthetic_shape", "1,16,16",
+                 "--epochs", "1.5", "--augment.progressive_from", "12", "--runs-dir", str(tmp_path / "runs")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "augment.progressive_epochs 2 must be below the run's 2 epochs" in err
     assert not (tmp_path / "runs").exists()

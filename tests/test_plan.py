@@ -123,6 +123,26 @@ def test_what_the_plan_chooses_cannot_also_be_given(frontier):
         make_plan(DATA, frontier=frontier, timer=timer)
 
 
+@pytest.mark.parametrize("layer", [{"model": {"widths": [8, 16]}}, {"augment": {"progressive_from": 8}}])
+def test_levers_a_frontier_point_does_not_name_are_refused_by_the_plan_and_the_frontier(frontier, layer, tmp_path):
+    from cifarbench.bench.frontier import measure_frontier
+
+    with pytest.raises(ConfigError, match=r"cannot be given to a plan: frontier points are keyed by"):
+        make_plan({**DATA, **layer}, budget_s=5, frontier=frontier, timer=timer)
+    with pytest.raises(ConfigError, match=r"cannot be given to a frontier"):
+        measure_frontier("synthetic", "airbench94", [("airbench-tiny", [1.0])], layers=layer, output=tmp_path / "f.json")
+    assert not (tmp_path / "f.json").exists()
+
+
+def test_the_calibration_key_names_the_widths():
+    from cifarbench.bench.calibrate import candidate_key
+    from cifarbench.train.recipes import resolve_config
+
+    plain = resolve_config("airbench94", {"model": {"name": "airbench-tiny"}})
+    wide = resolve_config("airbench94", {"model": {"name": "airbench-tiny", "widths": [24, 48, 96]}})
+    assert candidate_key(plain, (1, 28, 28), 10) != candidate_key(wide, (1, 28, 28), 10)
+
+
 def test_without_a_frontier_a_budget_is_planned_from_calibration_and_a_target_refused(tmp_path):
     plan = make_plan(DATA, budget_s=3.0, timer=timer)  # the package keeps no frontier for synthetic data
     assert plan.frontier_kind == "none" and plan.chosen.accuracy is None

@@ -93,7 +93,7 @@ def candidate_key(config: RunConfig, shape: tuple[int, int, int], num_classes: i
     return {"model": config.model.name, "batch_size": t.batch_size, "precision": t.precision,
             "channels_last": t.channels_last, "compile": t.compile, "shape": list(shape), "classes": num_classes,
             "augment": dataclasses.asdict(config.augment), "loss_reduction": config.optim.loss_reduction,
-            "data_init": config.model.data_init}
+            "data_init": config.model.data_init, "widths": config.model.widths}
 
 
 def cache_file() -> Path:
@@ -187,7 +187,10 @@ def measure(config: RunConfig, shape: tuple[int, int, int], num_classes: int) ->
         init_seconds = _seconds(device, lambda: trainer.model.init_from_data(
             train_loader.normalise(train_loader.images[:5000])))
     trainer.model.train()
-    batches = iter(train_loader.epoch(0))
+    # a full-size epoch: under progressive resizing epoch 0's steps are the cheapest of the run
+    full_size = next(e for e in range(train_loader.augment.progressive_epochs + 1)
+                     if train_loader.training_size(e) == tuple(shape[1:]))
+    batches = iter(train_loader.epoch(full_size))
     for _ in range(WARMUP_STEPS):
         trainer.train_step(*next(batches))
     # each step timed alone and the median kept: a cold process's first steps and the odd stall of

@@ -30,6 +30,17 @@ from cifarbench.fingerprint import fingerprint
 from cifarbench.train.recipes import resolve_config
 
 FRONTIERS = Path(__file__).parent / "frontiers"  # the frontiers shipped with the package
+# Levers a point's key (recipe, model, epochs, precision) does not name: a point measured with one would
+# replace the plain net's point, and a plan would read the plain net's accuracy for it. Ablate them with
+# benchmarks/levers.py; a lever that pays becomes a net or a recipe of its own, with its own points.
+NOT_IN_A_POINT = ("model.widths", "augment.progressive_from")
+
+
+def refuse_unkeyed_levers(layers: dict, what: str) -> None:
+    for path in NOT_IN_A_POINT:
+        if get_path(layers, path) not in (None, 0):
+            raise ConfigError(f"{path} cannot be given to {what}: frontier points are keyed by recipe, model, epochs "
+                              "and precision, not by it; compare it with benchmarks/levers.py")
 VAL_SPLIT = 0.1  # the share of the training split a frontier point validates on
 
 
@@ -103,6 +114,7 @@ def measure_frontier(dataset: str, recipe: str, grid: list[tuple[str, list[float
     if seeds < 1:
         raise ConfigError(f"--seeds {seeds} must be at least 1")
     layers = layers or {}
+    refuse_unkeyed_levers(layers, "a frontier")
     if get_path(layers, "data.val_split") not in (None, VAL_SPLIT):
         raise ConfigError(f"a frontier validates on data.val_split {VAL_SPLIT}; it cannot be changed")
     output = Path(output)

@@ -24,7 +24,7 @@ from typing import Callable
 
 from cifarbench.api import train
 from cifarbench.bench.calibrate import Timing, calibrate, observe
-from cifarbench.bench.frontier import Point, load_frontier
+from cifarbench.bench.frontier import Point, load_frontier, refuse_unkeyed_levers
 from cifarbench.config import RunConfig, get_path, merge
 from cifarbench.data.prepare import load_configured_dataset
 from cifarbench.errors import ConfigError
@@ -158,6 +158,7 @@ def make_plan(layers: dict, *, budget_s: float | None = None, target: float | No
     for fixed in ("train.epochs", "model.name", "recipe"):
         if get_path(layers, fixed) is not None:
             raise ConfigError(f"{fixed} is what the plan chooses; it cannot be given with --budget-s or --target")
+    refuse_unkeyed_levers(layers, "a plan")
     # torch.optim imports torch._dynamo (about 2 s) on first use: a cost of starting the process, as
     # loading the data is, paid here before any clock rather than inside a run a cached plan starts
     import torch._dynamo  # noqa: F401

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 
 import torch
 
 from cifarbench.config import RunConfig
 from cifarbench.data.prepare import PreparedData, final_loader, make_loaders
 from cifarbench.devices import configure_threads, resolve_device, resolve_precision, synchronize
-from cifarbench.errors import CheckpointError, RunStopped
+from cifarbench.errors import CheckpointError, ConfigError, RunStopped
 from cifarbench.eval.evaluate import Evaluation
 from cifarbench.fingerprint import fingerprint
 from cifarbench.models import count_parameters
@@ -110,11 +111,19 @@ class TorchBackend(Backend):
         self.model = build_configured_model(self.config.model, data.dataset.shape, data.dataset.num_classes)
         self.train_loader, self.val_loader = make_loaders(self.config, data, self.device, self.ctx.rank,
                                                           self.ctx.world_size)
-        smallest = self.train_loader.training_size(0)
-        if smallest != tuple(data.dataset.shape[1:]):  # progressive resizing: a net with a fixed-size head cannot
-            fits(self.model, self.config.model.name, (data.dataset.shape[0], *smallest),
-                 remedy=f"augment.progressive_from {self.config.augment.progressive_from} needs a net that takes any "
-                        "size (airbench, resnets), or 0 (off)")
+        if self.config.augment.progressive_from:
+            self.check_progressive(data.dataset.shape)
+
+    def check_progressive(self, shape: tuple[int, int, int]) -> None:
+        """Progressive resizing: the net takes the smallest training size (a fixed-size head does not), and
+        the run reaches full size before it ends (it is evaluated at full size)."""
+        aug, epochs = self.config.augment, math.ceil(self.config.train.epochs)
+        if aug.progressive_epochs >= epochs:
+            raise ConfigError(f"augment.progressive_epochs {aug.progressive_epochs} must be below the run's {epochs} "
+                              "epochs: the net would never train at the full size it is evaluated at")
+        fits(self.model, self.config.model.name, (shape[0], *self.train_loader.training_size(0)),
+             remedy=f"augment.progressive_from {aug.progressive_from} is the first epoch's height: choose a "
+                    "larger one, a net that takes that size, or 0 (off)")
 
     def make_trainer(self, run: RunDir, meta: dict) -> Trainer:
         config = self.config

@@ -9,6 +9,8 @@ into that one and its graphs are reused: re-initialised, not recompiled.
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -59,13 +61,17 @@ def warm_up(trainer) -> float:
     seconds it took, which are compile time, reported apart and never counted as training."""
     model = trainer.model
     loader, val = trainer.train_loader, trainer.val_loader
-    inputs, labels = next(loader.epoch(0))
+    firsts = {}  # one first batch per training size: progressive resizing trains at several
+    for epoch in range(trainer.num_epochs):
+        if loader.training_size(epoch) not in firsts:
+            firsts[loader.training_size(epoch)] = next(loader.epoch(epoch))
     rng = torch.get_rng_state()
     watch = Stopwatch(trainer.device)  # its own clock: compile time never mixes with training time
     try:
         with untouched_buffers(model), watch.region():
             model.train()
-            for n in batch_sizes(loader.local_size(), loader.batch_size, loader.drop_last):
+            for (inputs, labels), n in itertools.product(firsts.values(), batch_sizes(
+                    loader.local_size(), loader.batch_size, loader.drop_last)):
                 with trainer.precision.context(trainer.device):
                     loss = trainer.compute_loss(trainer.forward(trainer.cast(inputs[:n])), labels[:n])
                 loss.backward()
