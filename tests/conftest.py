@@ -49,12 +49,14 @@ needs_fashion = pytest.mark.skipif(
     reason="real Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist; CI installs it)")
 
 
-def torchrun(args: list[str], nproc: int = 2, timeout: float = HANG_GUARD_SECONDS) -> subprocess.CompletedProcess:
+def torchrun(args: list[str], nproc: int = 2, timeout: float = HANG_GUARD_SECONDS,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """torchrun on one node (--standalone picks a free port); the whole process group is killed
     if it outlives `timeout` (a hang guard, not a speed check), so a hang fails the test instead of
     leaving workers behind."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env=env)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

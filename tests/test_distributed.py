@@ -64,10 +64,11 @@ def single(tmp_path_factory):
 @pytest.mark.slow
 def test_two_processes_train_like_one_with_the_same_global_batch(tmp_path, single):
     done = torchrun([threads_probe.__file__, "train", "--recipe", "lenet-small-onecycle",
-                     "--config", config_file(tmp_path, ddp_config(tmp_path / "runs")), "--quiet"])
+                     "--config", config_file(tmp_path, ddp_config(tmp_path / "runs")), "--quiet"],
+                    env=threads_probe.reporting_into(tmp_path / "threads"))
     assert done.returncode == 0, done.stderr[-2000:]
     # the process group really ended when the run did: no Gloo thread left to abort the exit
-    assert threads_probe.gloo_threads_left(done.stderr) == {0: [], 1: []}
+    assert threads_probe.gloo_threads_left(tmp_path / "threads") == {0: [], 1: []}
     (run,) = (tmp_path / "runs").iterdir()
     log = json.loads((run / "run_log.json").read_text())
     assert log["status"] == "completed" and log["world_size"] == 2

@@ -301,11 +301,12 @@ def test_torchrun_processes_take_their_share_of_the_seeds(tmp_path):
     done = torchrun([threads_probe.__file__, "train", "--recipe", "lenet-small-onecycle", "--dataset", "synthetic",
                      "--set", "data.synthetic_shape=[3,16,16]", "--set", "data.synthetic_train_size=256", "--set",
                      "data.synthetic_test_size=64", "--epochs", "2", "--batch-size", "32", "--device", "cpu",
-                     "--deterministic", "--no-plots", "--runs", "3", "--runs-dir", str(runs), "--quiet"])
+                     "--deterministic", "--no-plots", "--runs", "3", "--runs-dir", str(runs), "--quiet"],
+                    env=threads_probe.reporting_into(tmp_path / "threads"))
     assert done.returncode == 0, done.stderr[-2000:]
     # each rank's process group really ended when its share of the runs did (rank 1, with one seed
     # of three, returns first): no Gloo thread left to abort the process at exit
-    assert threads_probe.gloo_threads_left(done.stderr) == {0: [], 1: []}
+    assert threads_probe.gloo_threads_left(tmp_path / "threads") == {0: [], 1: []}
     (folder,) = runs.iterdir()
     summary = _summary(folder)
     assert summary["seeds"] == [0, 1, 2] and summary["test_accuracy"]["n"] == 3
