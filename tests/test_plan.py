@@ -143,6 +143,23 @@ def test_the_calibration_key_names_the_widths():
     assert candidate_key(plain, (1, 28, 28), 10) != candidate_key(wide, (1, 28, 28), 10)
 
 
+def test_calibration_times_full_size_steps_under_progressive_resizing(monkeypatch):
+    """A plan's steps are full-size for most of a run: timing the first epoch's scaled-down images
+    would make every schedule look cheaper than it is."""
+    from cifarbench.bench import calibrate
+    from cifarbench.train.recipes import resolve_config
+    from cifarbench.train.trainer import Trainer
+
+    sizes = []
+    real_step = Trainer.train_step
+    monkeypatch.setattr(Trainer, "train_step", lambda self, x, y: (sizes.append(tuple(x.shape[-2:])),
+                                                                    real_step(self, x, y))[1])
+    config = resolve_config("airbench94", {"model": {"name": "airbench-tiny"}, "train": {
+        "device": "cpu", "batch_size": 8, "epochs": 3}, "augment": {"progressive_from": 10, "progressive_epochs": 2}})
+    calibrate.measure(config, (1, 16, 16), 10)
+    assert sizes and set(sizes) == {(16, 16)}
+
+
 def test_without_a_frontier_a_budget_is_planned_from_calibration_and_a_target_refused(tmp_path):
     plan = make_plan(DATA, budget_s=3.0, timer=timer)  # the package keeps no frontier for synthetic data
     assert plan.frontier_kind == "none" and plan.chosen.accuracy is None

@@ -187,10 +187,10 @@ def measure(config: RunConfig, shape: tuple[int, int, int], num_classes: int) ->
         init_seconds = _seconds(device, lambda: trainer.model.init_from_data(
             train_loader.normalise(train_loader.images[:5000])))
     trainer.model.train()
-    # a full-size epoch: under progressive resizing epoch 0's steps are the cheapest of the run
-    full_size = next(e for e in range(train_loader.augment.progressive_epochs + 1)
-                     if train_loader.training_size(e) == tuple(shape[1:]))
-    batches = iter(train_loader.epoch(full_size))
+    # a full-size epoch: under progressive resizing epoch 0's steps are the cheapest of the run, and
+    # augment.progressive_epochs is the first epoch at full size
+    aug = train_loader.augment
+    batches = iter(train_loader.epoch(aug.progressive_epochs if aug.progressive_from else 0))
     for _ in range(WARMUP_STEPS):
         trainer.train_step(*next(batches))
     # each step timed alone and the median kept: a cold process's first steps and the odd stall of
