@@ -180,18 +180,19 @@ def own_images(name: str):
     return render
 
 
-def side_by_side(name: str):
+def script_table(script: str, name: str):
+    """A benchmark script's own table (its `table(data)`), rendered from its JSON `name`."""
     def render() -> str:
         import importlib.util
 
-        spec = importlib.util.spec_from_file_location("time_to_accuracy", ROOT / "benchmarks" / "time_to_accuracy.py")
+        spec = importlib.util.spec_from_file_location(script, ROOT / "benchmarks" / f"{script}.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         columns, rows = module.table(_load(name))
         lines = [_row(columns), "|---|" + "---:|" * (len(columns) - 1)]
         return "\n".join([*lines, *(_row(r) for r in rows)]) + "\n"
 
-    render.__doc__ = f"{name}: benchmarks/time_to_accuracy.py's table, from its JSON."
+    render.__doc__ = f"{name}: benchmarks/{script}.py's table, from its JSON."
     return render
 
 
@@ -201,8 +202,10 @@ TABLES = {"fashion-recipes": fashion_recipes, "planner-frontier": planner_fronti
           "planned-targets-avx2": planned_runs("budget-fashion-mnist-avx2.json", ("target",)),
           "planned-runs-avx2-family23": planned_runs("budget-fashion-mnist-avx2-family23.json", ("budget",)),
           "own-images-avx2": own_images("own-images-fashion-mnist-avx2.json"),
-          "time-to-accuracy-avx2": side_by_side("time-to-accuracy-fashion-mnist-avx2.json"),
-          "time-to-accuracy-avx2-family23": side_by_side("time-to-accuracy-fashion-mnist-avx2-family23.json"),
+          "time-to-accuracy-avx2": script_table("time_to_accuracy", "time-to-accuracy-fashion-mnist-avx2.json"),
+          "time-to-accuracy-avx2-family23": script_table("time_to_accuracy",
+                                                         "time-to-accuracy-fashion-mnist-avx2-family23.json"),
+          "step-levers-avx2": script_table("step_levers", "step-levers-avx2.json"),
           "cpu-fast-path": cpu_fast_path("cpu-fast-path.json", fraction=False),
           "cpu-fast-path-amx": cpu_fast_path("cpu-fast-path-xeon-amx.json", fraction=True),
           "frontier": frontier, "hybrid": hybrid,

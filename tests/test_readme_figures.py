@@ -510,6 +510,46 @@ PROSE += [
         f"{_family23_mean_to('cnn-adam', '0.9') / _family23_mean_to('fashion-avx2-50s', '0.9'):.1f}")),
 ]
 
+def _step(model: str, variant: str) -> dict:
+    return results("step-levers-avx2.json")["models"][model]["variants"][variant]
+
+
+def _step_ratio(model: str, variant: str) -> str:
+    return f"{_step(model, variant)['train_images_per_second'] / _step(model, 'base')['train_images_per_second']:.2f}"
+
+
+PROSE += [
+    ("airbench94's fp32 step runs at\n  {} of the fp32 matmul rate measured beside it ({} GFLOP/s on two\n  cores), "
+     "airbench-tiny's at {}.", lambda: (
+        f"{_step('airbench94', 'base')['fraction_of_base_peak']:.1%}",
+        f"{results('step-levers-avx2.json')['models']['airbench94']['base_matmul_peak_flops_per_second'] / 1e9:.1f}",
+        f"{_step('airbench-tiny', 'base')['fraction_of_base_peak']:.1%}")),
+    ("NCHW runs at {}x and\n  {}x of channels_last; 4x the batch at {}x and {}x.", lambda: (
+        _step_ratio("airbench94", "nchw"), _step_ratio("airbench-tiny", "nchw"),
+        _step_ratio("airbench94", "batch-x4"), _step_ratio("airbench-tiny", "batch-x4"))),
+    ("(airbench-tiny at 32/32/64) do {}x the FLOPs per image at a higher\n  share of the peak ({} against {}) but "
+     "train {}x the images per second", lambda: (
+        f"{_step('airbench-tiny', 'widths-x32')['train_flops_per_image'] / _step('airbench-tiny', 'base')['train_flops_per_image']:.2f}",
+        f"{_step('airbench-tiny', 'widths-x32')['fraction_of_base_peak']:.1%}",
+        f"{_step('airbench-tiny', 'base')['fraction_of_base_peak']:.1%}", _step_ratio("airbench-tiny", "widths-x32"))),
+    ("{}x and {}x in inductor's default mode, {}x and\n  {}x with max-autotune", lambda: (
+        _step_ratio("airbench94", "compile"), _step_ratio("airbench-tiny", "compile"),
+        _step_ratio("airbench94", "compile-max-autotune"), _step_ratio("airbench-tiny", "compile-max-autotune"))),
+]
+
+
+def test_the_step_levers_ran_every_lever_this_cpu_has_and_said_why_not_the_others():
+    data = results("step-levers-avx2.json")
+    assert data["machine"]["cpu_capability"] == "AVX2" and not data["machine"]["cpu_native_bf16"]
+    for model, result in data["models"].items():
+        skipped = {v: s["not_applicable"] for v, s in result["variants"].items() if "not_applicable" in s}
+        assert skipped["amx-off"] == "needs amx_bf16, which this CPU lacks"
+        assert skipped["fp32"] == "the same as base here"  # auto is fp32 on AVX2
+        ran = [s for s in result["variants"].values() if "not_applicable" not in s]
+        assert all(len(s["train_images_per_second_all"]) == data["settings"]["repeats"] == 3 for s in ran)
+    assert data["models"]["airbench-tiny"]["variants"]["widths-x32"]["widths"] == [32, 32, 64]
+
+
 def test_the_pngs_are_the_same_run_as_the_built_in_tensors_in_their_order():
     data = _own()
     assert data["pixels_equal"] and data["same_run"] and data["within"]

@@ -3,7 +3,8 @@ FLOPs per image and the share of the device's measured matmul peak that they ach
 of fp32 and the run's precision; reference_peak).
 
 Each model is measured in a fresh process (so peak memory is its own) with the trainer's own
-`train_step`: warm-up steps are timed apart, then `steps` timed steps, device-synchronised.
+`train_step`: warm-up steps are timed apart, then `steps` timed steps, device-synchronised. When
+compiled, the warm-up steps hold the compilation.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class ThroughputSpec:
     num_classes: int = 10
     warmup_steps: int = 3
     steps: int = 10
+    widths: tuple[int, ...] | None = None  # model.widths, for the nets that take them
+    compile: bool = False  # torch.compile (train.compiled.COMPILE_OPTIONS), compiled in the warm-up steps
 
 
 def matmul_peak_flops(device: torch.device, dtype: torch.dtype = torch.float32, n: int = 2048,
@@ -99,13 +102,14 @@ def measure(spec: ThroughputSpec) -> dict:
     n_images = spec.batch_size * (spec.warmup_steps + spec.steps)
     data = load_dataset("synthetic", shape=spec.shape, num_classes=spec.num_classes, train_size=n_images,
                         test_size=spec.batch_size)
+    options = {"widths": tuple(spec.widths)} if spec.widths else {}
     config = resolve_config("resnet18-onecycle", {
-        "model": {"name": spec.model},
+        "model": {"name": spec.model, **({"widths": list(spec.widths)} if spec.widths else {})},
         "train": {"batch_size": spec.batch_size, "precision": spec.precision, "channels_last": spec.channels_last,
-                  "device": str(device), "epochs": 1}})
+                  "device": str(device), "epochs": 1, "compile": spec.compile}})
     loader = DeviceLoader(data.train, data.mean, data.std, spec.batch_size, device, shuffle=False,
                           channels_last=spec.channels_last)
-    model = build_model(spec.model, spec.num_classes, c, h)
+    model = build_model(spec.model, spec.num_classes, c, h, **options)
     trainer = Trainer(config, model, loader, loader, device, precision, data.classes)
     batches = list(loader.epoch(0))
     x, y = batches[0]
