@@ -201,6 +201,8 @@ TABLES = {"fashion-recipes": fashion_recipes, "planner-frontier": planner_fronti
           "planned-targets-amx": planned_runs("budget-fashion-mnist-amx-targets.json", ("target",)),
           "planned-targets-avx2": planned_runs("budget-fashion-mnist-avx2.json", ("target",)),
           "planned-runs-avx2-family23": planned_runs("budget-fashion-mnist-avx2-family23.json", ("budget",)),
+          "planned-targets-avx2-family23": planned_runs("budget-fashion-mnist-avx2-family23-targets.json",
+                                                        ("target",)),
           "own-images-avx2": own_images("own-images-fashion-mnist-avx2.json"),
           "time-to-accuracy-avx2": script_table("time_to_accuracy", "time-to-accuracy-fashion-mnist-avx2.json"),
           "time-to-accuracy-avx2-family23": script_table("time_to_accuracy",
