@@ -30,6 +30,7 @@ from cifarbench.fingerprint import fingerprint
 from cifarbench.train.recipes import resolve_config
 
 FRONTIERS = Path(__file__).parent / "frontiers"  # the frontiers shipped with the package
+VAL_SPLIT = 0.1  # the share of the training split a frontier point validates on
 # Levers a point's key (recipe, model, epochs, precision) does not name: a point measured with one would
 # replace the plain net's point, and a plan would read the plain net's accuracy for it. Ablate them with
 # benchmarks/levers.py; a lever that pays becomes a net or a recipe of its own, with its own points.
@@ -41,7 +42,6 @@ def refuse_unkeyed_levers(layers: dict, what: str) -> None:
         if get_path(layers, path) not in (None, 0):
             raise ConfigError(f"{path} cannot be given to {what}: frontier points are keyed by recipe, model, epochs "
                               "and precision, not by it; compare it with benchmarks/levers.py")
-VAL_SPLIT = 0.1  # the share of the training split a frontier point validates on
 
 
 @dataclass(frozen=True)

@@ -102,9 +102,9 @@ def measure(spec: ThroughputSpec) -> dict:
     n_images = spec.batch_size * (spec.warmup_steps + spec.steps)
     data = load_dataset("synthetic", shape=spec.shape, num_classes=spec.num_classes, train_size=n_images,
                         test_size=spec.batch_size)
-    options = {"widths": tuple(spec.widths)} if spec.widths else {}
+    options = {"widths": tuple(spec.widths)} if spec.widths else {}  # the net's own keywords, and its config's
     config = resolve_config("resnet18-onecycle", {
-        "model": {"name": spec.model, **({"widths": list(spec.widths)} if spec.widths else {})},
+        "model": {"name": spec.model, **options},
         "train": {"batch_size": spec.batch_size, "precision": spec.precision, "channels_last": spec.channels_last,
                   "device": str(device), "epochs": 1, "compile": spec.compile}})
     loader = DeviceLoader(data.train, data.mean, data.std, spec.batch_size, device, shuffle=False,
