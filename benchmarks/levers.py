@@ -27,7 +27,7 @@ from cifarbench.devices import cpu_class
 from cifarbench.eval.inference import evaluate_loaded, load_model
 from cifarbench.train.recipes import resolve_config
 
-BASE = "fashion-avx2-160s"
+BASE = "fashion-tiny-8ep"
 VARIANTS = {  # label: (recipe, overrides over the recipe)
     "base": (BASE, {}),
     "label-smoothing-0.1": (BASE, {"optim": {"label_smoothing": 0.1}}),  # hiverge's lower smoothing

@@ -43,7 +43,7 @@ def fashion_recipes() -> str:
     labels = {"airbench94": "`airbench94` recipe", "cnn-adam": "`cnn-adam` (baseline, {n} seed{s})"}
     for g in _load("fashion-recipes-cpu.json")["groups"]:
         acc, n = g["test_accuracy"], g["test_accuracy"]["n"]
-        recipe = RENAMED.get(g["recipe"], g["recipe"])  # the results say the name the recipe had then
+        recipe = RENAMED.get(g["recipe"], (g["recipe"],))[0]  # the results say the name the recipe had then
         label = labels.get(recipe, "`{recipe}`").format(recipe=recipe, n=n, s="" if n == 1 else "s")
         spread = f" ({acc['min'] * 100:.2f}–{acc['max'] * 100:.2f})" if n > 1 else ""
         lines.append(_row([label, f"{g['model']}, {g['epochs']:g}", _pct(acc["mean"]) + spread,
@@ -122,7 +122,7 @@ def planner_frontier() -> str:
     """src/cifarbench/bench/frontiers/fashion-mnist.json: the points the planner reads."""
     from cifarbench.bench.frontier import load_frontier
 
-    lines = ["| net (over `fashion-avx2-160s`) | epochs | precision | validation accuracy, mean (min–max) | std | seeds |",
+    lines = ["| net (over `fashion-tiny-8ep`) | epochs | precision | validation accuracy, mean (min–max) | std | seeds |",
              "|---|---:|---|---:|---:|---:|"]
     for p in sorted(load_frontier("fashion-mnist"), key=lambda p: (p.model != "airbench-tiny", p.epochs, p.precision)):
         acc = p.accuracy

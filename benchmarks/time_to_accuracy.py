@@ -3,7 +3,7 @@
 `cnn-adam` baseline, each over N seeds, with each one's speed-up over the baseline.
 
     python benchmarks/time_to_accuracy.py [--seeds 3] [--evals-per-epoch 2]
-                                          [--only plan,fashion-avx2-50s,cnn-adam] [--targets 0.90,0.93]
+                                          [--only plan,fashion-tiny-2.25ep,cnn-adam] [--targets 0.90,0.93]
 
 Every contender trains on the same 90% of the training split and is checked on the same
 validation 10% (`data.val_split`, as the frontier is measured), `--evals-per-epoch` times per
@@ -42,8 +42,8 @@ DATASET = "fashion-mnist"
 FASHION_TRAIN_IMAGES = 60_000
 BASELINE = "cnn-adam"
 FIXED = {  # label: (recipe, overrides)
-    "fashion-avx2-50s": ("fashion-avx2-50s", {}),
-    "fashion-avx2-160s": ("fashion-avx2-160s", {}),
+    "fashion-tiny-2.25ep": ("fashion-tiny-2.25ep", {}),
+    "fashion-tiny-8ep": ("fashion-tiny-8ep", {}),
     "airbench94 on airbench-tiny (8 epochs)": ("airbench94", {"model": {"name": "airbench-tiny"},
                                                              "train": {"epochs": 8}}),
     BASELINE: (BASELINE, {}),

@@ -284,7 +284,7 @@ def test_progressive_resizing_on_a_net_with_a_fixed_size_head_is_one_line_before
 def test_progressive_resizing_that_never_reaches_full_size_is_refused(tmp_path, capsys):
     from cifarbench.cli import main
 
-    code = main(["train", "--recipe", "fashion-avx2-50s", "--dataset", "synthetic", "--data.synthetic_shape", "1,16,16",
+    code = main(["train", "--recipe", "fashion-tiny-2.25ep", "--dataset", "synthetic", "--data.synthetic_shape", "1,16,16",
                  "--epochs", "1.5", "--augment.progressive_from", "12", "--runs-dir", str(tmp_path / "runs")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1, err

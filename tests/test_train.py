@@ -106,7 +106,7 @@ def test_airbench_net_trains_through_the_one_loop(tmp_path):
 def test_a_run_with_its_own_widths_and_progressive_resizing_trains_and_loads_back_as_trained(tmp_path):
     from cifarbench.eval.inference import evaluate_loaded, load_model
 
-    config = resolve_config("fashion-avx2-50s", {
+    config = resolve_config("fashion-tiny-2.25ep", {
         "model": {"widths": [8, 16, 24]},  # 16x16: 15 -> 7 -> 3 -> 1
         "augment": {"progressive_from": 12, "progressive_epochs": 1},
         "data": {"dataset": "synthetic", "synthetic_shape": [1, 16, 16], "synthetic_train_size": 128,

@@ -431,13 +431,13 @@ def test_a_trial_the_budget_cut_short_is_not_recommended():
 
 
 @pytest.mark.parametrize("recipe, study, budget_s, check", [
-    ("fashion-avx2-50s", "fashion93", 50.0, {"optim.lr": 0.01, "optim.label_smoothing": 0.01, "train.epochs": 0,
+    ("fashion-tiny-2.25ep", "fashion93", 50.0, {"optim.lr": 0.01, "optim.label_smoothing": 0.01, "train.epochs": 0,
                                       "train.batch_size": 0, "train.tta": 0}),
-    ("fashion-avx2-160s", "fashion94", 160.0, {"optim.lr": 0.01, "optim.label_smoothing": 0.01, "train.epochs": 0,
+    ("fashion-tiny-8ep", "fashion94", 160.0, {"optim.lr": 0.01, "optim.label_smoothing": 0.01, "train.epochs": 0,
                                        "train.batch_size": 0, "model.name": None}),
 ])
 def test_the_cpu_recipes_are_the_trials_their_kept_studies_recommend(recipe, study, budget_s, check):
-    """Each value of fashion-avx2-50s/-160s (studies fashion93/fashion94) is the value of the trial that the one rule picks from the
+    """Each value of fashion-tiny-2.25ep/-160s (studies fashion93/fashion94) is the value of the trial that the one rule picks from the
     study kept in benchmarks/tune/ (rounded as the recipe says), and the tables there agree."""
     from cifarbench.bench.tune_report import best_trial
 

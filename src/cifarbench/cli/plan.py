@@ -45,6 +45,10 @@ def register(sub) -> None:
     p.add_argument("--point", dest="points", action="append", required=True, metavar="MODEL:E1,E2,...",
                    help="a net and the epochs to train it for, e.g. airbench-tiny:4,8,16 (repeatable)")
     p.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds per point (default 3)")
+    p.add_argument("--split", choices=("validation", "test"), default="validation",
+                   help="validation (default): train on 90%% of the training split and score the rest, the figure "
+                        "recipes are chosen on; test: train on the whole training split and score the test split "
+                        "once at the end, the figure a plan promises (nothing is chosen from it)")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="the frontier file to add the points to")
     p.add_argument("--quiet", action="store_true", help="results only")
     add_config_options(p)
@@ -61,7 +65,8 @@ def cmd_frontier(args) -> int:
         raise UserError("frontier needs --recipe (the schedule's base) and --dataset")
     grid = [parse_point(text) for text in args.points]
     points = measure_frontier(dataset, recipe, grid, seeds=args.seeds, layers=layers, output=args.output,
-                              command="cifarbench " + shlex.join(sys.argv[1:]), quiet=args.quiet)
+                              command="cifarbench " + shlex.join(sys.argv[1:]), quiet=args.quiet,
+                              split=args.split)
     print_table(*frontier_table(points))
     print(f"frontier: {args.output}")
     return 0
