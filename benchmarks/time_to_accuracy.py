@@ -87,7 +87,7 @@ def run_planned(target: float, seed: int, args, targets, ran: dict) -> dict:
     if key in ran:
         return {**ran[key], "same_run_as_target": ran[key]["planned_for"]}
     probe = probe_for(plan.config.train.batch_size, args)
-    result, _ = run_plan(plan, quiet=True, callbacks=[probe])
+    result = run_plan(plan, quiet=True, callbacks=[probe])
     record = seed_record(seed, probe, result, targets, model=plan.chosen.model, epochs=plan.chosen.epochs,
                        predicted_accuracy=plan.chosen.accuracy, calibration_seconds=plan.calibration_seconds,
                        whole_seconds_with_calibration=plan.calibration_seconds + timed_seconds(result),

@@ -8,6 +8,7 @@ import torch
 from cifarbench.api import resume, train
 from cifarbench.eval.tta import tta_logits
 from cifarbench.train.recipes import resolve_config
+from cifarbench.train.pace import Progress
 from cifarbench.train.tricks import FreezeWhiteningBias, Lookahead
 
 
@@ -43,7 +44,7 @@ def test_lookahead_decay_matches_the_reference_formula():
     la = Lookahead(every=5, base=0.95)
     total = 476  # ceil(48 batches * 9.9 epochs), CIFAR-10 at batch 1024
     for step in (5, 100, 240, 475):
-        assert la.decay(step, total) == pytest.approx(0.95**5 * (step / total) ** 3)
+        assert la.decay(step / total) == pytest.approx(0.95**5 * (step / total) ** 3)
 
 
 def test_lookahead_update_moves_weights_to_the_ema():
@@ -83,11 +84,25 @@ def test_freeze_whitening_bias_toggles_requires_grad():
     from cifarbench.models import build_model
 
     model = build_model("airbench94", 10, 1, 28)
-    trainer = type("T", (), {"model": model})()
+    progress = Progress(total=100)
+    trainer = type("T", (), {"model": model, "steps_per_epoch": 10, "progress": progress})()
     cb = FreezeWhiteningBias(3)
-    cb.on_epoch_start(trainer, 2)
-    assert model.whiten.bias.requires_grad
-    cb.on_epoch_start(trainer, 3)
+    for _ in range(29):
+        progress.advance()
+    cb.on_batch_end(trainer, 8)
+    assert model.whiten.bias.requires_grad  # step 30, the third epoch's last, still trains it
+    progress.advance()
+    cb.on_batch_end(trainer, 9)
+    assert not model.whiten.bias.requires_grad
+    # on the clock, the same share of the schedule: 30 of 100 planned steps, whatever steps it took
+    paced = Progress(total=100, rates=[2.5])
+    trainer.progress = paced
+    for _ in range(11):
+        paced.advance()
+    cb.on_epoch_start(trainer, 1)
+    assert paced.position == 27.5 and model.whiten.bias.requires_grad
+    paced.advance()
+    cb.on_batch_end(trainer, 2)
     assert not model.whiten.bias.requires_grad
 
 

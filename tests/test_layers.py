@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "cifarbench"
 # top-level module or package of cifarbench -> its layer
 LAYERS = {
     "__init__": 0, "errors": 0,
-    "devices": 1, "fingerprint": 1, "files": 1, "console": 1, "tables": 1,
+    "devices": 1, "fingerprint": 1, "files": 1, "console": 1, "tables": 1, "process_clock": 1,
     "config": 2, "runs": 2,
     "data": 3, "models": 3,
     "checkpoints": 4, "eval": 4, "plots": 4, "export": 4,

@@ -37,6 +37,7 @@ from cifarbench.errors import CheckpointError, RunStopped, UserError
 from cifarbench.eval.inference import evaluate_loaded, load_model
 from cifarbench.eval.metrics import classification_metrics, classification_report
 from cifarbench.files import utc_now
+from cifarbench.process_clock import command_seconds
 from cifarbench.loggers import LoggerSet
 from cifarbench.runs import RunDir
 from cifarbench.train import distributed
@@ -143,11 +144,16 @@ def _run(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held: c
         last = backend.evaluate_final(data)
         backend.synchronize()
         final_seconds = time.perf_counter() - started
-    run_seconds = time.perf_counter() - in_memory  # build, init, training, validations, final evaluation
+    evaluated = time.perf_counter()
+    run_seconds = evaluated - in_memory  # build, init, training, validations, final evaluation
     metrics = classification_metrics(last.logits.numpy(), last.labels.numpy(), data.dataset.classes)
     metrics.update(split=data.final, loss=last.loss, tta_level=config.train.tta)
     if config.train.tta and config.train.tta_share is not None:
         metrics["tta_extra_view_share"] = last.extra_view_share
+    replay = backend.replay_layer()
+    if replay and run.writable:  # a clocked schedule: config.yaml replays the steps it took, on no clock
+        config = RunConfig.from_dict(merge(config.to_dict(), replay))
+        run.write_config(config.to_dict())
     run.write_json(RunDir.METRICS, metrics)
     run.write_json(RunDir.HISTORY, state.history)
     run.write_text(RunDir.REPORT, classification_report(metrics))
@@ -155,6 +161,8 @@ def _run(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held: c
         _make_plots(run)
     run_log = run.update_run_log(
         **backend.summary(), status="completed", end_time=utc_now(), epochs_completed=state.epoch,
+        # the files and plots after the final evaluation, and the whole process so far (as `time` counts)
+        end_seconds=time.perf_counter() - evaluated, command_seconds=command_seconds(),
         steps=state.step, train_seconds=state.train_seconds, eval_seconds=state.eval_seconds,
         final_eval_seconds=final_seconds, run_seconds=run_seconds, best_val_accuracy=state.best_val_accuracy, best_epoch=state.best_epoch,
         final_split=data.final, **{f"{data.final}_accuracy": metrics["accuracy"], f"{data.final}_loss": last.loss},

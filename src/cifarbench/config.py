@@ -250,6 +250,11 @@ class ScheduleConfig:
     warmup_epochs: float = opt(0.0, "linear warm-up before constant, step, multistep or cosine (epochs)")
     start_factor: float = opt(0.2, "triangle: lr factor at step 0")
     end_factor: float = opt(0.07, "triangle: lr factor at the last step")
+    pace: tuple[float, ...] | None = opt(
+        None, "the schedule's progress per step, one rate for each 8 steps, as a run that annealed on the clock "
+              "(a planned --budget-s) took them: it writes them into its config.yaml, so replaying that file takes "
+              "the same steps with the same schedule (null: one step, one step of the schedule)",
+        torch_only="MLX runs follow the step count")
 
     def __post_init__(self):
         check_choices(self, "schedule")
@@ -261,6 +266,13 @@ class ScheduleConfig:
             raise ConfigError(f"schedule.warmup_epochs {self.warmup_epochs} must be >= 0")
         if self.max_lr is not None:
             _positive("schedule.max_lr", self.max_lr)
+        if self.pace is not None:
+            if not self.pace or min(self.pace) <= 0:
+                raise ConfigError("schedule.pace must be one or more positive rates (a clocked run's config.yaml "
+                                  "holds them), or null")
+            if self.interval != "batch" or self.name == "onecycle":
+                raise ConfigError(f"schedule.pace needs a per-batch schedule other than onecycle; {self.name} "
+                                  f"every {self.interval} follows the step count only")
 
 
 @dataclass(frozen=True)

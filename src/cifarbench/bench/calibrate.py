@@ -130,6 +130,70 @@ def observe(config: RunConfig, shape: tuple[int, int, int], num_classes: int, ti
     _store(_key(config, shape, num_classes), timing, observed=True)
 
 
+def end_key(plots: bool, num_classes: int) -> str:
+    return hashlib.sha256(json.dumps([{k: json.loads(v) for k, v in _machine()}, {
+        "end": VERSION, "plots": plots, "classes": num_classes}], sort_keys=True).encode()).hexdigest()[:20]
+
+
+def calibrate_end(plots: bool, num_classes: int, *, cache: bool = True) -> float:
+    """The seconds a run's end takes here, after its final evaluation: its files (metrics, history,
+    the report, the run log) and, with plots, its charts. The charts are timed by drawing those of
+    a made-up run of `num_classes` classes in a temporary folder, once per machine; after that, the
+    slowest end the last planned runs took (`observe_end`). Without plots: nothing measurable."""
+    if not plots:
+        return 0.0
+    key, path = end_key(plots, num_classes), cache_file()
+    entry = _read(path).get(key) if cache and path.is_file() else None
+    if entry:
+        return max([entry["end_seconds"], *entry.get("observed", [])])
+    started = time.perf_counter()
+    _draw_made_up_run(num_classes)
+    seconds = time.perf_counter() - started
+    if cache:
+        _update(key, lambda old: {"end_seconds": seconds, "observed": (old or {}).get("observed", [])})
+    return seconds
+
+
+def observe_end(plots: bool, num_classes: int, seconds: float) -> None:
+    """Keep the end a planned run took, for the next plan's reserve (the last OBSERVED runs)."""
+    if plots:
+        _update(end_key(plots, num_classes), lambda old: {
+            "end_seconds": (old or {}).get("end_seconds", seconds),
+            "observed": [*(old or {}).get("observed", []), seconds][-OBSERVED:]})
+
+
+def _draw_made_up_run(num_classes: int) -> None:
+    import tempfile
+
+    import numpy as np
+
+    from cifarbench.eval.metrics import classification_metrics
+    from cifarbench.plots.run import draw_run
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(1000) % num_classes
+    logits = rng.normal(size=(1000, num_classes)) + 3 * np.eye(num_classes)[labels]
+    metrics = classification_metrics(logits, labels, [f"class {i}" for i in range(num_classes)])
+    history = [{"epoch": e + 1, "step": 10 * (e + 1), "train_loss": 1.0 / (e + 1), "train_accuracy": 0.5 + e / 20,
+                "lr": 0.1, "epoch_seconds": 1.0, "images_per_second": 1000.0, "val_loss": 1.2 / (e + 1), "val_accuracy": 0.5 + e / 25}
+               for e in range(5)]
+    with tempfile.TemporaryDirectory() as folder:
+        draw_run({"model": "made-up", "dataset": "made-up"}, history, metrics, Path(folder))
+
+
+def _update(key: str, change) -> None:
+    """entries[key] = change(entries.get(key)), under the cache's lock; a read-only cache is skipped."""
+    path = cache_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(path) + ".lock"):
+            entries = _read(path) if path.is_file() else {}
+            entries[key] = change(entries.get(key))
+            atomic_write_json(entries, path)
+    except OSError as exc:  # a read-only cache costs a calibration next time, nothing else
+        log.warning("could not keep the calibration in %s: %s", path, exc)
+
+
 def _from_entry(entry: dict) -> Timing:
     runs = entry.get("observed") or []
     if not runs:
@@ -142,21 +206,14 @@ def _from_entry(entry: dict) -> Timing:
 
 
 def _store(key: str, timing: Timing, observed: bool = False) -> None:
-    path = cache_file()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(path) + ".lock"):
-            entries = _read(path) if path.is_file() else {}
-            entry = entries.get(key) if observed else None
-            if entry is None:  # a calibration (or a run with none before it) starts the entry
-                entry = {f: getattr(timing, f) for f in ("step_seconds", "image_view_seconds", "init_seconds")}
-                entry["image_view_seconds_max"] = timing.image_view_seconds
-            if observed:
-                entry["observed"] = [*entry.get("observed", []), [timing.step_seconds, timing.image_view_seconds]][-OBSERVED:]
-            entries[key] = entry
-            atomic_write_json(entries, path)
-    except OSError as exc:  # a read-only cache costs a calibration next time, nothing else
-        log.warning("could not keep the calibration in %s: %s", path, exc)
+    def change(entry: dict | None) -> dict:
+        if entry is None or not observed:  # a calibration (or a run with none before it) starts the entry
+            entry = {f: getattr(timing, f) for f in ("step_seconds", "image_view_seconds", "init_seconds")}
+            entry["image_view_seconds_max"] = timing.image_view_seconds
+        if observed:
+            entry["observed"] = [*entry.get("observed", []), [timing.step_seconds, timing.image_view_seconds]][-OBSERVED:]
+        return entry
+    _update(key, change)
 
 
 def _read(path: Path) -> dict:

@@ -25,13 +25,13 @@ class PeriodicEval(Callback):
 
     def on_batch_end(self, trainer, batch_index):
         step = trainer.state.step
-        if step % self.every and step < trainer.total_steps:
+        if step % self.every and not trainer.progress.done:
             return
         seconds = trainer.training_seconds_so_far()
         plain, _ = self.check(trainer)
         self.points.append({"step": step, "train_seconds": seconds, "accuracy": plain.accuracy, "loss": plain.loss})
         tta, share = trainer.config.train.tta, trainer.config.train.tta_share
-        if step >= trainer.total_steps and tta:
+        if trainer.progress.done and tta:
             final, eval_seconds = self.check(trainer, tta, share)
             self.points.append({"step": step, "train_seconds": seconds + eval_seconds, "accuracy": final.accuracy,
                                 "loss": final.loss, "tta": tta, "tta_share": share, "tta_seconds": eval_seconds})

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from cifarbench import __version__
+from cifarbench import __version__, process_clock
 from cifarbench.cli import bench, catalog, evaluation, plan, reports, search, train
 from cifarbench.cli.parser import EXIT_USAGE, Parser
 from cifarbench.errors import RunStopped, UserError
@@ -39,6 +39,10 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The program. Run as a process (`cifarbench`, `python -m cifarbench`: argv None) its clock is
+    the process's; called from Python with its own argv, the command's clock starts here."""
+    if argv is not None:
+        process_clock.begin_command()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

@@ -14,10 +14,13 @@ def add_goal_options(p, required: bool) -> None:
     """--budget-s / --target / --frontier: what `plan` and `train` plan for."""
     goal = p.add_mutually_exclusive_group(required=required)
     goal.add_argument("--budget-s", type=float, metavar="S",
-                      help="the most accurate schedule this machine finishes in S seconds (calibration, init, "
-                           "training and the final evaluation with its TTA; loading the data is not counted)")
+                      help="the most accurate schedule this machine finishes in S seconds, the whole command as "
+                           "`time` counts it (start-up, data, calibration, training, the final evaluation with its "
+                           "TTA, plots and files); the schedule anneals on the clock to end on time")
     goal.add_argument("--target", type=float, metavar="ACC",
-                      help="the fastest schedule whose predicted validation accuracy reaches ACC (e.g. 0.93)")
+                      help="the fastest schedule whose predicted test accuracy reaches ACC (e.g. 0.93): the "
+                           "frontier's test figures, measured on the whole training split (validation accuracy "
+                           "where a frontier has no test figures, and the plan says so)")
     p.add_argument("--frontier", metavar="FILE",
                    help="a frontier file to plan from (default: the package's for the dataset; `cifarbench "
                         "frontier` writes one)")
@@ -26,8 +29,8 @@ def add_goal_options(p, required: bool) -> None:
 def register(sub) -> None:
     p = sub.add_parser(
         "plan", help="the schedule a time budget or an accuracy target asks for on this machine, and why",
-        description="Choose a schedule from the dataset's frontier (accuracy per schedule, measured once on a "
-                    "validation split) and a calibration of this machine (seconds per step and per evaluated "
+        description="Choose a schedule from the dataset's frontier (the test accuracy of each fixed schedule, "
+                    "measured once on the whole training split) and a calibration of this machine (seconds per step and per evaluated "
                     "image, cached per machine): with --budget-s, the most accurate one that ends within S "
                     "seconds; with --target, the fastest to ACC. Prints the choice, its predicted accuracy and "
                     "time in parts, and every candidate with why it lost. `cifarbench train` with the same "
@@ -76,7 +79,10 @@ def cmd_plan(args) -> int:
     from cifarbench.bench.plan import make_plan, plan_table
     from cifarbench.bench.results import print_table
 
-    plan = make_plan(config_layers(args), budget_s=args.budget_s, target=args.target, frontier=args.frontier)
+    from cifarbench.process_clock import command_seconds
+
+    plan = make_plan(config_layers(args), budget_s=args.budget_s, target=args.target, frontier=args.frontier,
+                     clock=command_seconds)
     print_table(*plan_table(plan))
     print(describe_choice(plan))
     return 0
@@ -84,7 +90,6 @@ def cmd_plan(args) -> int:
 
 def describe_choice(plan) -> str:
     c = plan.chosen
-    accuracy = "" if c.accuracy is None else f", predicted {c.accuracy:.2%} validation accuracy"
-    total = sum(c.seconds.values()) + plan.calibration_seconds
-    return (f"plan: {c.label} for {c.epochs:g} epochs{accuracy}, about {total:.1f} s with calibration; "
-            f"run it with `cifarbench train` and the same options")
+    accuracy = "" if c.accuracy is None else f", predicted {c.accuracy:.2%} {plan.accuracy_label}"
+    return (f"plan: {c.label} for {c.epochs:g} epochs{accuracy}, about {plan.predicted_seconds:.1f} s for the whole "
+            f"command; run it with `cifarbench train` and the same options")

@@ -69,21 +69,24 @@ def cmd_train(args) -> int:
 
 
 def train_planned(args, asked: dict) -> int:
-    """--budget-s / --target: plan (bench/plan.py), then train the plan; run_log keeps the plan."""
+    """--budget-s / --target: plan (bench/plan.py), then train the plan; run_log keeps the plan and
+    its outcome. The budget is the whole command's: the clock started with the process."""
     from cifarbench.bench.plan import make_plan, outcome_lines, plan_table, run_plan
     from cifarbench.bench.results import print_table
     from cifarbench.cli.plan import describe_choice
+    from cifarbench.process_clock import command_seconds
 
     if args.resume or args.runs != 1:
         raise UserError("--budget-s and --target plan one new run; --resume and --runs do not apply")
-    plan = make_plan(asked, budget_s=args.budget_s, target=args.target, frontier=args.frontier)
+    plan = make_plan(asked, budget_s=args.budget_s, target=args.target, frontier=args.frontier,
+                     clock=command_seconds)
     if not args.quiet:
         print_table(*plan_table(plan))
         print(describe_choice(plan))
-    result, stopped = run_plan(plan, quiet=args.quiet, argv=sys.argv)
+    result = run_plan(plan, quiet=args.quiet, argv=sys.argv)
     if result.run.writable:
         print(result.summary_line())
-        print("\n".join(outcome_lines(plan, result, stopped)))
+        print("\n".join(outcome_lines(plan, result)))
     return 0
 
 

@@ -232,6 +232,21 @@ def bench_section(benches: list[tuple[Path, dict]], images: Path) -> Section:
     return section
 
 
+def plan_table(plan: dict, outcome: dict) -> Table:
+    """A planned run's promise beside what it measured: accuracy, the whole command's seconds, steps."""
+    goal = f"--budget-s {outcome['value']:g}" if outcome["goal"] == "budget" else f"--target {outcome['value']:g}"
+    predicted = outcome["predicted_accuracy"]
+    rows = [[f"{goal}: accuracy ({plan.get('accuracy_label', outcome['accuracy_split'])})",
+             percent(predicted) if predicted is not None else "–", percent(outcome["accuracy"])],
+            ["whole command, seconds", f"{outcome['predicted_command_seconds']:.1f}", f"{outcome['command_seconds']:.1f}"]]
+    if outcome["goal"] == "budget":
+        rows.append(["share of the budget used", "", f"{outcome['budget_share_used']:.0%}"])
+    if outcome.get("planned_steps"):
+        rows.append(["steps (the schedule annealed on the clock)", str(outcome["planned_steps"]), str(outcome["steps"])])
+    rows.append(["schedule completed", "yes", "yes" if outcome["schedule_completed"] else "no (cut by a time limit)"])
+    return Table(["the plan", "predicted", "measured"], rows)
+
+
 def run_sections(done: list[RunRecord], images: Path) -> list[Section]:
     """One section per completed run: curves, per-class bars, the row-normalised confusion matrix,
     and the most-confused class pairs under it."""
@@ -243,6 +258,8 @@ def run_sections(done: list[RunRecord], images: Path) -> list[Section]:
         section = Section(f"run-{r.name}", f"Run {r.name}",
                           f"{r.model} on {r.dataset}, recipe {r.run_log.get('recipe', '?')}: test accuracy "
                           f"{percent(r.test_accuracy)}." + ("" if pairs else " No class was confused with another."))
+        if "plan_outcome" in r.run_log:
+            section.tables.append(plan_table(r.run_log["plan"], r.run_log["plan_outcome"]))
         if pairs:
             section.tables.append(Table(["most confused: true class", "predicted as", "count"], [list(p) for p in pairs]))
         for chart in ("curves", "per_class_accuracy", "confusion_normalized"):

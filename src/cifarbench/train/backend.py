@@ -37,6 +37,7 @@ from cifarbench.train.checkpoint import CheckpointSaver
 from cifarbench.train.progress import JsonlLog, LogEpochs, ProgressBar
 from cifarbench.train.signals import exit_code, signal_name, stop_after_step_on_signal
 from cifarbench.train.trainer import StopRequested, Trainer, TrainingError, TrainState, seed_everything
+from cifarbench.train.pace import ClockPace
 from cifarbench.train.tricks import tricks_for
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,10 @@ class Backend:
 
     def summary(self) -> dict:
         """run_log fields known only after training (e.g. the hybrid trainer's counters)."""
+        return {}
+
+    def replay_layer(self) -> dict:
+        """What config.yaml must add to replay the run as it went (a clocked schedule's rates), or {}."""
         return {}
 
 
@@ -219,4 +224,18 @@ class TorchBackend(Backend):
             out.update(compile_seconds=self.trainer.compile_seconds, compiled_model_reused=self.trainer.compile_reused)
         if self.trainer.step_policy is not None:
             out["hybrid"] = self.trainer.step_policy.summary()
+        progress = self.trainer.progress
+        if progress.paced:
+            out["pace"] = {"clock": self._clocked(), "planned_steps": progress.total, "steps": progress.steps,
+                           "steps_per_epoch": self.trainer.steps_per_epoch,
+                           "position": progress.position, "schedule_completed": progress.done,
+                           "rates": len(progress.rates)}
         return out
+
+    def _clocked(self) -> bool:
+        return any(isinstance(cb, ClockPace) for cb in self.callbacks)
+
+    def replay_layer(self) -> dict:
+        if not self._clocked():
+            return {}
+        return {"schedule": {"pace": list(self.trainer.progress.rates)}}

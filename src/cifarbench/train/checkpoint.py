@@ -26,6 +26,6 @@ class CheckpointSaver(Callback):
             self.save(trainer)
 
     def on_epoch_end(self, trainer, record):
-        last = trainer.state.epoch == trainer.num_epochs or trainer.should_stop
+        last = trainer.state.epoch == trainer.num_epochs or trainer.should_stop or trainer.progress.done
         if last or (self.every and trainer.state.epoch % self.every == 0):
             self.save(trainer)

@@ -7,6 +7,7 @@ LambdaLR, so its state is one integer and a resumed run continues the same curve
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 from torch import nn
@@ -127,9 +128,18 @@ def lr_factor(schedule: ScheduleConfig, unit: int, total_units: int, warmup_unit
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, schedule: ScheduleConfig, optim: OptimConfig,
-                    steps_per_epoch: int, total_steps: int):
-    """The scheduler and the total number of scheduler steps it was built for."""
+                    steps_per_epoch: int, total_steps: int, position: Callable[[], float] | None = None):
+    """The scheduler over `total_steps`. `position`: where a paced run is in its schedule, in steps
+    (train/pace.py), read instead of the scheduler's own step count; only per-batch schedules of
+    the lambda kind can follow it (the config refuses the others)."""
     per_batch = schedule.interval == "batch"
+    if position is not None and (not per_batch or schedule.name == "onecycle"):
+        raise ValueError(f"a paced run needs a per-batch schedule other than onecycle, not {schedule.name} "
+                         f"every {schedule.interval}")
+
+    def unit_of(unit: int) -> float:
+        return unit if position is None else position()
+
     total_units = total_steps if per_batch else math.ceil(total_steps / steps_per_epoch)
     if schedule.name == "onecycle":
         max_lr = [g["lr"] / optim.lr * (schedule.max_lr or optim.lr) for g in optimizer.param_groups]
@@ -141,10 +151,10 @@ def build_scheduler(optimizer: torch.optim.Optimizer, schedule: ScheduleConfig, 
         # airbench94_muon.py: lr = initial * (1 - step / total), no warm-up; a group that carries
         # `schedule_epochs` (the whitening bias) decays to 0 over those epochs instead
         def decay_over(units: float):
-            return lambda unit: max(0.0, 1.0 - unit / units)
+            return lambda unit: max(0.0, 1.0 - unit_of(unit) / units)
 
         spans = [g["schedule_epochs"] * (steps_per_epoch if per_batch else 1) if "schedule_epochs" in g
                  else total_units for g in optimizer.param_groups]
         return torch.optim.lr_scheduler.LambdaLR(optimizer, [decay_over(max(1, span)) for span in spans])
     return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda unit: lr_factor(schedule, unit, total_units, warmup_units))
+        optimizer, lambda unit: lr_factor(schedule, unit_of(unit), total_units, warmup_units))

@@ -38,7 +38,8 @@ class ProgressBar(Callback):
         self.progress.start()
 
     def on_epoch_start(self, trainer, epoch):
-        steps = min(trainer.steps_per_epoch, trainer.total_steps - trainer.state.step)
+        # the epoch's steps as planned (a clock-paced run may end its schedule sooner or later)
+        steps = max(1, min(trainer.steps_per_epoch, trainer.total_steps - trainer.state.step))
         self.every = max(1, steps // self.refreshes)
         self.running = HostCopy(trainer.device)
         self.task = self.progress.add_task("train", total=steps, epoch=f"{epoch + 1}/{trainer.num_epochs}",

@@ -33,6 +33,7 @@ from cifarbench.train.compiled import COMPILE_OPTIONS, compile_or_reuse, warm_up
 from cifarbench.train.distributed import SINGLE, DistContext, all_reduce_sum
 from cifarbench.train.epoch_end import add_validation, epoch_record, validates
 from cifarbench.train.optim import build_optimizer, build_scheduler
+from cifarbench.train.pace import MAX_EPOCHS_FACTOR, ClockPace, Progress
 
 STOP_CHECK_EVERY = 10  # steps between the ranks' agreement on a stop signal (distributed runs only)
 
@@ -102,11 +103,15 @@ class Trainer:
         # evaluation runs on each rank alone: no DDP wrapper, so no collective in it
         self.eval_forward = self.model if dist.enabled else self.forward
         self.steps_per_epoch = len(train_loader)
-        self.total_steps = math.ceil(t.epochs * self.steps_per_epoch)
-        self.num_epochs = math.ceil(self.total_steps / self.steps_per_epoch)
+        self.total_steps = math.ceil(t.epochs * self.steps_per_epoch)  # the planned steps
+        # where the run is in its schedule (train/pace.py): the step count, or a clock's or a record's pace
+        paced = config.schedule.pace is not None or any(isinstance(cb, ClockPace) for cb in callbacks)
+        self.progress = Progress(self.total_steps, config.schedule.pace, paced=paced)
+        self.num_epochs = math.ceil(self.total_steps / self.steps_per_epoch)  # planned; a paced run may differ
+        self.max_epochs = self.num_epochs * (MAX_EPOCHS_FACTOR if paced else 1)
         self.optimizer = build_optimizer(self.model, config.optim, t.batch_size, config.model.whiten_bias_epochs)
-        self.scheduler = build_scheduler(self.optimizer, config.schedule, config.optim,
-                                         self.steps_per_epoch, self.total_steps)
+        self.scheduler = build_scheduler(self.optimizer, config.schedule, config.optim, self.steps_per_epoch,
+                                         self.total_steps, position=(lambda: self.progress.position) if paced else None)
         # fp16 needs loss scaling to keep small gradients representable; bf16 and fp32 do not
         self.scaler = torch.amp.GradScaler(device.type, enabled=precision.loss_scaling)
         self.callbacks = CallbackList(list(callbacks))
@@ -131,12 +136,12 @@ class Trainer:
             if self.config.train.compile:
                 self.compile_seconds = warm_up(self)  # compilation before the clock, as airbench times
             self.callbacks.on_fit_start(self)
-            for epoch in range(self.state.epoch, self.num_epochs):
+            for epoch in range(self.state.epoch, self.max_epochs):
                 self._check_stop_signal()
                 self.train_epoch(epoch)
                 record = self.end_epoch(epoch)
                 self.callbacks.on_epoch_end(self, record)
-                if self.should_stop:
+                if self.should_stop or self.progress.done:
                     break
             self.callbacks.on_fit_end(self)
         except BaseException as exc:
@@ -156,8 +161,8 @@ class Trainer:
         self._epoch_clock_start = self.stopwatch.seconds - self._partial_epoch_seconds
         self.stopwatch.start()
         for batch_index, (inputs, labels) in enumerate(self.train_loader.epoch(epoch, start), start=start):
-            if self.state.step >= self.total_steps:
-                break  # fractional epochs end mid-epoch
+            if self.progress.done:
+                break  # fractional epochs (and a paced schedule) end mid-epoch
             if self.step_policy is None:
                 self.train_step(inputs, labels)
             else:
@@ -216,6 +221,7 @@ class Trainer:
 
     def advance_step(self) -> None:
         """A step was taken (real, skipped or predicted): the per-batch schedule and the counter move on."""
+        self.progress.advance()
         if self.config.schedule.interval == "batch":
             self.scheduler.step()
         self.state.step += 1
@@ -323,7 +329,8 @@ class Trainer:
                               self.epoch_seconds, seen)
         if self.config.train.nonfinite == "skip":
             record["skipped_steps"] = self.state.skipped_steps
-        if validates(epoch, self.num_epochs, self.config.train.eval_every, stopping=self.should_stop):
+        if validates(epoch, self.max_epochs, self.config.train.eval_every,
+                     stopping=self.should_stop or self.progress.done):
             with Stopwatch(self.device).region() as watch:
                 result = self.evaluate(self.val_loader)
             self.state.eval_seconds += watch.seconds
@@ -361,6 +368,7 @@ class Trainer:
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),
             "callbacks": self.callbacks.state_dict(),
+            "progress": self.progress.state_dict(),
             "trainer": {
                 "epoch": self.state.epoch, "step": self.state.step, "history": self.state.history,
                 "best_val_accuracy": self.state.best_val_accuracy, "best_epoch": self.state.best_epoch,
@@ -383,6 +391,10 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         self.callbacks.load_state_dict(state.get("callbacks", {}))
         t = state["trainer"]
+        if "progress" in state:
+            self.progress.load_state_dict(state["progress"])
+        else:  # a checkpoint from before train/pace.py: its schedule ran on steps
+            self.progress.steps, self.progress.position = t["step"], float(t["step"])
         self.state = TrainState(epoch=t["epoch"], step=t["step"], history=list(t["history"]),
                                 best_val_accuracy=t["best_val_accuracy"], best_epoch=t["best_epoch"],
                                 train_seconds=t["train_seconds"], eval_seconds=t["eval_seconds"],

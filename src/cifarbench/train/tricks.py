@@ -10,26 +10,36 @@ from cifarbench.train.callbacks import Callback
 
 
 class FreezeWhiteningBias(Callback):
-    """Train the whitening conv's bias for the first `epochs` epochs only.
+    """Train the whitening conv's bias for the first `epochs` epochs of the schedule only.
 
     With requires_grad off its gradient stays None, so SGD neither moves nor decays it.
-    airbench: "how many epochs to train the whitening layer bias before freezing" = 3.
+    airbench: "how many epochs to train the whitening layer bias before freezing" = 3. The epochs
+    are the schedule's (train/pace.py): on steps, the first `epochs` epochs' steps; on the clock, the
+    same share of the schedule, however many steps it takes.
     """
 
     def __init__(self, epochs: int):
         self.epochs = epochs
 
-    def on_epoch_start(self, trainer, epoch):
+    def _set(self, trainer) -> None:
         whiten = getattr(trainer.model, "whiten", None)
         if whiten is not None and whiten.bias is not None:
-            whiten.bias.requires_grad_(epoch < self.epochs)
+            trains = trainer.progress.position < self.epochs * trainer.steps_per_epoch
+            if whiten.bias.requires_grad != trains:
+                whiten.bias.requires_grad_(trains)
+
+    def on_epoch_start(self, trainer, epoch):
+        self._set(trainer)
+
+    def on_batch_end(self, trainer, batch_index):
+        self._set(trainer)
 
 
 class Lookahead(Callback):
     """Every `every` steps: ema <- lerp(ema, weights, 1 - decay); weights <- ema.
 
-    decay = base ** every * (step / total) ** 3 (0 early: the EMA follows the weights; 0.77 at
-    the end), and a final `weights <- ema` after the last step. All floating-point entries of
+    decay = base ** every * (share of the schedule done) ** 3 (0 early: the EMA follows the weights;
+    0.77 at the end), and a final `weights <- ema` after the schedule's last step. All floating-point entries of
     the state dict take part, BatchNorm running statistics included, as in the reference.
     """
 
@@ -37,8 +47,8 @@ class Lookahead(Callback):
         self.every, self.base = every, base
         self.ema: dict[str, torch.Tensor] | None = None
 
-    def decay(self, step: int, total: int) -> float:
-        return self.base**self.every * (step / total) ** 3
+    def decay(self, fraction: float) -> float:
+        return self.base**self.every * fraction**3
 
     def on_fit_start(self, trainer):
         if self.ema is None:  # on resume, load_state_dict has restored it
@@ -52,10 +62,10 @@ class Lookahead(Callback):
                 value.copy_(self.ema[name])
 
     def on_batch_end(self, trainer, batch_index):
-        step, total = trainer.state.step, trainer.total_steps
-        if step % self.every == 0:
-            self.update(trainer.model, self.decay(step, total))
-        if step >= total:
+        progress = trainer.progress
+        if trainer.state.step % self.every == 0:
+            self.update(trainer.model, self.decay(progress.position / progress.total))
+        if progress.done:
             self.update(trainer.model, 1.0)  # the weights become the EMA
 
     def state_dict(self):
