@@ -90,6 +90,8 @@ def test_info_and_lists(capsys):
     (["train", "--model", "resnet19"], "model.name 'resnet19' is not one of airbench-small, airbench-tiny, airbench-tiny-muon, airbench-tiny-silu, airbench94"),
     (["train", "--recipe", "fastest"], "unknown recipe 'fastest'; known recipes: tutorial"),
     (["train", "--recipe", "fashion93"], "recipe 'fashion93' is now 'fashion-tiny-2.25ep' (it did not reach"),
+    (["train", "--recipe", "fashion-avx2-160s"], "recipe 'fashion-avx2-160s' is now 'fashion-tiny-8ep' (its time held "
+                                                 "on one CPU only); for an accuracy or a time, plan one"),
     (["train", "--dataset", "imagenet"], "data.dataset 'imagenet' is not one of cifar10, cifar100"),
     (["train", "--epochs", "0"], "train.epochs 0.0 must be positive"),
     (["train", "--epochs", "-2"], "train.epochs -2.0 must be positive"),

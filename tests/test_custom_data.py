@@ -250,10 +250,11 @@ def test_a_plan_on_your_own_images_says_there_is_no_frontier(tmp_path):
         assert shape == (3, 16, 16) and classes == 2
         return Timing(step_seconds=0.01, image_view_seconds=0.0, init_seconds=0.0, seconds=0.1)
 
-    plan = make_plan(layers, budget_s=2.0, timer=timer)
+    made_up = {"timer": timer, "end_timer": lambda plots, classes: 0.0, "clock": lambda: 0.1}
+    plan = make_plan(layers, budget_s=2.0, **made_up)
     assert plan.frontier_kind == "none" and plan.chosen.accuracy is None and plan.chosen.epochs > 1
     with pytest.raises(ConfigError, match=f"no frontier for 'folder:{tmp_path / 'imgs'}'"):
-        make_plan(layers, target=0.9, timer=timer)
+        make_plan(layers, target=0.9, **made_up)
 
 
 @pytest.mark.parametrize("form", ["csv", "npz"])

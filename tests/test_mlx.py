@@ -243,7 +243,7 @@ NOT_HONOURED = {
     "train.checkpoint_every_steps": 10, "train.nonfinite": "skip", "train.trainer": "hybrid",
     "optim.grad_clip": 1.0, "optim.decoupled": True, "optim.lookahead": True, "optim.bias_lr_scale": 2.0,
     "model.whiten_bias_epochs": 1, "train.precision": "bf16", "optim.name": "adadelta",
-    "model.widths": "8,16",
+    "model.widths": "8,16", "schedule.pace": "[1.0]",
 }
 
 

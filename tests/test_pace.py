@@ -23,7 +23,7 @@ class ScriptedClock(Callback):
 
     def __init__(self, fast: float, slow: float, slow_from: int):
         self.fast, self.slow, self.slow_from = fast, slow, slow_from
-        self.now, self.steps, self.lrs = 0.0, 0, []
+        self.now, self.steps, self.lrs, self.whitening_trains = 0.0, 0, [], []
 
     def __call__(self) -> float:
         return self.now
@@ -32,6 +32,7 @@ class ScriptedClock(Callback):
         self.now += self.fast if self.steps < self.slow_from else self.slow
         self.steps += 1
         self.lrs.append(trainer.optimizer.param_groups[-1]["lr"])
+        self.whitening_trains.append(trainer.model.whiten.bias.requires_grad)
 
 
 def config_for(tmp_path, **train) -> RunConfig:
@@ -57,11 +58,18 @@ def test_progress_on_steps_is_the_step_count_and_recorded_rates_move_it_their_wa
     assert paced.position == PACE_EVERY + 0.5  # the second block's rate, and the last one's past the list
 
 
-def test_a_run_slowed_part_way_ends_at_its_deadline_with_its_schedule_complete_and_replays_step_for_step(tmp_path):
+def test_a_run_slowed_part_way_ends_at_its_deadline_with_its_schedule_complete_and_replays_step_for_step(
+        tmp_path, monkeypatch):
+    from cifarbench.train.tricks import Lookahead
+
     config = config_for(tmp_path)
     planned = 4 * STEPS_PER_EPOCH
     deadline = planned * 1.0  # calibrated at 1 s a step
     clock = ScriptedClock(fast=1.0, slow=2.0, slow_from=48)
+    decays = []
+    real_update = Lookahead.update
+    monkeypatch.setattr(Lookahead, "update", lambda self, model, decay: (decays.append(decay),
+                                                                         real_update(self, model, decay))[1])
     result = train(config, quiet=True, callbacks=[clock, ClockPace(deadline, clock=clock)])
     pace = result.run_log["pace"]
     # the machine halved its speed after 48 steps: 80 s were left for 80 planned steps at 2 s each
@@ -71,6 +79,12 @@ def test_a_run_slowed_part_way_ends_at_its_deadline_with_its_schedule_complete_a
     # the schedule ran to its end: the last step's lr is the triangle's end, within one step's share
     s, peak = config.schedule, clock.lrs[0] / lr_factor(config.schedule, 1, planned, 0)
     assert clock.lrs[-1] == pytest.approx(peak * s.end_factor, rel=0.05)
+    # so did lookahead (its last EMA weight near base ** every, then the final sync) and the whitening
+    # bias, frozen after the recipe's 3 of 4 epochs' share of the schedule, not after 3 epochs' steps
+    assert decays[-1] == 1.0 and decays[-2] > 0.95 ** 5 * 0.9 ** 3
+    frozen_at = clock.whitening_trains.index(False)
+    assert clock.whitening_trains[frozen_at:] == [False] * (clock.steps - frozen_at)
+    assert 0.6 * clock.steps < frozen_at < 0.9 * clock.steps and frozen_at < 3 * STEPS_PER_EPOCH
 
     # config.yaml holds the rates the clock set; replayed on no clock, the same steps and losses
     saved = RunConfig.from_dict(RunDir.open(result.run.path).read_config())

@@ -251,6 +251,12 @@ def test_a_planned_run_anneals_on_the_clock_records_its_outcome_and_replays_from
     assert outcome["budget_share_used"] == pytest.approx(outcome["command_seconds"] / budget)
     assert f"plan --budget-s {budget:g}: test accuracy {outcome['accuracy']:.2%}" in done.stdout
     assert f"whole command {outcome['command_seconds']:.1f} s of the {budget:g} s budget" in done.stdout
+    # the HTML report's run section shows the promise beside the outcome
+    from cifarbench.report.results import build_report
+
+    html = build_report(runs, tmp_path / "report")["html"].read_text()
+    assert "whole command, seconds" in html and f"{outcome['command_seconds']:.1f}" in html
+    assert f"{outcome['budget_share_used']:.0%}" in html
     # the run's own figures replace the few-step calibration in the cache, for the next plan here
     from cifarbench.bench import calibrate as calibration
     from cifarbench.config import RunConfig
