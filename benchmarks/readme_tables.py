@@ -1,11 +1,11 @@
-"""Render the README's result tables from the JSON the benchmarks wrote, so no figure in them is
-typed by hand.
+"""Render the result tables of README.md and the docs pages from the JSON the benchmarks wrote, so
+no figure in them is typed by hand.
 
-    python benchmarks/readme_tables.py           # rewrite the tables in README.md
-    python benchmarks/readme_tables.py --check   # exit 1 if README.md differs from its JSON (a test runs this)
+    python benchmarks/readme_tables.py           # rewrite the tables in README.md and docs/**/*.md
+    python benchmarks/readme_tables.py --check   # exit 1 if a page differs from its JSON (a test runs this)
 
-Each table sits between `<!-- table: NAME -->` and `<!-- /table -->` in README.md; NAME picks
-the function below that renders it from its file in benchmarks/results/.
+Each table sits between `<!-- table: NAME -->` and `<!-- /table -->` in a page; NAME picks the
+function below that renders it from its file in benchmarks/results/.
 """
 
 from __future__ import annotations
@@ -21,6 +21,11 @@ from cifarbench.train.recipes import RENAMED
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 README = ROOT / "README.md"
+
+
+def pages() -> list[Path]:
+    """README.md and every docs page: where result tables may stand."""
+    return [README, *sorted((ROOT / "docs").rglob("*.md"))]
 BLOCK = re.compile(r"(<!-- table: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /table -->)", re.S)
 
 
@@ -174,6 +179,42 @@ def planned_runs(name: str, goals: tuple[str, ...] = ("budget", "target")):
     return render
 
 
+def clock_pace(name: str):
+    def render() -> str:
+        data = _load(name)
+        lines = ["| schedule | test accuracy, mean (min–max) | seconds, mean (min–max) | steps, mean "
+                 "| schedule completed |", "|---|---:|---:|---:|---:|"]
+        labels = {"clock": "annealed on the clock", "cut": "planned steps, cut by a time limit"}
+        for mode, s in data["summary"].items():
+            acc, secs = s["test_accuracy"], s["seconds"]
+            lines.append(_row([labels[mode], f"{_pct(acc['mean'])} ({acc['min'] * 100:.2f}–{acc['max'] * 100:.2f})",
+                               f"{secs['mean']:.1f} ({secs['min']:.1f}–{secs['max']:.1f})", f"{s['steps']['mean']:.0f}",
+                               f"{s['completed']} of {s['runs']}"]))
+        return "\n".join(lines) + "\n"
+
+    render.__doc__ = f"{name}: a slowed budget, annealed on the clock against cut."
+    return render
+
+
+def images_seen(name: str):
+    def render() -> str:
+        data = _load(name)
+        lines = ["| held out | epochs | images seen | validation accuracy, mean ± std | per seed |",
+                 "|---|---:|---:|---:|---|"]
+        runs = data["runs"]
+        for variant, s in data["summary"].items():
+            share = next(r["val_split"] for r in runs if r["variant"] == variant)
+            train_images = next(r["train_images"] for r in runs if r["variant"] == variant)
+            acc = s["accuracy"]
+            lines.append(_row([f"{share:.0%} ({train_images:,} left to train on)", f"{s['epochs']:g}",
+                               f"{s['images_seen']:,}", f"{_pct(acc['mean'])} ± {acc['std'] * 100:.2f}",
+                               ", ".join(_pct(v) for v in acc["values"])]))
+        return "\n".join(lines) + "\n"
+
+    render.__doc__ = f"{name}: accuracy by images seen from two split sizes."
+    return render
+
+
 def own_images(name: str):
     def render() -> str:
         data = _load(name)
@@ -237,17 +278,22 @@ def render(text: str) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if README.md differs from the JSON")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a page differs from the JSON")
     args = parser.parse_args(argv)
-    text = README.read_text()
-    rendered = render(text)
-    if args.check:
-        if rendered != text:
-            print("README.md's tables differ from benchmarks/results/: run python benchmarks/readme_tables.py",
-                  file=sys.stderr)
-            return 1
-        return 0
-    README.write_text(rendered)
+    stale = []
+    for page in pages():
+        text = page.read_text()
+        rendered = render(text)
+        if rendered == text:
+            continue
+        if args.check:
+            stale.append(str(page.relative_to(ROOT)))
+        else:
+            page.write_text(rendered)
+    if stale:
+        print(f"{', '.join(stale)}: tables differ from benchmarks/results/: run python benchmarks/readme_tables.py",
+              file=sys.stderr)
+        return 1
     return 0
 
 
