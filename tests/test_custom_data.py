@@ -46,8 +46,17 @@ def test_a_folder_without_splits_is_split_per_class_resized_and_cached(tmp_path,
     source = ds.files[0]
     assert source["images_per_class"] == {"train": {"cat": 8, "dog": 8}, "test": {"cat": 2, "dog": 2}}
     assert source["resize"]["side"] == 24 and source["resize"]["mode"] == "RGB" and source["skipped"] == 0
+    # the same split every time: drawn again from the files with the cache gone, not read back from it
+    import shutil
+
+    shutil.rmtree(Path(ds.location).parent)
+    decoded = []
+    real_decode = custom._decode
+    monkeypatch.setattr(custom, "_decode", lambda *a: decoded.append(a) or real_decode(*a))
     again_split = load(f"folder:{tmp_path / 'imgs'}", tmp_path)
-    assert torch.equal(again_split.test.images, ds.test.images)  # the same split every time
+    assert decoded and Path(again_split.location).is_file()
+    assert torch.equal(again_split.test.images, ds.test.images) and torch.equal(again_split.train.labels,
+                                                                                ds.train.labels)
     monkeypatch.setattr(custom, "_decode", lambda *a: pytest.fail("decoded again instead of read from the cache"))
     cached = load(f"folder:{tmp_path / 'imgs'}", tmp_path)
     assert torch.equal(cached.train.images, ds.train.images) and cached.location.endswith(".pt")

@@ -189,8 +189,10 @@ def test_safetensors_export_is_what_eval_and_predict_take(synthetic_run, tmp_pat
     exported, original = load_model(out, "cpu"), load_model(synthetic_run.run.path, "cpu")
     assert meta["model_name"] == "lenet-small" and meta["data"]["classes"] == original.classes
     assert meta["data"]["shape"] == [1, 28, 28] and len(meta["data"]["mean"]) == 1
-    for (name, a), (_, b) in zip(exported.model.state_dict().items(), original.model.state_dict().items()):
-        assert torch.equal(a, b), name
+    mine, theirs = exported.model.state_dict(), original.model.state_dict()
+    assert list(mine) == list(theirs) and mine  # the same tensors by name, and some
+    for name in mine:
+        assert torch.equal(mine[name], theirs[name]), name
     capsys.readouterr()
     assert cli.main(["eval", str(out), "--device", "cpu"]) == 0
     assert f"accuracy                        {synthetic_run.metrics['accuracy']:.4f}" in capsys.readouterr().out
@@ -259,8 +261,19 @@ def test_an_mlx_run_exports_through_its_pytorch_twin(tmp_path):
     out = tmp_path / "mlx.safetensors"
     assert cli.main(["export", str(result.run.path), "--format", "safetensors", "-o", str(out)]) == 0
     twin, exported = load_model(result.run.path, "cpu"), load_model(out, "cpu")
-    for (name, a), (_, b) in zip(twin.model.state_dict().items(), exported.model.state_dict().items()):
-        assert torch.equal(a, b), name
+    mine, theirs = exported.model.state_dict(), twin.model.state_dict()
+    assert list(mine) == list(theirs) and mine
+    for name in mine:
+        assert torch.equal(mine[name], theirs[name]), name
+    # and apart from the conversion both use: the exported PyTorch net scores the test split as the
+    # MLX net did at the run's end (its metrics.json), to float32 rounding
+    from cifarbench.data.prepare import prepare_data
+    from cifarbench.eval.inference import evaluate_loaded
+
+    test = prepare_data(config, quiet=True).test
+    again = evaluate_loaded(exported, test.images, test.labels)
+    assert again["accuracy"] == result.metrics["accuracy"]
+    assert again["loss"] == pytest.approx(result.metrics["loss"], rel=1e-4, abs=1e-5)
 
 
 # ---------------------------------------------------------------- multi-run statistics

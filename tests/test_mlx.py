@@ -217,16 +217,40 @@ def test_mlx_honours_tta_eval_every_checkpoint_every_and_a_summed_loss(tmp_path)
     assert without["loss"] != pytest.approx(result.metrics["loss"], rel=1e-6)  # TTA was really applied
 
 
-def test_mlx_and_torch_start_from_the_same_weights_and_schedule(tmp_path):
-    """Same seed, same first batch: the first-epoch training losses of the two frameworks are close."""
-    from cifarbench.api import train
+def test_mlx_and_torch_start_from_the_same_weights_and_schedule(tmp_path, monkeypatch):
+    """Same seed: the two frameworks' runs start from the same weights, to the bit, and follow the same
+    learning-rate schedule, epoch for epoch; their first-epoch losses are then close (dropout masks
+    and kernels differ, so only that)."""
+    from mlx.utils import tree_flatten
 
-    config = mlx_config(tmp_path, epochs=1)
+    from cifarbench.api import train
+    from cifarbench.mlx.backend import MlxBackend
+    from cifarbench.train.callbacks import Callback
+
+    first = {}
+    real_build = MlxBackend.build
+
+    def build(self, data):
+        real_build(self, data)
+        first["mlx"] = {k: np.array(v) for k, v in tree_flatten(self.model.parameters())}
+    monkeypatch.setattr(MlxBackend, "build", build)
+
+    class FirstWeights(Callback):
+        def on_fit_start(self, trainer):
+            first["torch"] = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+
+    config = mlx_config(tmp_path, epochs=3)
+    config = RunConfig.from_dict({**config.to_dict(), "schedule": {**config.to_dict()["schedule"], "name": "cosine"}})
     mlx_run = train(config, quiet=True)
     torch_config = RunConfig.from_dict({**config.to_dict(), "train": {**config.to_dict()["train"],
                                                                      "framework": "torch"}})
-    torch_run = train(torch_config, quiet=True)
-    # dropout masks differ between frameworks, so only approximately
+    torch_run = train(torch_config, quiet=True, callbacks=[FirstWeights()])
+    expected = torch_to_mlx(first["torch"])
+    assert first["mlx"] and set(first["mlx"]) <= set(expected)
+    for name, value in first["mlx"].items():
+        assert np.array_equal(value, np.asarray(expected[name])), name
+    lrs = [h["lr"] for h in mlx_run.history]
+    assert len(set(lrs)) == 3 and lrs == pytest.approx([h["lr"] for h in torch_run.history], rel=1e-6)
     assert mlx_run.history[0]["train_loss"] == pytest.approx(torch_run.history[0]["train_loss"], rel=0.05)
 
 

@@ -3,11 +3,15 @@
 A host waits for a device in a few ways: a scalar read (`aten._local_scalar_dense`: `.item()`,
 `bool()`, `float()`, `int()` of a tensor), a copy to host memory that is not an asynchronous copy
 into pinned memory, an op whose output size depends on the data (`nonzero`, `masked_select`,
-`unique`, ...), and `.tolist()` / `.numpy()` of a tensor. The CPU dispatches the same ops, so
-counting them over real training runs on the CPU proves the loop has none between two optimizer
-steps of an epoch, with the progress bar and the loggers on: the loop may read the device only
-at epoch ends, checkpoints and evaluations. The progress bar's copies (devices.HostCopy) are
-host buffers filled asynchronously; reading those is no device read.
+`unique`, ...), `.tolist()` / `.numpy()` of a tensor, and an explicit synchronize. The CPU
+dispatches the same ops, so counting them over real training runs on the CPU proves the loop has
+none between two optimizer steps of an epoch, with the progress bar and the loggers on: the loop
+may read the device only at epoch ends, checkpoints and evaluations. Two of them are free on the
+CPU and would pass unseen in its dispatch: a copy to the host (`.cpu()`, `.to("cpu")` of a CPU
+tensor is the tensor itself) and a synchronize (devices.synchronize calls torch.cpu.synchronize,
+which returns at once); they are counted where they are called, as on a GPU they would wait. The
+progress bar's copies (devices.HostCopy) are host buffers filled asynchronously; reading those is
+no device read.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from cifarbench.api import train
-from cifarbench.devices import HostCopy
+from cifarbench.devices import HostCopy, synchronize
 from cifarbench.train.callbacks import Callback
 from cifarbench.train.recipes import resolve_config
 
@@ -32,7 +36,14 @@ DATA_DEPENDENT_SIZE = {aten.nonzero.default, aten.masked_select.default, aten._u
                        aten.unique_dim.default, aten.unique_consecutive.default, aten.argwhere.default,
                        aten.nonzero_static.default}
 BOOLEAN_INDEXING = {aten.index.Tensor, aten.index_put.default, aten.index_put_.default}
-HOST_READS = {torch.Tensor.tolist, torch.Tensor.numpy}
+HOST_READS = {torch.Tensor.tolist, torch.Tensor.numpy, torch.Tensor.item, torch.Tensor.cpu}
+SYNCHRONIZE = ((torch.cuda, "synchronize"), (torch.mps, "synchronize"), (torch.cpu, "synchronize"))
+
+
+def _to_host(args, kwargs) -> bool:
+    """Tensor.to(...) with the host as its target device (a copy there on any device)."""
+    targets = [*args[1:], kwargs.get("device")]
+    return any(isinstance(t, (str, torch.device)) and torch.device(t).type == "cpu" for t in targets if t is not None)
 
 
 def _device_tensor(t) -> bool:
@@ -45,9 +56,11 @@ class _CountHostReads(TorchFunctionMode):
         self.owner = owner
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        if func in HOST_READS and args and _device_tensor(args[0]):
+        kwargs = kwargs or {}
+        if args and _device_tensor(args[0]) and (func in HOST_READS or (func is torch.Tensor.to
+                                                                        and _to_host(args, kwargs))):
             self.owner.seen.append(func.__name__)
-        return func(*args, **(kwargs or {}))
+        return func(*args, **kwargs)
 
 
 class CountSyncs(TorchDispatchMode):
@@ -63,12 +76,23 @@ class CountSyncs(TorchDispatchMode):
         return len(self.seen)
 
     def __enter__(self):
+        self._patched = [(module, name, getattr(module, name)) for module, name in SYNCHRONIZE]
+        for module, name, real in self._patched:
+            setattr(module, name, self._counting(f"{module.__name__}.{name}", real))
         self._reads.__enter__()
         return super().__enter__()
 
     def __exit__(self, *exc):
         super().__exit__(*exc)
+        for module, name, real in self._patched:
+            setattr(module, name, real)
         return self._reads.__exit__(*exc)
+
+    def _counting(self, label: str, real):
+        def synchronize(*args, **kwargs):
+            self.seen.append(label)
+            return real(*args, **kwargs)
+        return synchronize
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -153,6 +177,21 @@ def test_a_default_airbench_run_never_syncs_between_two_steps(tmp_path, monkeypa
     assert "epoch 2/2 | train" in screen.getvalue()  # the bar and its epoch lines were really drawn
 
 
+def test_a_run_annealed_on_the_clock_never_syncs_between_two_steps(tmp_path):
+    """A budget's schedule reads the host's clock every few steps (train/pace.py), never the device."""
+    import time
+
+    from cifarbench.train.pace import ClockPace
+
+    counter = CountSyncs()
+    probe = SyncsBetweenSteps(counter)
+    with counter:
+        train(airbench_tiny_config(tmp_path, "fp32"), quiet=True,
+              callbacks=[ClockPace(time.perf_counter() + 600), probe])
+    between = probe.between_steps()
+    assert between and between == [0] * len(between)
+
+
 def test_the_counter_sees_a_sync_in_the_loop(tmp_path):
     """The probe can fail: a callback that reads a tensor after each step is seen."""
 
@@ -175,12 +214,16 @@ def test_the_counter_sees_a_sync_in_the_loop(tmp_path):
     (lambda t: t.index_put_((t > 0,), torch.tensor(0.0)), "index_put_"),
     (lambda t: t.unique(), "unique"),
     (lambda t: float(t.sum()), "_local_scalar_dense"),
+    (lambda t: t.cpu(), "cpu"),  # free on the CPU, a wait on a GPU
+    (lambda t: t.to("cpu"), "to"),
+    (lambda t: t.to(device=torch.device("cpu"), dtype=torch.float64), "to"),
+    (lambda t: synchronize(t.device), "torch.cpu.synchronize"),  # the one path every device's sync takes
 ])
 def test_the_counter_sees_every_kind_of_host_read(read, op):
     counter = CountSyncs()
     with counter:
         read(torch.arange(4.0) - 1)
-    assert counter.count >= 1, counter.seen
+    assert counter.count >= 1 and any(op in seen for seen in counter.seen), counter.seen
     unmarked = HostCopy(torch.device("cpu"))
     unmarked.request([torch.ones(())])
     with counter:

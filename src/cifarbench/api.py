@@ -37,8 +37,8 @@ from cifarbench.errors import CheckpointError, RunStopped, UserError
 from cifarbench.eval.inference import evaluate_loaded, load_model
 from cifarbench.eval.metrics import classification_metrics, classification_report
 from cifarbench.files import utc_now
-from cifarbench.process_clock import command_seconds
 from cifarbench.loggers import LoggerSet
+from cifarbench.process_clock import command_seconds
 from cifarbench.runs import RunDir
 from cifarbench.train import distributed
 from cifarbench.train.backend import Backend, TorchBackend

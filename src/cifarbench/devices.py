@@ -54,7 +54,7 @@ SPEED_ISA = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile",
 NATIVE_BF16_ISA = ("avx512_bf16", "amx_bf16")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cpu_flags() -> frozenset[str]:
     """The CPU's feature flags as Linux reports them (empty elsewhere; read once per process:
     the CPU does not change under a running program)."""
@@ -160,11 +160,15 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
 
 
 def synchronize(device: torch.device) -> None:
-    """Wait for queued kernels, so a clock read afterwards measures finished work."""
+    """Wait for queued kernels, so a clock read afterwards measures finished work. Every device goes
+    through its own torch.<device>.synchronize, the CPU's too (it returns at once): one path on every
+    device, so what counts a sync on one (tests/test_sync.py) counts it on all."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     elif device.type == "mps":
         torch.mps.synchronize()
+    else:
+        torch.cpu.synchronize()
 
 
 class HostCopy:

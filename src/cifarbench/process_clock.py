@@ -44,8 +44,3 @@ def begin_command() -> None:
 def command_seconds() -> float:
     """Seconds since the command started: the process's start, or begin_command's call."""
     return time.time() - STARTED
-
-
-def perf_counter_at(command_second: float) -> float:
-    """The time.perf_counter() reading at which command_seconds() will be `command_second`."""
-    return time.perf_counter() + (command_second - command_seconds())

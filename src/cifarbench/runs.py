@@ -49,11 +49,11 @@ class RunDir:
         self.writable = writable
 
     @classmethod
-    def create(cls, runs_root: Path, dataset: str, model: str, name: str | None = None) -> "RunDir":
+    def create(cls, runs_root: Path, dataset: str, model: str, name: str | None = None) -> RunDir:
         return cls(new_folder(runs_root, name or f"{dataset}-{model}"))
 
     @classmethod
-    def open(cls, path: Path) -> "RunDir":
+    def open(cls, path: Path) -> RunDir:
         run = cls(Path(path))
         if not (run.path / cls.RUN_LOG).is_file() and not (run.path / cls.CONFIG).is_file():
             raise UserError(f"{path} is not a cifarbench run directory (no {cls.RUN_LOG} or {cls.CONFIG})")

@@ -78,7 +78,7 @@ class Point:
     test_machine: str = ""
 
     @classmethod
-    def from_dict(cls, values: dict) -> "Point":
+    def from_dict(cls, values: dict) -> Point:
         known = {f for f in cls.__dataclass_fields__}
         values = {k: v for k, v in values.items() if k in known}
         # a point measured under a recipe's former name (the same values) is read under its name now
@@ -152,7 +152,9 @@ def measure_frontier(dataset: str, recipe: str, grid: list[tuple[str, list[float
     base = resolve_config(recipe, layers, {"data": {"dataset": dataset}})
     folder = new_folder(Path(base.runs_dir), f"frontier-{dataset}")
     info = fingerprint()
-    machine = f"{info.get('cpu_model', '')} ({'+'.join(info.get('cpu_isa') or [])})"
+    # the CPU by its id (one model name covers several generations), the software, the commit
+    machine = (f"{info.get('cpu_model', '')} ({'+'.join(info.get('cpu_isa') or [])}; {info.get('cpu_id')}; "
+               f"torch {info.get('torch')}; commit {(info.get('git_commit') or 'unknown')[:12]})")
     added = []
     for model, epochs in grid:
         for n in epochs:

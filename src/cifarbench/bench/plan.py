@@ -27,8 +27,8 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 from cifarbench.api import train
 from cifarbench.bench.calibrate import Timing, calibrate, calibrate_end, observe, observe_end
@@ -37,7 +37,6 @@ from cifarbench.config import RunConfig, get_path, merge
 from cifarbench.data.prepare import load_configured_dataset
 from cifarbench.errors import ConfigError
 from cifarbench.eval.tta import views_per_image
-from cifarbench.process_clock import perf_counter_at
 from cifarbench.train.callbacks import TimeLimit
 from cifarbench.train.pace import ClockPace
 from cifarbench.train.recipes import resolve_config

@@ -78,7 +78,6 @@ def cmd_frontier(args) -> int:
 def cmd_plan(args) -> int:
     from cifarbench.bench.plan import make_plan, plan_table
     from cifarbench.bench.results import print_table
-
     from cifarbench.process_clock import command_seconds
 
     plan = make_plan(config_layers(args), budget_s=args.budget_s, target=args.target, frontier=args.frontier,

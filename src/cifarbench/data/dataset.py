@@ -29,7 +29,7 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def take(self, index: torch.Tensor | slice) -> "Split":
+    def take(self, index: torch.Tensor | slice) -> Split:
         return Split(self.images[index], self.labels[index])
 
 

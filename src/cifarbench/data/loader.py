@@ -12,7 +12,7 @@ sees exactly the batches an uninterrupted one would have.
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F

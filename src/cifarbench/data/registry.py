@@ -7,9 +7,9 @@ Add a dataset with `register_dataset(DatasetSpec(...))`; the CLI, the config che
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -35,7 +35,7 @@ class DatasetSpec:
     files: tuple[RemoteFile, ...]  # what is downloaded
     num_classes: int
     shape: tuple[int, int, int]  # C, H, W
-    parse: Callable[["DatasetSpec", Path], dict]  # folder with verified files -> arrays
+    parse: Callable[[DatasetSpec, Path], dict]  # folder with verified files -> arrays
     source: str  # publisher page, for `list datasets`
     classes: tuple[str, ...] = ()  # when the files do not carry class names
     # CIFAR ships one archive whose members have their own digests (checked before every parse)

@@ -8,8 +8,8 @@ works on the torch batch around that function, so both frameworks get the same v
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import torch
 import torch.nn.functional as F

@@ -15,7 +15,7 @@ The extra views of an image are combined exactly as above.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

@@ -34,10 +34,10 @@ from cifarbench.runs import RunDir
 from cifarbench.train import distributed
 from cifarbench.train.callbacks import Callback
 from cifarbench.train.checkpoint import CheckpointSaver
+from cifarbench.train.pace import ClockPace
 from cifarbench.train.progress import JsonlLog, LogEpochs, ProgressBar
 from cifarbench.train.signals import exit_code, signal_name, stop_after_step_on_signal
 from cifarbench.train.trainer import StopRequested, Trainer, TrainingError, TrainState, seed_everything
-from cifarbench.train.pace import ClockPace
 from cifarbench.train.tricks import tricks_for
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ LambdaLR, so its state is one integer and a resumed run continues the same curve
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

@@ -21,7 +21,7 @@ host runs at most a bounded queue of work ahead of the device, which the next re
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from cifarbench.train.callbacks import Callback
 from cifarbench.train.distributed import all_reduce_sum
