@@ -255,6 +255,9 @@ TABLES = {"fashion-recipes": fashion_recipes, "planner-frontier": planner_fronti
           "planned-runs-avx2-family23": planned_runs("budget-fashion-mnist-avx2-family23.json", ("budget",)),
           "planned-targets-avx2-family23": planned_runs("budget-fashion-mnist-avx2-family23-targets.json",
                                                         ("target",)),
+          "planned-runs-avx2-zen2": planned_runs("budget-fashion-mnist-avx2-zen2.json"),
+          "clock-pace-avx2": clock_pace("clock-pace-fashion-mnist-avx2.json"),
+          "images-seen-avx2": images_seen("images-seen-fashion-mnist-avx2.json"),
           "own-images-avx2": own_images("own-images-fashion-mnist-avx2.json"),
           "time-to-accuracy-avx2": script_table("time_to_accuracy", "time-to-accuracy-fashion-mnist-avx2.json"),
           "time-to-accuracy-avx2-family23": script_table("time_to_accuracy",
@@ -287,7 +290,7 @@ def main(argv=None) -> int:
         if rendered == text:
             continue
         if args.check:
-            stale.append(str(page.relative_to(ROOT)))
+            stale.append(str(page.relative_to(ROOT) if page.is_relative_to(ROOT) else page))
         else:
             page.write_text(rendered)
     if stale:

@@ -244,9 +244,11 @@ def test_help_and_readme_say_what_the_code_does(capsys):
         assert one_of(values) in text, values
     other_defaults = [name for name in RECIPES if name != DEFAULT_RECIPE and f"else {name}" in text]
     assert not other_defaults
-    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8").split())
+    root = Path(__file__).parents[1]
+    readme = " ".join((root / "README.md").read_text(encoding="utf-8").split())
     assert f"trains the best recipe the tool has for it (`{DEFAULT_RECIPE}`" in readme
-    assert f"`{DEFAULT_RECIPE}` (the default)" in readme
+    guide = " ".join((root / "docs" / "guides" / "models-and-recipes.md").read_text(encoding="utf-8").split())
+    assert f"`{DEFAULT_RECIPE}` (the default)" in guide
 
 
 def test_train_with_a_missing_data_dir_stops_instead_of_using_another_copy(capsys, tmp_path):

@@ -96,6 +96,25 @@ def test_a_run_slowed_part_way_ends_at_its_deadline_with_its_schedule_complete_a
     assert again.run_log["pace"]["clock"] is False and again.run_log["pace"]["schedule_completed"]
 
 
+def test_a_slower_machine_keeps_more_time_for_the_work_after_training(tmp_path):
+    """The final evaluation and the files are slower on a slowed machine too: the time kept for them
+    grows with the slowdown the clock has seen, so the whole run still ends by its end."""
+    config = config_for(tmp_path)
+    planned, after = 4 * STEPS_PER_EPOCH, 10.0
+    end = planned * 1.0 + after  # calibrated at 1 s a step, 10 s of work after training
+    clock = ScriptedClock(fast=1.0, slow=2.0, slow_from=48)
+    pace = ClockPace(end, clock=clock, after=after, step_seconds=1.0)
+    result = train(config, quiet=True, callbacks=[clock, pace])
+    assert result.run_log["pace"]["schedule_completed"]
+    # twice as slow at the end: 2 x 10 s kept, so training ends near 138 - 20 s, not 138 - 10 s
+    assert pace.deadline() == pytest.approx(end - 2 * after, abs=1.0)
+    assert end - 2 * after - 2 * clock.slow <= clock.now <= end - 2 * after + 2 * clock.slow
+    unslowed = ScriptedClock(fast=1.0, slow=1.0, slow_from=0)
+    calm = ClockPace(end, clock=unslowed, after=after, step_seconds=1.0)
+    train(config_for(tmp_path / "calm"), quiet=True, callbacks=[unslowed, calm])
+    assert calm.deadline() == end - after and end - after - 2 <= unslowed.now <= end - after + 2
+
+
 def test_a_run_cut_by_a_time_limit_stops_mid_schedule_where_the_clocked_one_does_not(tmp_path):
     """Today's guard (TimeLimit) on the same slowed machine: it stops at the time, lr still high."""
     from cifarbench.train.callbacks import TimeLimit

@@ -36,7 +36,7 @@ def test_the_check_fails_when_a_figure_in_a_table_is_changed(tmp_path, monkeypat
     start = README.index("<!-- table: fashion-recipes -->")
     table = README[start:README.index("<!-- /table -->", start)]
     edited.write_text(README.replace(table, table.replace("| 67.7 |", "| 60.0 |")))
-    monkeypatch.setattr(script, "README", edited)
+    monkeypatch.setattr(script, "pages", lambda: [edited])
     assert "| 60.0 |" in edited.read_text() and script.main(["--check"]) == 1
 
 
@@ -433,7 +433,7 @@ def _progressive_saving() -> tuple[float, float, float]:
 
 
 PROSE += [
-    ("[JSON](benchmarks/results/levers-fashion-mnist-avx2-width-resize.json); the base again trained to\n  {}, in {} s: "
+    ("[JSON](../../benchmarks/results/levers-fashion-mnist-avx2-width-resize.json); the base again trained to\n  {}, in {} s: "
      "its first seed shared the cores with a short test run for a few seconds, the\n  other two took {} s and {} s)",
      lambda: (f"{_lever3('base'):.2%}", f"{_lever3('base', 'train'):.1f}",
               *(f"{t:.1f}" for t in _lever3_seeds("base", "train")[1:]))),
@@ -469,7 +469,7 @@ def test_the_recipes_batch_is_the_fastest_of_the_three_measured_on_this_cpu():
 
 
 PROSE += [
-    ("[JSON](benchmarks/results/levers-fashion-mnist-avx2-batch-resize.json); the base {} again, in\n  {} s): batch "
+    ("[JSON](../../benchmarks/results/levers-fashion-mnist-avx2-batch-resize.json); the base {} again, in\n  {} s): batch "
      "512 reached {} in {} s, and batch 128 (second sitting) {} in {} s.", lambda: (
         f"{_lever4('base'):.2%}", f"{_lever4('base', 'train'):.1f}", f"{_lever4('batch-512'):.2%}",
         f"{_lever4('batch-512', 'train'):.1f}", f"{_lever2('batch-128'):.2%}", f"{_lever2('batch-128', 'train'):.1f}")),

@@ -113,17 +113,23 @@ class Plan:
             return "validation accuracy (this frontier has no test figures)"
         return "published test mean" if kinds == {"published"} else "test accuracy"
 
-    def training_deadline(self) -> float | None:
-        """The command's second by which a budget run's training must end: the budget less what the
-        final evaluation (at the slowest seen, with a margin), the files and plots, and the exit
-        take after it. None for a target (it trains its schedule, however long)."""
-        if self.goal != "budget":
-            return None
+    def after_training_seconds(self) -> float:
+        """What a budget keeps for the work after training, at the calibrated speed: the final
+        evaluation (at the slowest seen, with a margin) and the files and plots."""
         timing = self.chosen.timing
         views = views_per_image(self.config.train.tta, self.config.train.tta_share)
         reserve = max(self.chosen.seconds["evaluation"],
                       self.test_images * (views + 1) * timing.eval_reserve_per_view) * EVAL_MARGIN
-        return self.value - reserve - self.end_seconds * END_MARGIN - EXIT_SECONDS
+        return reserve + self.end_seconds * END_MARGIN
+
+    def training_deadline(self) -> float | None:
+        """The command's second by which a budget run's training must end at the calibrated speed:
+        the budget less the work after training and the exit (a slower machine ends sooner, since
+        that work is slower too: train/pace.ClockPace). None for a target (it trains its schedule,
+        however long)."""
+        if self.goal != "budget":
+            return None
+        return self.value - self.after_training_seconds() - EXIT_SECONDS
 
     def record(self) -> dict:
         """What run_log.json keeps of the plan."""
@@ -377,7 +383,8 @@ def run_plan(plan: Plan, *, quiet: bool = False, argv: list[str] | None = None, 
     deadline = plan.training_deadline()
     guard = []
     if deadline is not None and pace:
-        guard = [ClockPace(time.perf_counter() + deadline - plan.clock())]
+        end = time.perf_counter() + plan.value - EXIT_SECONDS - plan.clock()  # the budget's end, less the exit
+        guard = [ClockPace(end, after=plan.after_training_seconds(), step_seconds=plan.chosen.timing.step_seconds)]
     elif deadline is not None:
         guard = [TimeLimit(max(0.0, deadline - plan.clock() - FIXED_SECONDS), every=1)]
     result = train(plan.config, quiet=quiet, argv=argv, record=plan.record(), callbacks=[*guard, *(callbacks or [])])

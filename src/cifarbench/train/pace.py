@@ -29,6 +29,7 @@ from cifarbench.train.distributed import all_reduce_sum
 PACE_EVERY = 8  # steps between two readings of the clock (and so per recorded rate)
 SMOOTHING = 0.5  # weight of the previous estimate of a step's seconds against the latest reading
 MAX_EPOCHS_FACTOR = 10  # a clocked run may take this many times its planned epochs (a far faster machine)
+MAX_SLOWDOWN = 5.0  # the most a slowdown seen in training stretches the time kept for the work after it
 
 
 class Progress:
@@ -73,15 +74,26 @@ class Progress:
 
 
 class ClockPace(Callback):
-    """Anneals a run's schedule on the clock: training ends at `deadline` (a `clock()` reading) with
-    its schedule complete. Every PACE_EVERY steps it reads the clock, updates its estimate of a
-    step's seconds (smoothed, so one slow block does not swing the rate) and sets the next block's
-    rate to what is left of the schedule over the steps that fit in the time left."""
+    """Anneals a run's schedule on the clock: training ends in time for the work after it (`after`
+    seconds at the calibrated speed: the final evaluation, the files) to end by `end` (a `clock()`
+    reading), with its schedule complete. Every PACE_EVERY steps it reads the clock, updates its
+    estimate of a step's seconds (smoothed, so one slow block does not swing the rate) and sets the
+    next block's rate to what is left of the schedule over the steps that fit in the time left. A
+    machine slower than its calibration (`step_seconds`) is slower after training too: the time
+    kept for that work grows by the same factor."""
 
-    def __init__(self, deadline: float, clock: Callable[[], float] = time.perf_counter):
-        self.deadline, self.clock = deadline, clock
+    def __init__(self, end: float, clock: Callable[[], float] = time.perf_counter, *, after: float = 0.0,
+                 step_seconds: float | None = None):
+        self.end, self.clock, self.after, self.calibrated = end, clock, after, step_seconds
         self.step_seconds: float | None = None
         self.readings = 0
+
+    def deadline(self) -> float:
+        """When training must end, for the work after it to end by `end` at the speed seen now."""
+        slowdown = 1.0
+        if self.calibrated and self.step_seconds:
+            slowdown = min(MAX_SLOWDOWN, max(1.0, self.step_seconds / self.calibrated))
+        return self.end - self.after * slowdown
 
     def on_fit_start(self, trainer):
         progress = trainer.progress
@@ -103,7 +115,7 @@ class ClockPace(Callback):
             SMOOTHING * self.step_seconds + (1 - SMOOTHING) * latest)
         self.readings += 1
         left = progress.total - progress.position
-        steps_left = (self.deadline - now) / self.step_seconds if self.step_seconds > 0 else float("inf")
+        steps_left = (self.deadline() - now) / self.step_seconds if self.step_seconds > 0 else float("inf")
         # under one step left: the next step ends the schedule (its last lr, lookahead's last sync)
         rate = left if steps_left <= 1 else left / steps_left
         if trainer.dist.enabled:  # every rank takes rank 0's rate, or their schedules would part

@@ -1,0 +1,62 @@
+"""The docs: the site builds strictly (every page in the navigation, every link to a page, an anchor
+or a results file resolving), and the product's pages describe the tool, not the process that
+built it."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def product_pages() -> list[Path]:
+    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+
+
+def test_no_page_names_an_issue_number():
+    found = [f"{page.relative_to(ROOT)}:{n}: {line.strip()}" for page in product_pages()
+             for n, line in enumerate(page.read_text().splitlines(), 1) if re.search(r"\bissues? #?\d+", line, re.I)]
+    assert not found, "\n".join(found)
+
+
+def test_the_readme_is_short_and_holds_its_picture():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 250
+    pictures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", readme)
+    assert pictures and all((ROOT / p).is_file() for p in pictures)
+
+
+def test_every_relative_link_of_the_readme_resolves():
+    readme = (ROOT / "README.md").read_text()
+    links = [link for link in re.findall(r"\]\(([^)#\s]+)", readme) if "://" not in link]
+    assert links and [link for link in links if not (ROOT / link).exists()] == []
+
+
+def test_the_site_builds_strictly(tmp_path):
+    pytest.importorskip("mkdocs", reason='the docs extra is not installed (pip install -e ".[docs]")')
+    pytest.importorskip("material", reason='the docs extra is not installed (pip install -e ".[docs]")')
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert (tmp_path / "site" / "guides" / "budget" / "index.html").is_file()
+
+
+def test_a_broken_link_fails_the_site(tmp_path):
+    """The strict build is what catches a broken link: shown on a copy with one page broken."""
+    pytest.importorskip("mkdocs", reason='the docs extra is not installed (pip install -e ".[docs]")')
+    pytest.importorskip("material", reason='the docs extra is not installed (pip install -e ".[docs]")')
+    copy = tmp_path / "repo"
+    shutil.copytree(ROOT / "docs", copy / "docs")
+    shutil.copytree(ROOT / "benchmarks" / "results", copy / "benchmarks" / "results")
+    shutil.copy(ROOT / "mkdocs.yml", copy / "mkdocs.yml")
+    page = copy / "docs" / "guides" / "budget.md"
+    page.write_text(page.read_text() + "\nSee [a page that is not there](nowhere.md).\n")
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+                          cwd=copy, capture_output=True, text=True, timeout=600)
+    assert done.returncode != 0 and "nowhere.md" in done.stderr
