@@ -37,6 +37,15 @@ def _pct(x: float) -> str:
     return f"{x:.2%}"
 
 
+def _pct_range(summary: dict) -> str:
+    """An accuracy summary as 'mean (min–max)'."""
+    return f"{_pct(summary['mean'])} ({summary['min'] * 100:.2f}–{summary['max'] * 100:.2f})"
+
+
+def _secs_range(summary: dict) -> str:
+    return f"{summary['mean']:.1f} ({summary['min']:.1f}–{summary['max']:.1f})"
+
+
 def _row(cells) -> str:
     return "| " + " | ".join(cells) + " |"
 
@@ -128,9 +137,7 @@ def planner_frontier() -> str:
     from cifarbench.bench.frontier import load_frontier
 
     def figure(acc: dict | None) -> list[str]:
-        if not acc:
-            return ["–", "–"]
-        return [f"{_pct(acc['mean'])} ({acc['min'] * 100:.2f}–{acc['max'] * 100:.2f})", str(acc["n"])]
+        return [_pct_range(acc), str(acc["n"])] if acc else ["–", "–"]
 
     lines = ["| net (over `fashion-tiny-8ep`) | epochs | precision | validation accuracy, mean (min–max) | seeds "
              "| test accuracy, mean (min–max) | seeds |", "|---|---:|---|---:|---:|---:|---:|"]
@@ -167,8 +174,7 @@ def planned_runs(name: str, goals: tuple[str, ...] = ("budget", "target")):
             budget = g["goal"] == "budget"
             lines.append(_row([f"`--{'budget-s' if budget else 'target'} {g['value']:g}`", "; ".join(plans),
                                f"{_pct(sum(predicted) / len(predicted))} {split}" if predicted else "–",
-                               f"{_pct(acc['mean'])} ({acc['min'] * 100:.2f}–{acc['max'] * 100:.2f})",
-                               f"{secs['mean']:.1f} ({secs['min']:.1f}–{secs['max']:.1f})",
+                               _pct_range(acc), _secs_range(secs),
                                f"{g['within_budget']} of {len(g['runs'])}" if budget else "–",
                                f"{g['at_least_90_percent' if wall else 'at_least_85_percent']} of {len(g['runs'])}"
                                if budget else "–"]))
@@ -179,40 +185,40 @@ def planned_runs(name: str, goals: tuple[str, ...] = ("budget", "target")):
     return render
 
 
-def clock_pace(name: str):
-    def render() -> str:
-        data = _load(name)
-        lines = ["| schedule | test accuracy, mean (min–max) | seconds, mean (min–max) | steps, mean "
-                 "| schedule completed |", "|---|---:|---:|---:|---:|"]
-        labels = {"clock": "annealed on the clock", "cut": "planned steps, cut by a time limit"}
-        for mode, s in data["summary"].items():
-            acc, secs = s["test_accuracy"], s["seconds"]
-            lines.append(_row([labels[mode], f"{_pct(acc['mean'])} ({acc['min'] * 100:.2f}–{acc['max'] * 100:.2f})",
-                               f"{secs['mean']:.1f} ({secs['min']:.1f}–{secs['max']:.1f})", f"{s['steps']['mean']:.0f}",
-                               f"{s['completed']} of {s['runs']}"]))
-        return "\n".join(lines) + "\n"
+def from_json(describe: str):
+    """A table renderer over one results file: the decorated function turns the file's data into
+    the table's lines; calling it with the file's name gives the renderer TABLES holds."""
+    def wrap(body):
+        def factory(name: str):
+            def render() -> str:
+                return "\n".join(body(_load(name))) + "\n"
 
-    render.__doc__ = f"{name}: a slowed budget, annealed on the clock against cut."
-    return render
+            render.__doc__ = f"{name}: {describe}"
+            return render
+        return factory
+    return wrap
 
 
-def images_seen(name: str):
-    def render() -> str:
-        data = _load(name)
-        lines = ["| held out | epochs | images seen | validation accuracy, mean ± std | per seed |",
-                 "|---|---:|---:|---:|---|"]
-        runs = data["runs"]
-        for variant, s in data["summary"].items():
-            share = next(r["val_split"] for r in runs if r["variant"] == variant)
-            train_images = next(r["train_images"] for r in runs if r["variant"] == variant)
-            acc = s["accuracy"]
-            lines.append(_row([f"{share:.0%} ({train_images:,} left to train on)", f"{s['epochs']:g}",
-                               f"{s['images_seen']:,}", f"{_pct(acc['mean'])} ± {acc['std'] * 100:.2f}",
-                               ", ".join(_pct(v) for v in acc["values"])]))
-        return "\n".join(lines) + "\n"
+@from_json("a slowed budget, annealed on the clock against cut")
+def clock_pace(data: dict) -> list[str]:
+    labels = {"clock": "annealed on the clock", "cut": "planned steps, cut by a time limit"}
+    return ["| schedule | test accuracy, mean (min–max) | seconds, mean (min–max) | steps, mean | schedule completed |",
+            "|---|---:|---:|---:|---:|",
+            *(_row([labels[mode], _pct_range(s["test_accuracy"]), _secs_range(s["seconds"]),
+                    f"{s['steps']['mean']:.0f}", f"{s['completed']} of {s['runs']}"])
+              for mode, s in data["summary"].items())]
 
-    render.__doc__ = f"{name}: accuracy by images seen from two split sizes."
-    return render
+
+@from_json("accuracy by images seen from two split sizes")
+def images_seen(data: dict) -> list[str]:
+    lines = ["| held out | epochs | images seen | validation accuracy, mean ± std | per seed |", "|---|---:|---:|---:|---|"]
+    for variant, s in data["summary"].items():
+        first = next(r for r in data["runs"] if r["variant"] == variant)
+        acc = s["accuracy"]
+        lines.append(_row([f"{first['val_split']:.0%} ({first['train_images']:,} left to train on)", f"{s['epochs']:g}",
+                           f"{s['images_seen']:,}", f"{_pct(acc['mean'])} ± {acc['std'] * 100:.2f}",
+                           ", ".join(_pct(v) for v in acc["values"])]))
+    return lines
 
 
 def own_images(name: str):
@@ -255,7 +261,8 @@ TABLES = {"fashion-recipes": fashion_recipes, "planner-frontier": planner_fronti
           "planned-runs-avx2-family23": planned_runs("budget-fashion-mnist-avx2-family23.json", ("budget",)),
           "planned-targets-avx2-family23": planned_runs("budget-fashion-mnist-avx2-family23-targets.json",
                                                         ("target",)),
-          "planned-runs-avx2-zen2": planned_runs("budget-fashion-mnist-avx2-zen2.json"),
+          "planned-runs-avx2-zen2": planned_runs("budget-fashion-mnist-avx2-zen2.json", ("budget",)),
+          "planned-targets-avx2-zen2": planned_runs("budget-fashion-mnist-avx2-zen2-targets.json", ("target",)),
           "clock-pace-avx2": clock_pace("clock-pace-fashion-mnist-avx2.json"),
           "images-seen-avx2": images_seen("images-seen-fashion-mnist-avx2.json"),
           "own-images-avx2": own_images("own-images-fashion-mnist-avx2.json"),

@@ -23,8 +23,10 @@ SPENT = 1.0  # made-up seconds of the command before training: start-up, data, c
 
 
 def point(model, epochs, accuracy, std=0.01, precision="bf16", test=None, test_images=None, images=None):
+    # each point's layer names where its runs went, as a measured point's does: never the plan's runs_dir
     return Point(recipe="airbench94", model=model, epochs=epochs, precision=precision,
-                 accuracy={"mean": accuracy, "std": std, "n": 3}, layer={"model": {"name": model}},
+                 accuracy={"mean": accuracy, "std": std, "n": 3},
+                 layer={"model": {"name": model}, "runs_dir": "/tmp/frontier-runs", "name": "frontier-point"},
                  train_images=images, test=None if test is None else {"mean": test, "std": std, "n": 3},
                  test_train_images=test_images)
 
@@ -85,6 +87,7 @@ def test_a_budget_that_fits_the_largest_schedule_picks_the_most_accurate_net(fro
     assert plan.chosen.accuracy == pytest.approx(0.91)
     assert plan.config.model.name == "airbench-small" and plan.config.train.epochs == 7.2
     assert plan.config.train.eval_every > 8 and plan.config.train.checkpoint_every == 0  # validated at its end only
+    assert plan.config.runs_dir == "runs" and plan.config.name != "frontier-point"  # the user's, not the frontier's
     assert plan.split == "validation" and "validation" in plan.accuracy_label  # the made-up frontier has no test
     tiny = next(c for c in plan.candidates if c.model == "airbench-tiny")
     assert tiny.rejected == "less accurate in the budget"

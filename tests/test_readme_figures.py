@@ -589,6 +589,51 @@ def test_the_pngs_are_the_same_run_as_the_built_in_tensors_in_their_order():
     assert "the same run, loss for loss, to the same test accuracy" in README.replace("\n", " ")
 
 
+def _pace(mode: str) -> dict:
+    return results("clock-pace-fashion-mnist-avx2.json")["summary"][mode]
+
+
+def _images(variant: str) -> float:
+    return results("images-seen-fashion-mnist-avx2.json")["summary"][variant]["accuracy"]["mean"]
+
+
+PROSE += [
+    ("the same plans stopped mid-schedule, their learning rate still high, {} points\nlower on average", lambda: (
+        f"{100 * (_pace('clock')['test_accuracy']['mean'] - _pace('cut')['test_accuracy']['mean']):.2f}",)),
+    ("For the same images seen, the smaller split reached {} against the base's {} ({} points\nlower", lambda: (
+        f"{_images('same images'):.2%}", f"{_images('base'):.2%}", f"{100 * (_images('base') - _images('same images')):.2f}")),
+    ("for the same epochs, {} ({} lower)", lambda: (
+        f"{_images('same epochs'):.2%}", f"{100 * (_images('base') - _images('same epochs')):.2f}")),
+]
+
+
+def _zen2_target(value: float) -> dict:
+    return next(g for g in results("budget-fashion-mnist-avx2-zen2-targets.json")["goals"]
+                if g["goal"] == "target" and g["value"] == value)
+
+
+PROSE += [
+    ("`--target 0.93` reached {} on average ({} to {})", lambda: (
+        f"{_zen2_target(0.93)['test_accuracy']['mean']:.2%}", f"{_zen2_target(0.93)['test_accuracy']['min']:.2%}",
+        f"{_zen2_target(0.93)['test_accuracy']['max']:.2%}")),
+]
+
+
+def test_the_budget_runs_kept_the_whole_command_within_60_s():
+    (goal,) = results("budget-fashion-mnist-avx2-zen2.json")["goals"]
+    assert goal["value"] == 60 and len(goal["runs"]) == 10 and goal["within_budget"] == 10
+    assert all(r["wall_seconds"] <= 60 and r["schedule_completed"] for r in goal["runs"])
+
+
+def test_the_clocked_runs_kept_their_budget_and_completed_where_the_cut_ones_did_not():
+    data = results("clock-pace-fashion-mnist-avx2.json")
+    clocked = [r for r in data["runs"] if r["mode"] == "clock"]
+    cut = [r for r in data["runs"] if r["mode"] == "cut"]
+    assert len(clocked) == len(cut) >= 3
+    assert all(r["schedule_completed"] and r["seconds"] <= data["budget_s"] for r in clocked)
+    assert not any(r["schedule_completed"] for r in cut) and all(r["seconds"] > data["budget_s"] for r in cut)
+
+
 @pytest.mark.parametrize("template, figures", PROSE, ids=[p[0][:40] for p in PROSE])
 def test_each_figure_the_prose_quotes_is_its_json(template, figures):
     assert template.format(*figures()) in README

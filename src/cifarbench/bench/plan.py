@@ -290,10 +290,13 @@ def _config_of(c: Candidate, layers: dict, epochs: float, final: bool = False, b
     point_layer = copy.deepcopy(c.points[0].layer) if c.points else {"model": DEFAULT_SCHEDULE["model"]}
     schedule = merge(point_layer, {"model": {"name": c.model}, "train": {"epochs": round(epochs, 4),
                                                                            "tta_share": TTA_SHARE}})
-    # what made the frontier's runs, not the plan's: its own precision, threads, validation split
+    # what made the frontier's runs, not the plan's: its own precision, threads, validation split, and
+    # where its runs went (a point measured with --runs-dir would send the user's run there)
     for path in ("train.precision", "train.threads", "data.download", "data.val_split"):
         section, key = path.split(".")
         schedule.get(section, {}).pop(key, None)
+    for key in ("runs_dir", "name"):
+        schedule.pop(key, None)
     run = {"train": {"eval_every": NO_VALIDATION if budget else max(1, math.ceil(epochs)),
                      "checkpoint_every": 0}} if final else {}
     return resolve_config(c.recipe, schedule, run, layers)
