@@ -203,6 +203,7 @@ def test_calibration_times_full_size_steps_under_progressive_resizing(monkeypatc
 def test_without_a_frontier_a_budget_is_planned_from_calibration_and_a_target_refused(tmp_path):
     plan = plan_for(DATA, budget_s=3.0)  # the package keeps no frontier for synthetic data
     assert plan.frontier_kind == "none" and plan.chosen.accuracy is None
+    assert plan.record()["plan"]["accuracy_label"].startswith("no accuracy predicted")
     assert plan.chosen.model == "airbench-tiny" and plan.calibration_seconds == CALIBRATION_SECONDS
     assert seconds_at("airbench-tiny", plan.chosen.epochs) <= 3.0 - SPENT - EXIT_SECONDS
     with pytest.raises(ConfigError, match="no frontier for 'synthetic'"):

@@ -109,6 +109,8 @@ class Plan:
     @property
     def accuracy_label(self) -> str:
         kinds = {p.kind for p in self.chosen.points}
+        if self.split == "none":
+            return "no accuracy predicted (no frontier for this dataset)"
         if self.split == "validation":
             return "validation accuracy (this frontier has no test figures)"
         return "published test mean" if kinds == {"published"} else "test accuracy"
