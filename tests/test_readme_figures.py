@@ -470,7 +470,7 @@ def test_the_recipes_batch_is_the_fastest_of_the_three_measured_on_this_cpu():
 
 PROSE += [
     ("[JSON](../../benchmarks/results/levers-fashion-mnist-avx2-batch-resize.json); the base {} again, in\n  {} s): batch "
-     "512 reached {} in {} s, and batch 128 (second sitting) {} in {} s.", lambda: (
+     "512 reached {} in {} s, and batch 128 (second measurement) {} in {} s.", lambda: (
         f"{_lever4('base'):.2%}", f"{_lever4('base', 'train'):.1f}", f"{_lever4('batch-512'):.2%}",
         f"{_lever4('batch-512', 'train'):.1f}", f"{_lever2('batch-128'):.2%}", f"{_lever2('batch-128', 'train'):.1f}")),
     ("Epoch 0 alone at 24x24: {} in {} s. Not kept.", lambda: (
