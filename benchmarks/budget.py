@@ -71,13 +71,14 @@ def summary_of(kind: str, value: float, runs: list[dict]) -> tuple[dict, list]:
               if any(r["predicted_accuracy"] for r in ok) else None,
               "schedules_completed": sum(r["schedule_completed"] for r in ok)}
     if kind == "budget":
-        entry |= {"within_budget": sum(w <= value for w in wall), "at_least_90_percent": sum(w >= USED * value for w in wall)}
+        entry |= {"within_budget": sum(w <= value for w in wall),
+                  "at_least_90_percent": sum(w >= USED * value for w in wall)}
     predicted = entry["predicted_accuracy"]
     row = [f"{kind} {value:g}", ", ".join(sorted({f"{r['model']} {r['epochs']:g} ep" for r in ok})),
            f"{100 * predicted['mean']:.2f}%" if predicted else "",
            f"{100 * entry['test_accuracy']['mean']:.2f}% ({100 * entry['test_accuracy']['min']:.2f}-"
            f"{100 * entry['test_accuracy']['max']:.2f})",
-           f"{entry['wall_seconds']['mean']:.1f} ({entry['wall_seconds']['min']:.1f}-{entry['wall_seconds']['max']:.1f})",
+           "{mean:.1f} ({min:.1f}-{max:.1f})".format(**entry["wall_seconds"]),
            f"{entry['command_seconds']['mean']:.1f}",
            f"{entry['within_budget']}/{len(ok)}" if kind == "budget" else "",
            f"{entry['at_least_90_percent']}/{len(ok)}" if kind == "budget" else "", len(ok)]

@@ -68,7 +68,8 @@ def one_run(args, seed: int, mode: str, calibration: bytes | None) -> tuple[dict
     return {"seed": seed, "mode": mode, "model": plan.chosen.model, "planned_epochs": plan.chosen.epochs,
             "predicted_accuracy": plan.chosen.accuracy, "test_accuracy": result.metrics["accuracy"],
             "seconds": o["command_seconds"], "steps": result.run_log["steps"],
-            "planned_steps": math.ceil(plan.chosen.epochs * (result.run_log["train_images"] // plan.config.train.batch_size)),
+            "planned_steps": math.ceil(plan.chosen.epochs
+                                       * (result.run_log["train_images"] // plan.config.train.batch_size)),
             "schedule_completed": o["schedule_completed"], "run": result.run.path.name}, calibration
 
 

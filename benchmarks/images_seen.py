@@ -46,8 +46,8 @@ def main() -> None:
     runs: list[dict] = []
     for seed in range(args.seeds):
         for name, (share, epochs) in variants(args.epochs).items():
-            config = resolve_config(RECIPE, {"model": {"name": MODEL}, "runs_dir": args.runs_dir,
-                                             "data": {"dataset": "fashion-mnist", "val_split": share, "download": False},
+            data = {"dataset": "fashion-mnist", "val_split": share, "download": False}
+            config = resolve_config(RECIPE, {"model": {"name": MODEL}, "runs_dir": args.runs_dir, "data": data,
                                              "train": {"epochs": round(epochs, 4), "seed": seed, "plots": False}})
             result = train(config, quiet=True, final="validation")
             runs.append({"variant": name, "seed": seed, "val_split": share, "epochs": config.train.epochs,

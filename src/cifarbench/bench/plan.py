@@ -308,7 +308,8 @@ def _fit_budget(c: Candidate, seconds, low: float, high: float, left: float, spe
     def total(e):
         return sum(seconds(e).values())
     if left <= 0 or total(low) > left:
-        c.rejected = f"needs a budget of about {math.ceil(spent + total(low) + EXIT_SECONDS)} s for its shortest schedule ({low:.3g} epochs)"
+        need = math.ceil(spent + total(low) + EXIT_SECONDS)
+        c.rejected = f"needs a budget of about {need} s for its shortest schedule ({low:.3g} epochs)"
         c.epochs, c.seconds = low, seconds(low)
         return
     # seconds grow with epochs: the most epochs that fit, by bisection, to 0.01 epoch
@@ -346,7 +347,8 @@ def _reach_target(c: Candidate, seconds, target: float) -> None:
 def _nothing_fits(candidates: list[Candidate], budget_s, target, spent: float, split: str) -> str:
     if budget_s is not None:
         need = min(sum(c.seconds.values()) for c in candidates) + spent + EXIT_SECONDS
-        return (f"--budget-s {budget_s:g}: no schedule fits; the smallest budget that does is about {math.ceil(need)} s "
+        return (f"--budget-s {budget_s:g}: no schedule fits; the smallest budget that does is about "
+                f"{math.ceil(need)} s "
                 f"here ({spent:.1f} s of it spent before training: start-up, data, calibration)")
     best = max(candidates, key=lambda c: c.accuracy or 0.0)
     return (f"--target {target:g}: no schedule on the frontier reaches it; the highest is {best.accuracy:.2%} "
@@ -374,8 +376,9 @@ def plan_table(plan: Plan) -> tuple[str, list[str], list[list]]:
     title = (f"{plan.dataset}: {goal} ({source}; {plan.spent_seconds:.1f} s spent before training, calibration "
              f"{plan.calibration_seconds:.1f} s of it)")
     ordered = [plan.chosen] + [c for c in plan.candidates if c is not plan.chosen]
-    return title, ["schedule", "epochs", f"predicted {'test' if plan.split == 'test' else plan.split} accuracy",
-                   "predicted command s", "init + train + eval + end s", "calibration", "verdict"], [row(c) for c in ordered]
+    columns = ["schedule", "epochs", f"predicted {'test' if plan.split == 'test' else plan.split} accuracy",
+               "predicted command s", "init + train + eval + end s", "calibration", "verdict"]
+    return title, columns, [row(c) for c in ordered]
 
 
 def run_plan(plan: Plan, *, quiet: bool = False, argv: list[str] | None = None, callbacks: list | None = None,
@@ -433,9 +436,9 @@ def outcome_lines(plan: Plan, result) -> list[str]:
     """How the run kept its plan, in the user's terms: the accuracy it promised against the one the
     run measured, and the whole command's seconds against the budget (or the prediction)."""
     o = result.run_log["plan_outcome"]
-    predicted = "" if o["predicted_accuracy"] is None else (
-        f" (predicted {o['predicted_accuracy']:.2%}" + (f" ± {o['predicted_spread']:.2%}" if o["predicted_spread"] else "")
-        + f", {plan.accuracy_label})")
+    spread = f" ± {o['predicted_spread']:.2%}" if o["predicted_spread"] else ""
+    predicted = ("" if o["predicted_accuracy"] is None
+                 else f" (predicted {o['predicted_accuracy']:.2%}{spread}, {plan.accuracy_label})")
     split = "test" if o["final_split"] == "test" else o["final_split"]
     accuracy = f"{split} accuracy {o['accuracy']:.2%}{predicted}"
     if plan.goal == "budget":
