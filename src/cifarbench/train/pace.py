@@ -86,7 +86,6 @@ class ClockPace(Callback):
                  step_seconds: float | None = None):
         self.end, self.clock, self.after, self.calibrated = end, clock, after, step_seconds
         self.step_seconds: float | None = None
-        self.readings = 0
 
     def deadline(self) -> float:
         """When training must end, for the work after it to end by `end` at the speed seen now."""
@@ -113,7 +112,6 @@ class ClockPace(Callback):
         latest = (now - then) / max(1, progress.steps - steps)
         self.step_seconds = latest if self.step_seconds is None else (
             SMOOTHING * self.step_seconds + (1 - SMOOTHING) * latest)
-        self.readings += 1
         left = progress.total - progress.position
         steps_left = (self.deadline() - now) / self.step_seconds if self.step_seconds > 0 else float("inf")
         # under one step left: the next step ends the schedule (its last lr, lookahead's last sync)
