@@ -28,9 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from cifarbench.bench.results import print_table, summarise, write_result
 from cifarbench.devices import cpu_class
 from cifarbench.fingerprint import fingerprint
+from cifarbench.results import print_table, summarise, write_result
 
 USED = 0.90  # a plan that leaves more of its budget unused has left accuracy on the table
 

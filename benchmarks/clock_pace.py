@@ -25,10 +25,10 @@ import tempfile
 import threading
 from pathlib import Path
 
-from cifarbench.bench.calibrate import cache_file
-from cifarbench.bench.plan import make_plan, run_plan
-from cifarbench.bench.results import print_table, summarise, write_result
 from cifarbench.devices import cpu_class
+from cifarbench.planner.calibrate import cache_file
+from cifarbench.planner.plan import make_plan, run_plan
+from cifarbench.results import print_table, summarise, write_result
 
 MODES = ("clock", "cut")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from cifarbench.api import train
-from cifarbench.bench.results import print_table, write_result
+from cifarbench.results import print_table, write_result
 from cifarbench.train import compiled
 from cifarbench.train.recipes import resolve_config
 

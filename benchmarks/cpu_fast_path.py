@@ -16,9 +16,9 @@ import statistics
 from pathlib import Path
 
 from cifarbench.api import train
-from cifarbench.bench.results import print_table, write_result
 from cifarbench.bench.throughput import ThroughputSpec, measure_isolated
 from cifarbench.devices import cpu_supports_fast_bf16
+from cifarbench.results import print_table, write_result
 from cifarbench.train.recipes import resolve_config
 
 SETTINGS = {  # label: (precision, channels_last)

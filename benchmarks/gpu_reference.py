@@ -92,7 +92,7 @@ def run_reference(script: Path, workdir: Path, runs: int) -> list[dict]:
 
 
 def run_cifarbench(recipe: str, data_dir: str | None, synthetic: bool, runs: int, runs_dir: Path) -> list[dict]:
-    from cifarbench.bench.repeat import timed_seconds, train_repeated
+    from cifarbench.repeat import timed_seconds, train_repeated
     from cifarbench.train.recipes import resolve_config
 
     data = ({"dataset": "synthetic", "synthetic_shape": [3, 32, 32], "synthetic_train_size": 50_000,
@@ -121,7 +121,7 @@ def main() -> None:
         fail(f"--reference-dir {reference_dir} has no {', '.join(missing)} (clone KellerJordan/cifar10-airbench)")
     if args.runs < 1:
         fail(f"--runs {args.runs} must be at least 1")
-    from cifarbench.bench.results import print_table, summarise, write_result
+    from cifarbench.results import print_table, summarise, write_result
 
     dataset, data_name = load_data(args.data_dir)
     work = Path(args.work_dir).resolve()

@@ -63,10 +63,10 @@ def overrides_for(name: str, args, matched_fraction: float | None) -> dict:
 def run_one(spec: dict) -> dict:
     """In a fresh process: train one configuration with one seed and report what was measured."""
     from cifarbench.api import train
-    from cifarbench.bench.time_to_accuracy import PeriodicEval, first_reached
     from cifarbench.config import merge
     from cifarbench.devices import peak_memory_bytes
     from cifarbench.train.recipes import resolve_config
+    from cifarbench.train.time_to_accuracy import PeriodicEval, first_reached
 
     config = resolve_config(RECIPE, merge(spec["overrides"], {"train": {"seed": spec["seed"]}}))
     probe = PeriodicEval(spec["every"])
@@ -113,7 +113,7 @@ def main() -> None:
         print(json.dumps(run_one(json.loads(args.one))))
         return
 
-    from cifarbench.bench.results import print_table, write_result
+    from cifarbench.results import print_table, write_result
 
     names = args.configs.split(",")
     runs: dict[str, list[dict]] = {}

@@ -23,8 +23,8 @@ import argparse
 from pathlib import Path
 
 from cifarbench.api import train
-from cifarbench.bench.results import print_table, summarise, write_result
 from cifarbench.devices import cpu_class
+from cifarbench.results import print_table, summarise, write_result
 from cifarbench.train.recipes import resolve_config
 
 RECIPE, MODEL = "fashion-tiny-8ep", "airbench-tiny"

@@ -19,12 +19,12 @@ import time
 from pathlib import Path
 
 from cifarbench.api import train
-from cifarbench.bench.frontier import VAL_SPLIT
-from cifarbench.bench.repeat import timed_seconds
-from cifarbench.bench.results import print_table, summarise, write_result
 from cifarbench.data.prepare import prepare_data
 from cifarbench.devices import cpu_class
 from cifarbench.eval.inference import evaluate_loaded, load_model
+from cifarbench.planner.frontier import VAL_SPLIT
+from cifarbench.repeat import timed_seconds
+from cifarbench.results import print_table, summarise, write_result
 from cifarbench.train.recipes import resolve_config
 
 BASE = "fashion-tiny-8ep"

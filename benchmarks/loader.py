@@ -15,10 +15,10 @@ from pathlib import Path
 
 import torch
 
-from cifarbench.bench.results import print_table, summarise, write_result
 from cifarbench.data.loader import Augment, DeviceLoader
 from cifarbench.data.store import load_dataset
 from cifarbench.devices import configure_threads, resolve_device, synchronize
+from cifarbench.results import print_table, summarise, write_result
 
 
 def time_epoch(loader: DeviceLoader, epoch: int) -> float:

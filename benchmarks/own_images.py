@@ -27,10 +27,10 @@ import torch
 from PIL import Image
 
 from cifarbench.api import train
-from cifarbench.bench.results import print_table, summarise, write_result
 from cifarbench.data.custom import Options
 from cifarbench.data.store import load_dataset
 from cifarbench.devices import cpu_class
+from cifarbench.results import print_table, summarise, write_result
 from cifarbench.train.recipes import resolve_config
 
 AGREEMENT_POINTS = 0.3  # issue 27's bound on |folder - built-in| test accuracy, in points

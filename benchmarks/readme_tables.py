@@ -124,7 +124,7 @@ def hybrid() -> str:
 
 def ablation(folder: str):
     def render() -> str:
-        from cifarbench.bench.ablate import ablation_table
+        from cifarbench.search.ablate import ablation_table
 
         return ablation_table(_load(f"{folder}/bench.json"))
 
@@ -133,8 +133,8 @@ def ablation(folder: str):
 
 
 def planner_frontier() -> str:
-    """src/cifarbench/bench/frontiers/fashion-mnist.json: the points the planner reads."""
-    from cifarbench.bench.frontier import load_frontier
+    """src/cifarbench/planner/frontiers/fashion-mnist.json: the points the planner reads."""
+    from cifarbench.planner.frontier import load_frontier
 
     def figure(acc: dict | None) -> list[str]:
         return [_pct_range(acc), str(acc["n"])] if acc else ["–", "–"]

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import torch
 
-from cifarbench.bench.results import print_table, write_result
 from cifarbench.bench.throughput import ThroughputSpec, measure
 from cifarbench.devices import cpu_class, cpu_flags, resolve_precision
 from cifarbench.models.registry import MODELS
+from cifarbench.results import print_table, write_result
 
 # name: what it changes against "base" (the precision auto picks, channels_last, eager). `spec`:
 # ThroughputSpec fields; `env`: the child's environment (amx-off: oneDNN's ISA capped at

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import yaml
 
-from cifarbench.bench.results import print_table, summarise
 from cifarbench.files import atomic_write_json, utc_now
 from cifarbench.fingerprint import fingerprint_fields
+from cifarbench.results import print_table, summarise
 
 
 def main() -> None:

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from cifarbench.cli import main
+from cifarbench.contract.callbacks import Callback
 from cifarbench.train import backend
-from cifarbench.train.callbacks import Callback
 
 HELD, RELEASE = "held", "release"
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from cifarbench import cli
-from cifarbench.bench.ablate import ablation_rows, first_epoch_time, recipe_tricks
 from cifarbench.config import ModelConfig
 from cifarbench.models.configured import build_configured_model
+from cifarbench.search.ablate import ablation_rows, first_epoch_time, recipe_tricks
 from cifarbench.train.recipes import resolve_config
 
 TINY_DATA = ["--dataset", "synthetic", "--device", "cpu",

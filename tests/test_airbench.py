@@ -7,8 +7,8 @@ import torch
 
 from cifarbench.api import resume, train
 from cifarbench.eval.tta import tta_logits
-from cifarbench.train.recipes import resolve_config
 from cifarbench.train.pace import Progress
+from cifarbench.train.recipes import resolve_config
 from cifarbench.train.tricks import FreezeWhiteningBias, Lookahead
 
 
@@ -161,7 +161,7 @@ def test_selective_tta_gives_the_extra_views_only_to_the_least_confident_share()
 
 
 def test_lookahead_state_survives_resume(tmp_path):
-    from cifarbench.train.callbacks import Callback
+    from cifarbench.contract.callbacks import Callback
 
     class StopAfter(Callback):
         def on_epoch_end(self, trainer, record):
@@ -178,7 +178,7 @@ def test_lookahead_state_survives_resume(tmp_path):
 
 
 def test_repeated_runs_report_mean_std_and_ci(tmp_path):
-    from cifarbench.bench.repeat import train_repeated
+    from cifarbench.repeat import train_repeated
 
     out = train_repeated(tiny_airbench(tmp_path, epochs=1), 3, quiet=True)
     acc = out.summary["test_accuracy"]

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from cifarbench.bench import throughput
-from cifarbench.bench.results import summarise, t_quantile_975
 from cifarbench.bench.throughput import ThroughputSpec, measure
 from cifarbench.cli import main
+from cifarbench.results import summarise, t_quantile_975
 
 
 def test_summary_statistics():
@@ -86,10 +86,9 @@ def test_time_to_accuracy_checks_a_tta_run_last_as_its_final_evaluation_scores_i
     """The planner plans accuracy with the run's TTA, so the last check must be scored the same
     way, with the evaluation's seconds counted: with no validation split the trainer validates on
     the test split, so that check must equal the run's final test accuracy exactly."""
-    from conftest import synthetic_config
-
     from cifarbench.api import train
-    from cifarbench.bench.time_to_accuracy import PeriodicEval, first_reached
+    from cifarbench.train.time_to_accuracy import PeriodicEval, first_reached
+    from conftest import synthetic_config
 
     probe = PeriodicEval(every=4)
     result = train(synthetic_config(tmp_path, epochs=2, tta=2, tta_share=0.5), quiet=True, callbacks=[probe])
@@ -104,7 +103,7 @@ def test_time_to_accuracy_checks_a_tta_run_last_as_its_final_evaluation_scores_i
 
 
 def test_first_reached_takes_the_first_point_at_or_past_each_target():
-    from cifarbench.bench.time_to_accuracy import first_reached
+    from cifarbench.train.time_to_accuracy import first_reached
 
     points = [{"train_seconds": 1.0, "accuracy": 0.5}, {"train_seconds": 2.0, "accuracy": 0.7},
               {"train_seconds": 2.5, "accuracy": 0.69}, {"train_seconds": 3.1, "accuracy": 0.8, "tta": 2}]

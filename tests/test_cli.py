@@ -5,9 +5,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import png_bytes
 
 from cifarbench.cli import main
+from conftest import png_bytes
 
 SYNTHETIC = ["--dataset", "synthetic", "--set", "data.synthetic_train_size=256", "--set",
              "data.synthetic_test_size=64", "--device", "cpu", "--quiet"]

@@ -9,12 +9,12 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from conftest import synthetic_config
-from test_sync import airbench_tiny_config
 
 from cifarbench.api import train
-from cifarbench.bench.repeat import train_repeated
+from cifarbench.repeat import train_repeated
 from cifarbench.train import compiled
+from conftest import synthetic_config
+from test_sync import airbench_tiny_config
 
 
 @pytest.fixture(autouse=True)

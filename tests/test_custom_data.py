@@ -4,6 +4,7 @@ refused in one line before anything is written, the cache, and runs end to end."
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,10 @@ import pytest
 import torch
 from PIL import Image
 
-from cifarbench.data import custom
+from cifarbench import cli
 from cifarbench.data.custom import Options, load_custom
+from cifarbench.data.sources import SOURCES
+from cifarbench.data.sources import base as sources_base
 from cifarbench.errors import ConfigError, DataError
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -51,13 +54,13 @@ def test_a_folder_without_splits_is_split_per_class_resized_and_cached(tmp_path,
 
     shutil.rmtree(Path(ds.location).parent)
     decoded = []
-    real_decode = custom._decode
-    monkeypatch.setattr(custom, "_decode", lambda *a: decoded.append(a) or real_decode(*a))
+    real_decode = sources_base.decode
+    monkeypatch.setattr(sources_base, "decode", lambda *a: decoded.append(a) or real_decode(*a))
     again_split = load(f"folder:{tmp_path / 'imgs'}", tmp_path)
     assert decoded and Path(again_split.location).is_file()
     assert torch.equal(again_split.test.images, ds.test.images) and torch.equal(again_split.train.labels,
                                                                                 ds.train.labels)
-    monkeypatch.setattr(custom, "_decode", lambda *a: pytest.fail("decoded again instead of read from the cache"))
+    monkeypatch.setattr(sources_base, "decode", lambda *a: pytest.fail("decoded again instead of read from the cache"))
     cached = load(f"folder:{tmp_path / 'imgs'}", tmp_path)
     assert torch.equal(cached.train.images, ds.train.images) and cached.location.endswith(".pt")
 
@@ -119,7 +122,7 @@ def test_skip_bad_skips_counts_and_lists_them(tmp_path):
 def test_a_decompression_bomb_is_refused(tmp_path, monkeypatch):
     d = tmp_path / "imgs"
     write_images(d, n=3, size=(64, 64))
-    monkeypatch.setattr(custom, "MAX_PIXELS", 1000)  # 64x64 is then a bomb (Pillow refuses past twice the limit)
+    monkeypatch.setattr(sources_base, "MAX_PIXELS", 1000)  # 64x64 is then a bomb (Pillow refuses past twice the limit)
     with pytest.raises(DataError, match="DecompressionBomb"):
         load(f"folder:{d}", tmp_path)
 
@@ -149,7 +152,8 @@ def test_a_csv_of_paths_labels_and_splits(tmp_path):
     assert len(ds.train) == 4 and len(ds.test) == 2 and ds.classes == ["cat", "dog"]
     with pytest.raises(DataError, match="has no column 'path'"):
         load(f"csv:{tmp_path / 'list.csv'}", tmp_path)
-    (tmp_path / "missing.csv").write_text("path,label\npics/cat/000.png,cat\npics/cat/gone.png,cat\n")
+    (tmp_path / "missing.csv").write_text("path,label\npics/cat/000.png,cat\npics/cat/gone.png,cat\n"
+                                          "pics/dog/000.png,dog\n")
     with pytest.raises(DataError, match=r"1 bad file, the first .*gone.png \(line 3: no such file\)"):
         load(f"csv:{tmp_path / 'missing.csv'}", tmp_path)
 
@@ -249,8 +253,8 @@ def test_fashion_mnist_written_as_pngs_decodes_to_the_same_pixels_and_trains_the
 def test_a_plan_on_your_own_images_says_there_is_no_frontier(tmp_path):
     """No frontier exists for new data: a budget is planned from calibration on a default
     schedule, a target refused with the reason."""
-    from cifarbench.bench.calibrate import Timing
-    from cifarbench.bench.plan import make_plan
+    from cifarbench.planner.calibrate import Timing
+    from cifarbench.planner.plan import make_plan
 
     write_images(tmp_path / "imgs", n=5, size=(16, 16))
     layers = {"data": {"dataset": f"folder:{tmp_path / 'imgs'}"}, "train": {"batch_size": 4}}
@@ -342,3 +346,77 @@ def test_tune_ablate_and_mlx_take_your_own_images(tmp_path, capsys):
     log = json.loads((run_dir / "run_log.json").read_text())
     assert log["framework"] == "mlx" and set(log["per_class_accuracy"]) == {"ship", "frog", "bird"}
     assert "ship" in (run_dir / "classification_report.txt").read_text()
+
+
+# ---------------------------------------------------------------- every registered source, in a loop
+# Each source has an example here of a broken file and of a one-class dataset; a source registered
+# without them fails test_every_source_has_its_examples, so none joins the registry untested.
+
+
+def broken_folder(tmp_path: Path) -> tuple[Path, str]:
+    write_images(tmp_path / "imgs", n=3)
+    (tmp_path / "imgs" / "dog" / "001.png").write_bytes(b"not a png")
+    return tmp_path / "imgs", r"1 bad file, the first .*001.png \(UnidentifiedImageError"
+
+
+def broken_csv(tmp_path: Path) -> tuple[Path, str]:
+    (tmp_path / "list.csv").write_text("path,label\ngone/a.png,cat\ngone/b.png,dog\ngone/c.png,dog\n")
+    return tmp_path / "list.csv", r"lists no readable image: 3 rows refused, the first .*a.png \(line 2: no such file\)"
+
+
+def broken_npz(tmp_path: Path) -> tuple[Path, str]:
+    images = np.zeros((4, 8, 8), np.float32)  # pixels must be uint8
+    np.savez(tmp_path / "d.npz", train_images=images, train_labels=np.array([0, 1, 0, 1]), test_images=images,
+             test_labels=np.array([0, 1, 0, 1]))
+    return tmp_path / "d.npz", "train_images are float32, not uint8"
+
+
+def one_class_folder(tmp_path: Path) -> Path:
+    write_images(tmp_path / "imgs", classes=("cat",), n=5)
+    return tmp_path / "imgs"
+
+
+def one_class_csv(tmp_path: Path) -> Path:
+    pixels = write_images(tmp_path / "pics", classes=("cat",), n=5)
+    (tmp_path / "list.csv").write_text("path,label\n" + "".join(f"{p.relative_to(tmp_path)},cat\n" for p in pixels))
+    return tmp_path / "list.csv"
+
+
+def one_class_npz(tmp_path: Path) -> Path:
+    images = np.zeros((5, 8, 8), np.uint8)
+    np.savez(tmp_path / "d.npz", train_images=images, train_labels=np.zeros(5, np.int64), test_images=images,
+             test_labels=np.zeros(5, np.int64), classes=np.array(["cat"]))
+    return tmp_path / "d.npz"
+
+
+BROKEN = {"folder": broken_folder, "csv": broken_csv, "npz": broken_npz}
+ONE_CLASS = {"folder": one_class_folder, "csv": one_class_csv, "npz": one_class_npz}
+
+
+def test_every_source_has_its_examples():
+    assert set(SOURCES) == set(BROKEN) == set(ONE_CLASS), "give each registered source a broken and a one-class example"
+
+
+@pytest.mark.parametrize("kind", SOURCES.names())
+def test_every_source_refuses_a_broken_file_in_one_line_writing_nothing(kind, tmp_path, capsys):
+    where, message = BROKEN[kind](tmp_path)
+    runs = tmp_path / "runs"
+    code = cli.main(["train", "--dataset", f"{kind}:{where}", "--runs-dir", str(runs), "--epochs", "1", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert re.search(message, err), err
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+@pytest.mark.parametrize("kind", SOURCES.names())
+def test_every_source_refuses_one_class_for_having_one_class(kind, tmp_path, capsys):
+    """Not for the batch size, nor for a split: a classifier of one class is what is wrong."""
+    where = ONE_CLASS[kind](tmp_path)
+    code = cli.main(["train", "--dataset", f"{kind}:{where}", "--runs-dir", str(tmp_path / "runs"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "has 1 class ('cat')" in err and "needs at least 2" in err, err
+
+
+def test_an_unknown_source_kind_is_not_own_images(tmp_path, capsys):
+    assert cli.main(["train", "--dataset", f"tiff:{tmp_path}", "--runs-dir", str(tmp_path)]) == 2
+    assert "data.dataset 'tiff:" in capsys.readouterr().err

@@ -12,18 +12,18 @@ import json
 from pathlib import Path
 
 import pytest
-import threads_probe
 import torch
 import yaml
-from conftest import torchrun
-from test_reliability import SignalAtStep
 
+import threads_probe
 from cifarbench.api import train
 from cifarbench.checkpoints import load_checkpoint
 from cifarbench.config import RunConfig
 from cifarbench.data.prepare import local_batch_size
 from cifarbench.errors import ConfigError, RunStopped
 from cifarbench.train.recipes import resolve_config
+from conftest import torchrun
+from test_reliability import SignalAtStep
 
 ATOL = 1e-5
 
@@ -94,7 +94,7 @@ def test_a_checkpoint_resumes_with_another_world_size(tmp_path, single):
 
 DIES = """
 import os, sys
-from cifarbench.train.callbacks import Callback
+from cifarbench.contract.callbacks import Callback
 from cifarbench.train.recipes import resolve_config
 from cifarbench.api import train
 

@@ -2,10 +2,10 @@ import gzip
 
 import numpy as np
 import pytest
-from conftest import cifar_batch, idx_bytes, write_idx_gz, write_pickle
 
 from cifarbench.data import formats
 from cifarbench.errors import DataError
+from conftest import cifar_batch, idx_bytes, write_idx_gz, write_pickle
 
 
 def test_idx_images_round_trip(tmp_path):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from conftest import needs_hardware
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_reference.py"

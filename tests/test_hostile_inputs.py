@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import png_bytes
 
 from cifarbench.cli import main
+from conftest import png_bytes
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import math
 
 import pytest
 import torch
-from conftest import synthetic_config
 
 from cifarbench.api import train
 from cifarbench.checkpoints import load_checkpoint
@@ -16,6 +15,7 @@ from cifarbench.data import prepare
 from cifarbench.data.dataset import Split
 from cifarbench.train import hybrid as hybrid_module
 from cifarbench.train.hybrid import HybridPolicy, flat_parameters
+from conftest import synthetic_config
 
 
 def hybrid_config(tmp_path, epochs: int = 10, **knobs) -> RunConfig:

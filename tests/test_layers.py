@@ -16,14 +16,14 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "cifarbench"
 
 # top-level module or package of cifarbench -> its layer
 LAYERS = {
-    "__init__": 0, "errors": 0,
+    "__init__": 0, "errors": 0, "registry": 0,
     "devices": 1, "fingerprint": 1, "files": 1, "console": 1, "tables": 1, "process_clock": 1,
     "config": 2, "runs": 2,
     "data": 3, "models": 3,
-    "checkpoints": 4, "eval": 4, "plots": 4, "export": 4,
+    "checkpoints": 4, "eval": 4, "plots": 4, "export": 4, "results": 4, "contract": 4,
     "train": 5, "mlx": 5, "loggers": 5,
-    "api": 6,
-    "bench": 7, "report": 7,
+    "api": 6, "repeat": 6, "reproduce": 6,
+    "planner": 7, "search": 7, "bench": 7, "report": 7,
     "cli": 8, "__main__": 8,
 }
 __doc__ += "\n".join(f"    {layer}: {', '.join(sorted(n for n, v in LAYERS.items() if v == layer))}"
@@ -118,6 +118,19 @@ def test_no_cycle_between_top_level_pieces():
     for module, targets in GRAPH.items():
         pieces.setdefault(unit(module), set()).update(unit(t) for t in targets if unit(t) != unit(module))
     assert find_cycle(pieces) is None, f"cycle between packages: {' -> '.join(find_cycle(pieces))}"
+
+
+# The measurement package measures runs; nothing that makes a run depends on it. Training, the
+# planner and search are features a user trains with, and the commands that train are theirs.
+MEASUREMENT_FREE = ("cifarbench.train", "cifarbench.mlx", "cifarbench.api", "cifarbench.repeat",
+                    "cifarbench.planner", "cifarbench.search", "cifarbench.cli.train", "cifarbench.cli.plan",
+                    "cifarbench.cli.search")
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith(MEASUREMENT_FREE)))
+def test_training_planning_and_search_do_not_import_the_measurement_package(module):
+    measured = sorted(m for m in GRAPH[module] if unit(m) == "bench")
+    assert not measured, f"{module} imports the measurement package: {measured}"
 
 
 def test_the_checker_sees_late_and_aliased_imports(tmp_path):

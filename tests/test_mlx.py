@@ -224,8 +224,8 @@ def test_mlx_and_torch_start_from_the_same_weights_and_schedule(tmp_path, monkey
     from mlx.utils import tree_flatten
 
     from cifarbench.api import train
+    from cifarbench.contract.callbacks import Callback
     from cifarbench.mlx.backend import MlxBackend
-    from cifarbench.train.callbacks import Callback
 
     first = {}
     real_build = MlxBackend.build

@@ -7,9 +7,9 @@ import pytest
 
 from cifarbench.api import train
 from cifarbench.config import RunConfig
+from cifarbench.contract.callbacks import Callback
 from cifarbench.errors import ConfigError
 from cifarbench.runs import RunDir
-from cifarbench.train.callbacks import Callback
 from cifarbench.train.optim import lr_factor
 from cifarbench.train.pace import PACE_EVERY, ClockPace, Progress
 from cifarbench.train.recipes import resolve_config
@@ -117,7 +117,7 @@ def test_a_slower_machine_keeps_more_time_for_the_work_after_training(tmp_path):
 
 def test_a_run_cut_by_a_time_limit_stops_mid_schedule_where_the_clocked_one_does_not(tmp_path):
     """Today's guard (TimeLimit) on the same slowed machine: it stops at the time, lr still high."""
-    from cifarbench.train.callbacks import TimeLimit
+    from cifarbench.contract.callbacks import TimeLimit
 
     config = config_for(tmp_path)
     clock = ScriptedClock(fast=1.0, slow=2.0, slow_from=48)

@@ -9,10 +9,10 @@ import math
 import pytest
 import yaml
 
-from cifarbench.bench.calibrate import Timing
-from cifarbench.bench.frontier import Point, load_frontier, write_frontier
-from cifarbench.bench.plan import EXIT_SECONDS, FIXED_SECONDS, interpolate, make_plan
 from cifarbench.errors import ConfigError
+from cifarbench.planner.calibrate import Timing
+from cifarbench.planner.frontier import Point, load_frontier, write_frontier
+from cifarbench.planner.plan import EXIT_SECONDS, FIXED_SECONDS, interpolate, make_plan
 
 # 1,000 synthetic images at batch 100: 10 steps an epoch; 200 test images
 DATA = {"data": {"dataset": "synthetic", "synthetic_train_size": 1000, "synthetic_test_size": 200,
@@ -67,7 +67,7 @@ def test_one_nets_points_in_two_precisions_make_one_curve_whatever_their_order()
     """A machine without native bf16 adds its own short fp32 points below another machine's bf16
     ones: the planner reads them as one curve (the precisions agree within seed noise, which the
     frontier checks), and where both measured one epoch count, the precision of more points stands."""
-    from cifarbench.bench.plan import candidates_of
+    from cifarbench.planner.plan import candidates_of
 
     bf16 = [point("airbench-tiny", e, a) for e, a in ((4, 0.85), (8, 0.88), (16, 0.90))]
     fp32 = [point("airbench-tiny", e, a, precision="fp32") for e, a in ((1, 0.70), (2, 0.80), (4, 0.84))]
@@ -165,7 +165,7 @@ def test_what_the_plan_chooses_cannot_also_be_given(frontier):
 
 @pytest.mark.parametrize("layer", [{"model": {"widths": [8, 16]}}, {"augment": {"progressive_from": 8}}])
 def test_levers_a_frontier_point_does_not_name_are_refused_by_the_plan_and_the_frontier(frontier, layer, tmp_path):
-    from cifarbench.bench.frontier import measure_frontier
+    from cifarbench.planner.frontier import measure_frontier
 
     with pytest.raises(ConfigError, match=r"cannot be given to a plan: frontier points are keyed by"):
         plan_for({**DATA, **layer}, budget_s=5, frontier=frontier)
@@ -175,7 +175,7 @@ def test_levers_a_frontier_point_does_not_name_are_refused_by_the_plan_and_the_f
 
 
 def test_the_calibration_key_names_the_widths():
-    from cifarbench.bench.calibrate import candidate_key
+    from cifarbench.planner.calibrate import candidate_key
     from cifarbench.train.recipes import resolve_config
 
     plain = resolve_config("airbench94", {"model": {"name": "airbench-tiny"}})
@@ -186,7 +186,7 @@ def test_the_calibration_key_names_the_widths():
 def test_calibration_times_full_size_steps_under_progressive_resizing(monkeypatch):
     """A plan's steps are full-size for most of a run: timing the first epoch's scaled-down images
     would make every schedule look cheaper than it is."""
-    from cifarbench.bench import calibrate
+    from cifarbench.planner import calibrate
     from cifarbench.train.recipes import resolve_config
     from cifarbench.train.trainer import Trainer
 
@@ -212,7 +212,7 @@ def test_without_a_frontier_a_budget_is_planned_from_calibration_and_a_target_re
 
 def test_the_package_frontiers_are_frontiers():
     """Each frontier the package ships loads, names its kind, and gives every point its source."""
-    from cifarbench.bench.frontier import FRONTIERS
+    from cifarbench.planner.frontier import FRONTIERS
 
     files = sorted(FRONTIERS.glob("*.json"))
     assert any(f.stem == "cifar10" for f in files)
@@ -262,8 +262,8 @@ def test_a_planned_run_anneals_on_the_clock_records_its_outcome_and_replays_from
     assert "whole command, seconds" in html and f"{outcome['command_seconds']:.1f}" in html
     assert f"{outcome['budget_share_used']:.0%}" in html
     # the run's own figures replace the few-step calibration in the cache, for the next plan here
-    from cifarbench.bench import calibrate as calibration
     from cifarbench.config import RunConfig
+    from cifarbench.planner import calibrate as calibration
 
     replay = RunConfig.from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()))
     assert replay.schedule.pace is not None  # the rates the clock set
@@ -288,7 +288,7 @@ def test_a_planned_run_anneals_on_the_clock_records_its_outcome_and_replays_from
 def test_calibration_is_cached_per_machine_and_candidate(tmp_path, monkeypatch):
     """A second calibration of the same candidate is read from the cache (0 s, marked cached); an
     unreadable cache is measured again; another candidate is measured."""
-    from cifarbench.bench import calibrate as calibration
+    from cifarbench.planner import calibrate as calibration
     from cifarbench.train.recipes import resolve_config
 
     monkeypatch.setenv("CIFARBENCH_DATA", str(tmp_path))
@@ -354,11 +354,11 @@ def test_plan_and_frontier_commands(tmp_path, capsys, monkeypatch):
 def test_calibration_times_an_accelerator_with_the_same_code(device, tmp_path, monkeypatch):
     """The calibration is device-neutral: on a GPU it times the same step, synchronised."""
     import torch
-    from conftest import HARDWARE
 
-    from cifarbench.bench.calibrate import calibrate
     from cifarbench.devices import mps_available
+    from cifarbench.planner.calibrate import calibrate
     from cifarbench.train.recipes import resolve_config
+    from conftest import HARDWARE
 
     present = torch.cuda.is_available() if device == "cuda" else mps_available()
     if not present:
@@ -376,7 +376,7 @@ def test_cifar10_is_planned_from_its_published_points(tiny_cifar10, monkeypatch)
     from cifarbench.data import registry
 
     spec, data_dir = tiny_cifar10
-    monkeypatch.setitem(registry.DATASETS, "cifar10", spec)
+    monkeypatch.setitem(registry.DATASETS.entries, "cifar10", spec)
     steps = {"airbench94": 0.05, "airbench94-muon": 0.04, "airbench95": 0.12}
 
     def cifar_timer(config, shape, classes):

@@ -7,12 +7,12 @@ import dataclasses
 
 import pytest
 import torch
-from test_sync import airbench_tiny_config
 
 from cifarbench.api import train
 from cifarbench.checkpoints import load_checkpoint
 from cifarbench.devices import resolve_precision
 from cifarbench.errors import ConfigError
+from test_sync import airbench_tiny_config
 
 
 def four_epochs(config):

@@ -406,14 +406,14 @@ def _lever3_seeds(variant: str, what: str = "accuracy") -> list[float]:
 
 
 def _tiny_point(epochs: float):
-    from cifarbench.bench.frontier import load_frontier
+    from cifarbench.planner.frontier import load_frontier
 
     return next(p for p in load_frontier("fashion-mnist")
                 if p.model == "airbench-tiny" and p.precision == "bf16" and p.epochs == epochs)
 
 
 def test_the_frontiers_fp32_and_bf16_points_at_4_epochs_agree_within_a_tenth_of_a_point_as_the_readme_says():
-    from cifarbench.bench.frontier import load_frontier
+    from cifarbench.planner.frontier import load_frontier
 
     fp32 = next(p for p in load_frontier("fashion-mnist")
                 if p.model == "airbench-tiny" and p.precision == "fp32" and p.epochs == 4.0)

@@ -16,19 +16,19 @@ import sys
 import time
 from pathlib import Path
 
-import held_run
 import pytest
 import torch
 import yaml
-from conftest import HANG_GUARD_SECONDS, synthetic_config
 
+import held_run
 from cifarbench.api import resume, train
 from cifarbench.checkpoints import load_checkpoint
 from cifarbench.config import RunConfig
+from cifarbench.contract.callbacks import Callback
 from cifarbench.errors import CheckpointError, RunStopped, UserError
 from cifarbench.runs import RunDir
-from cifarbench.train.callbacks import Callback
 from cifarbench.train.trainer import Trainer
+from conftest import HANG_GUARD_SECONDS, synthetic_config
 
 TIMING_KEYS = {"epoch_seconds", "images_per_second"}
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import HANG_GUARD_SECONDS
 
 from cifarbench.api import train
 from cifarbench.cli import main
@@ -22,6 +21,7 @@ from cifarbench.report.collect import read_run
 from cifarbench.report.compare import compare
 from cifarbench.report.results import build_report, epoch_columns, load_targets
 from cifarbench.train.recipes import resolve_config
+from conftest import HANG_GUARD_SECONDS
 
 ARTIFACTS = Path(os.environ.get("CIFARBENCH_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / ".test-artifacts"))
 SECTIONS = ("models", "runs", "targets", "per-class", "progression", "frontier")

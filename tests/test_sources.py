@@ -3,6 +3,12 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+
+from cifarbench.data import download, store
+from cifarbench.data.dataset import channel_stats, split_validation
+from cifarbench.data.registry import RemoteFile, get_spec
+from cifarbench.data.store import CACHE_NAME, load_dataset
+from cifarbench.errors import DataError
 from conftest import (
     FASHION_DIR,
     HANG_GUARD_SECONDS,
@@ -12,12 +18,6 @@ from conftest import (
     spec_for_files,
     write_idx_gz,
 )
-
-from cifarbench.data import download, store
-from cifarbench.data.dataset import channel_stats, split_validation
-from cifarbench.data.registry import RemoteFile, get_spec
-from cifarbench.data.store import CACHE_NAME, load_dataset
-from cifarbench.errors import DataError
 
 
 def test_cifar10_archive_is_verified_extracted_and_parsed(tiny_cifar10):
@@ -275,3 +275,58 @@ def test_a_cache_of_the_previous_format_is_parsed_again(tiny_cifar10):
     torch.save(old, cache)
     again = load_dataset("cifar10", data_dir=data_dir, download=False, spec=spec)
     assert again.files and torch.load(cache, weights_only=True)["format"] == store.CACHE_FORMAT
+
+
+# ---------------------------------------------------------------- every registered dataset, in a loop
+# Each dataset has a writer here of small files in its publisher's exact format (names, compression,
+# archive layout); a dataset registered without one fails test_every_dataset_has_a_writer.
+
+
+def write_cifar10(folder):
+    from conftest import make_cifar10_tar
+
+    archive = make_cifar10_tar(folder, per_batch=4, test=6)
+    return spec_for_files(get_spec("cifar10"), archive, folder / "staging" / "cifar-10-batches-py"), 20, 6
+
+
+def write_cifar100(folder):
+    archive = make_cifar100_tar(folder, train=12, test=6)
+    return spec_for_files(get_spec("cifar100"), archive, folder / "staging100" / "cifar-100-python"), 12, 6
+
+
+def write_idx(name):
+    def write(folder):
+        spec = get_spec(name)
+        rng = np.random.default_rng(0)
+        counts = {"train": 12, "t10k": 6}
+        files = []
+        for remote in spec.files:
+            prefix, kind = remote.name.split("-")[:2]  # train-images-idx3-ubyte.gz -> train, images
+            n = counts[prefix]
+            array = (rng.integers(0, 256, (n, *spec.shape[1:])) if kind == "images"
+                     else np.arange(n) % spec.num_classes)
+            files.append(RemoteFile(remote.name, md5(write_idx_gz(folder / remote.name, array))))
+        return dataclasses.replace(spec, files=tuple(files)), 12, 6
+    return write
+
+
+WRITERS = {"cifar10": write_cifar10, "cifar100": write_cifar100, "mnist": write_idx("mnist"),
+           "fashion-mnist": write_idx("fashion-mnist")}
+
+
+def test_every_dataset_has_a_writer():
+    from cifarbench.data.registry import DATASETS
+
+    assert set(WRITERS) == set(DATASETS), "give each registered dataset a writer of its files here"
+
+
+@pytest.mark.parametrize("name", sorted(WRITERS))
+def test_every_dataset_loads_its_files_in_their_exact_format(name, tmp_path):
+    folder = tmp_path / "data" / name
+    folder.mkdir(parents=True)
+    spec, n_train, n_test = WRITERS[name](folder)
+    ds = load_dataset(name, data_dir=tmp_path / "data", download=False, spec=spec)
+    assert ds.train.images.shape == (n_train, *spec.shape) and ds.test.images.shape == (n_test, *spec.shape)
+    assert ds.train.images.dtype == torch.uint8 and ds.train.labels.dtype == torch.int64
+    assert len(ds.classes) == spec.num_classes and int(ds.train.labels.max()) < spec.num_classes
+    assert [f["md5"] for f in ds.files][:len(spec.files)] == [f.md5 for f in spec.files]  # verified as written

@@ -22,14 +22,14 @@ import io
 
 import pytest
 import torch
-from conftest import needs_hardware, synthetic_config
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from cifarbench.api import train
+from cifarbench.contract.callbacks import Callback
 from cifarbench.devices import HostCopy, synchronize
-from cifarbench.train.callbacks import Callback
 from cifarbench.train.recipes import resolve_config
+from conftest import needs_hardware, synthetic_config
 
 aten = torch.ops.aten
 DATA_DEPENDENT_SIZE = {aten.nonzero.default, aten.masked_select.default, aten._unique2.default, aten._unique.default,

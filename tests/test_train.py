@@ -3,13 +3,13 @@ import json
 import pytest
 import torch
 import yaml
-from conftest import needs_fashion, synthetic_config
 
 from cifarbench.api import resume, train
 from cifarbench.checkpoints import load_checkpoint
+from cifarbench.contract.callbacks import Callback
 from cifarbench.data.prepare import prepare_data
-from cifarbench.train.callbacks import Callback
 from cifarbench.train.recipes import resolve_config
+from conftest import needs_fashion, synthetic_config
 
 
 class StopAfter(Callback):
@@ -140,7 +140,7 @@ def test_real_fashion_mnist_subset_learns(tmp_path):
 
 
 def test_reproduce_reports_bit_identical_runs(tmp_path):
-    from cifarbench.bench.reproduce import reproduce
+    from cifarbench.reproduce import reproduce
 
     result = reproduce(synthetic_config(tmp_path, epochs=2), quiet=True)
     assert result["all_match"] and result["max_abs_weight_difference"] == 0.0
@@ -154,7 +154,7 @@ def test_reproduce_fails_when_only_the_final_weights_differ(tmp_path, monkeypatc
     """Equal losses and accuracy are not enough: weights that differ in the last bit fail the check
     (exit 1), as they would after a nondeterministic kernel that did not move the rounded metrics."""
     from cifarbench import cli
-    from cifarbench.bench import reproduce as module
+    from cifarbench import reproduce as module
 
     real_load, calls = module.load_checkpoint, []
 

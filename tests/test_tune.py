@@ -17,19 +17,19 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import HANG_GUARD_SECONDS, HARDWARE
 
 from cifarbench import cli
 from cifarbench.api import train
-from cifarbench.bench.space import load_space, parse_space
-from cifarbench.bench.tune import BUDGET_CHECK_EVERY, TuneRequest, open_study, tune
 from cifarbench.config import RunConfig
 from cifarbench.data import prepare
 from cifarbench.data.dataset import Split
 from cifarbench.errors import ConfigError, DataError
 from cifarbench.eval.inference import evaluate_loaded, load_model
+from cifarbench.search.space import load_space, parse_space
+from cifarbench.search.tune import BUDGET_CHECK_EVERY, TuneRequest, open_study, tune
 from cifarbench.train.recipes import resolve_config
 from cifarbench.train.trainer import Trainer
+from conftest import HANG_GUARD_SECONDS, HARDWARE
 
 optuna = pytest.importorskip("optuna", reason="the [tune] extra (optuna) is not installed")
 
@@ -421,7 +421,7 @@ def test_a_postgresql_url_without_a_server_or_driver_is_one_line(tmp_path, capsy
 
 
 def test_a_trial_the_budget_cut_short_is_not_recommended():
-    from cifarbench.bench.tune_report import best_trial
+    from cifarbench.search.tune_report import best_trial
 
     study = optuna.create_study(direction="maximize")
     for value, cut in ((0.90, False), (0.93, True), (0.92, False), (0.92, False)):
@@ -439,7 +439,7 @@ def test_a_trial_the_budget_cut_short_is_not_recommended():
 def test_the_cpu_recipes_are_the_trials_their_kept_studies_recommend(recipe, study, budget_s, check):
     """Each value of fashion-tiny-2.25ep/-160s (studies fashion93/fashion94) is the value of the trial that the one rule picks from the
     study kept in benchmarks/tune/ (rounded as the recipe says), and the tables there agree."""
-    from cifarbench.bench.tune_report import best_trial
+    from cifarbench.search.tune_report import best_trial
 
     folder = Path(__file__).resolve().parents[1] / "benchmarks" / "tune" / study
     kept = optuna.load_study(study_name=study, storage=f"sqlite:///{folder / 'study.db'}")

@@ -32,6 +32,8 @@ from pathlib import Path
 from cifarbench.checkpoints import load_training_state
 from cifarbench.config import RunConfig, get_path, merge, schema_fields
 from cifarbench.console import CONSOLE
+from cifarbench.contract.backend import Backend
+from cifarbench.contract.callbacks import Callback
 from cifarbench.data.prepare import PreparedData, load_configured_dataset, prepare_data, test_split_of
 from cifarbench.errors import CheckpointError, RunStopped, UserError
 from cifarbench.eval.inference import evaluate_loaded, load_model
@@ -41,8 +43,7 @@ from cifarbench.loggers import LoggerSet
 from cifarbench.process_clock import command_seconds
 from cifarbench.runs import RunDir
 from cifarbench.train import distributed
-from cifarbench.train.backend import Backend, TorchBackend
-from cifarbench.train.callbacks import Callback
+from cifarbench.train.backend import TorchBackend
 from cifarbench.train.recipes import check_registered
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,6 @@ PAD_MODES = ("zeros", "reflect")
 FRAMEWORKS = ("torch", "mlx")
 TRAINERS = ("plain", "hybrid")
 TTA_LEVELS = (0, 1, 2)
-LOGGER_NAMES = ("csv", "tensorboard", "mlflow", "wandb")  # loggers/: where a run's numbers are also sent
 
 
 # ---------------------------------------------------------------- how a field is described
@@ -89,9 +88,14 @@ def checkpoint_interval(text: str) -> dict:
     return {"checkpoint_every_steps" if unit == "steps" else "checkpoint_every": int(value)}
 
 
+def comma_list(text: str) -> list[str]:
+    """'a,b, c' -> ['a', 'b', 'c']: every comma-separated option (--logger, --devices, --models)."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
 def logger_names(text: str) -> dict:
     """--logger: 'csv,tensorboard' -> both; 'none' -> no logger (names are checked by the config)."""
-    names = [n.strip() for n in text.split(",") if n.strip()]
+    names = comma_list(text)
     return {"loggers": [] if names == ["none"] else names}
 
 
@@ -108,7 +112,7 @@ def check_choices(section: Any, prefix: str) -> None:
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = opt("cifar10", "the dataset (`cifarbench list datasets`), or your own images (data/custom.py)",
+    dataset: str = opt("cifar10", "the dataset (`cifarbench list datasets`), or your own images (data/sources/)",
                        flags=Flag("--dataset"), registry="datasets",
                        also="folder:PATH (a subfolder per class), csv:FILE (path and label columns) or npz:FILE")
     data_dir: str | None = opt(None, "the only folder the dataset is read from and downloaded to (default: search "
@@ -331,7 +335,7 @@ class TrainConfig:
                                              "'cifarbench[tensorboard]'; MLFLOW_TRACKING_URI and WANDB_MODE=offline "
                                              "are honoured", flags=Flag("--logger", parse=logger_names, metavar="NAMES",
                                                         help="train.loggers, comma-separated, or none"),
-                                   choices=LOGGER_NAMES)
+                                   registry="loggers")
     threads: int | None = opt(None, "CPU threads per run (null: one per core this process may use). Results depend "
                                     "on it in the last bits (summation order), so fix it to compare runs trained "
                                     "with different --jobs")
@@ -345,8 +349,7 @@ class TrainConfig:
         if self.device.split(":")[0] not in DEVICES:
             raise ConfigError(f"train.device {self.device!r} is not one of {', '.join(DEVICES)}")
         if isinstance(self.loggers, str) or len(set(self.loggers)) != len(self.loggers):
-            raise ConfigError(f"train.loggers {self.loggers!r} must be a list of distinct names from "
-                              f"{', '.join(LOGGER_NAMES)}")
+            raise ConfigError(f"train.loggers {self.loggers!r} must be a list of distinct logger names")
         check_choices(self, "train")
         if self.tta_share is not None and not 0 < self.tta_share <= 1:
             raise ConfigError(f"train.tta_share {self.tta_share} must be a share in (0, 1], or null (every image)")

@@ -12,10 +12,11 @@ import statistics
 from pathlib import Path
 
 from cifarbench.api import train
-from cifarbench.bench.results import publish, table_report
+from cifarbench.bench.registry import BENCHMARKS, Benchmark
 from cifarbench.config import get_path
 from cifarbench.errors import UserError
 from cifarbench.files import new_folder
+from cifarbench.results import publish, table_report
 from cifarbench.tables import percent
 from cifarbench.train.recipes import resolve_config
 
@@ -68,3 +69,13 @@ def frameworks_report(result: dict) -> str:
                         f"seed {result['seed']}; the first epoch (compilation, warm-up) is shown apart",
                         ["framework", "version", "device", "1st epoch s", "s/epoch", "img/s", "train loss", "accuracy"],
                         rows, align="lllrrrrr")
+
+
+BENCHMARKS.add("frameworks", Benchmark(
+    help="PyTorch and MLX on the same device class, data, weights and schedule",
+    description="Train the same recipe with PyTorch and with MLX (same splits, batches, augmentation, initial "
+                "weights and schedule); time per epoch (first epoch apart), images/s, final loss, accuracy; table, "
+                "JSON and chart. Defaults: small-resnet (MLX has small-resnet and resnet18), 512 synthetic 3x32x32 "
+                "images, 2 epochs, fp32 on the CPU; train.device cuda or mps puts PyTorch on that GPU against "
+                "MLX's.",
+    run=lambda args, layers: bench_frameworks(layers), needs="mlx"))

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cifarbench.api import train
-from cifarbench.bench.repeat import timed_seconds
 from cifarbench.config import get_path, merge
 from cifarbench.errors import UserError
 from cifarbench.files import atomic_write_json, atomic_write_text, new_folder
+from cifarbench.repeat import timed_seconds
 from cifarbench.tables import markdown_table, percent
 from cifarbench.train.recipes import resolve_config
 

@@ -20,9 +20,10 @@ from pathlib import Path
 import yaml
 
 from cifarbench.bench.devices import SYNTHETIC_DEFAULT
-from cifarbench.bench.results import publish, summarise, table_report
+from cifarbench.bench.registry import BENCHMARKS, Benchmark
 from cifarbench.errors import UserError
 from cifarbench.files import atomic_write_text, new_folder
+from cifarbench.results import publish, summarise, table_report
 from cifarbench.tables import percent
 from cifarbench.train.recipes import resolve_config
 
@@ -96,3 +97,18 @@ def scaling_report(result: dict) -> str:
                         f"global batch {result['global_batch']}, {result['device']}, {result['repeats']} run(s) per "
                         "world size", ["processes", "threads", "median s", "s/epoch", "img/s", "speedup", "efficiency",
                                        "accuracy"], rows, align="rrrrrrrr")
+
+
+def _options(p) -> None:
+    p.add_argument("--nproc", default="1,2", metavar="N1,N2,...", help="process counts (default 1,2)")
+    p.add_argument("--repeats", type=int, default=1, help="runs per world size (default 1)")
+
+
+BENCHMARKS.add("scaling", Benchmark(
+    help="the same training at several world sizes (torchrun, DDP): speedup, efficiency",
+    description="Launch `torchrun --standalone --nproc_per_node=N -m cifarbench train` for each N with the same "
+                "global batch, recipe and seed; report time, images/s, speedup, efficiency (speedup / N) and "
+                "accuracy. Defaults: recipe lenet-small-onecycle, synthetic CIFAR-shaped data, 1 epoch; "
+                "train.device cpu runs Gloo, cuda NCCL with one GPU per process. On one CPU the processes share its "
+                "cores.",
+    options=_options, run=lambda args, layers: bench_scaling(parse_nproc(args.nproc), layers, repeats=args.repeats)))

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from cifarbench.bench.registry import BENCHMARKS, Benchmark
+from cifarbench.config import comma_list
 from cifarbench.data.loader import DeviceLoader
 from cifarbench.data.store import load_dataset
 from cifarbench.devices import (
@@ -26,6 +28,7 @@ from cifarbench.devices import (
     synchronize,
 )
 from cifarbench.models import build_model, count_parameters
+from cifarbench.results import print_table
 from cifarbench.train.recipes import resolve_config
 from cifarbench.train.trainer import Trainer
 
@@ -201,3 +204,23 @@ def throughput_table(result: dict) -> tuple[str, list[str], list[list]]:
              f"{'channels_last' if first['channels_last'] else 'NCHW'})")
     return title, ["model", "params", "train img/s", "infer img/s", "train GFLOP/img", "of matmul peak",
                    "peak MiB"], rows
+
+
+def _options(p) -> None:
+    p.add_argument("--models", type=comma_list, metavar="M1,M2",
+                   help="default: model.name when given, else every model in the zoo")
+    p.add_argument("--steps", type=int, default=10, help="timed steps per model (default 10)")
+
+
+def _report(result: dict) -> None:
+    print_table(*throughput_table(result))
+    print(f"JSON and chart in {result['folder']}")
+
+
+BENCHMARKS.add("throughput", Benchmark(
+    help="training and inference images/s, FLOPs and peak memory per model",
+    description="Training and inference images/s of each model on synthetic inputs (data.synthetic_shape, "
+                "data.synthetic_classes) at train.batch_size, train.precision and train.channels_last (default: "
+                "batch 128, channels_last).",
+    options=_options, run=lambda args, layers: bench_throughput(args.models, layers, steps=args.steps),
+    report=_report))

@@ -1,15 +1,17 @@
-"""The command line: one module per command family, each with its parsers beside its handlers;
-they parse and call the API (api.py, bench/, report/), nothing more.
+"""The command line: one module per command family, each command registered with its handler
+(cli/commands.py: `@command(...)`); they parse and call the API (api.py, repeat.py, planner/,
+search/, bench/, report/), nothing more.
 
     train.py       train, reproduce
     evaluation.py  eval, predict, export
-    plan.py        frontier (the planner's data)
+    plan.py        plan, frontier (the planner and its data)
     search.py      tune, ablate
-    bench.py       bench devices|scaling|frameworks|throughput, compare-methods
+    bench.py       bench NAME (one per registered benchmark, bench/registry.py), compare-methods
     reports.py     report, plot, compare, activations
     catalog.py     info, list, data
     options.py     the config's fields as options (generated from config.py), shared by every
                    command that trains or evaluates
+    commands.py    COMMANDS: each command's name, handler, help, options; the parser is built from it
     parser.py      the parser: every usage error is one line and exit code 2
 
 Every user mistake ends as one line on stderr and exit code 2.
@@ -21,20 +23,20 @@ import logging
 import sys
 
 from cifarbench import __version__, process_clock
-from cifarbench.cli import bench, catalog, evaluation, plan, reports, search, train
+from cifarbench.cli import bench, catalog, evaluation, plan, reports, search, train  # noqa: F401 - they register
+from cifarbench.cli.commands import add_commands
 from cifarbench.cli.parser import EXIT_USAGE, Parser
 from cifarbench.errors import RunStopped, UserError
 
-FAMILIES = (train, plan, evaluation, search, bench, reports, catalog)  # the order `cifarbench --help` lists them
+# the order `cifarbench --help` lists the families' commands in (each registers its own, cli/commands.py)
+FAMILIES = ("train", "plan", "evaluation", "search", "bench", "reports", "catalog")
 
 
 def build_parser() -> Parser:
     parser = Parser(prog="cifarbench", description="Train and benchmark small-image classifiers on any device.")
     parser.add_argument("--version", action="version", version=f"cifarbench {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log diagnostics to stderr")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for family in FAMILIES:
-        family.register(sub)
+    add_commands(parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser), FAMILIES)
     return parser
 
 

@@ -5,23 +5,24 @@ from __future__ import annotations
 
 import json
 
+from cifarbench.cli.commands import command
 
-def register(sub) -> None:
-    p = sub.add_parser("info", help="print this machine's fingerprint (what every run records)")
+
+def info_options(p) -> None:
     p.add_argument("--json", action="store_true", help="print it as JSON")
-    p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("list", help="list models, datasets or recipes")
+
+def list_options(p) -> None:
     p.add_argument("what", choices=("models", "datasets", "recipes"))
-    p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("data", help="download or verify a dataset")
+
+def data_options(p) -> None:
     p.add_argument("action", choices=("download", "verify"))
     p.add_argument("dataset")
     p.add_argument("--data-dir", help="the only folder the dataset is read from and downloaded to")
-    p.set_defaults(func=cmd_data)
 
 
+@command("info", "print this machine's fingerprint (what every run records)", options=info_options)
 def cmd_info(args) -> int:
     from cifarbench.fingerprint import machine_info
 
@@ -35,6 +36,7 @@ def cmd_info(args) -> int:
     return 0
 
 
+@command("list", "list models, datasets or recipes", options=list_options, example=("models",))
 def cmd_list(args) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -55,6 +57,7 @@ def cmd_list(args) -> int:
     return 0
 
 
+@command("data", "download or verify a dataset", options=data_options, example=("verify", "mnist"))
 def cmd_data(args) -> int:
     from cifarbench.data.download import ensure_files
     from cifarbench.data.registry import get_spec

@@ -4,40 +4,28 @@ from __future__ import annotations
 
 import json
 
-from cifarbench.cli.options import add_config_options, config_layers
+from cifarbench.cli.commands import command
+from cifarbench.cli.options import config_layers
 
 
-def register(sub) -> None:
-    from cifarbench.export import FORMATS
-
-    p = sub.add_parser("eval", help="evaluate a run directory or checkpoint on its test split",
-                       description="Evaluate a trained model on the test split of its dataset (or of another "
-                                   "dataset with the same classes): per-class precision, recall, F1 and the most "
-                                   "confused pairs. The checkpoint fixes the model and how it was trained; the "
-                                   "options change the data section, train.device, train.tta (and tta_share) and "
-                                   "train.eval_batch_size, and refuse the others.")
+def eval_options(p) -> None:
     p.add_argument("checkpoint", metavar="RUN_DIR|CHECKPOINT")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    add_config_options(p)
-    p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("predict", help="classify image files (PNG or JPEG) with a checkpoint")
+
+def predict_options(p) -> None:
     p.add_argument("checkpoint", metavar="RUN_DIR|CHECKPOINT")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--top-k", type=_at_least_one, default=3, metavar="K", help="classes shown per image (default 3)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
-    p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser(
-        "export", help="write a run's model as safetensors, ONNX or TorchScript",
-        description="safetensors: the weights, with the model name, class names, normalisation and input shape in "
-                    "its metadata (eval and predict take it). onnx and torchscript: a graph that takes float32 "
-                    "pixels in [0, 1], shape (N, C, H, W), normalises them itself and returns logits; onnx needs "
-                    "pip install 'cifarbench[onnx]'. MLX runs export through their PyTorch twin.")
+
+def export_options(p) -> None:
+    from cifarbench.export import FORMATS
+
     p.add_argument("checkpoint", metavar="RUN_DIR|CHECKPOINT")
     p.add_argument("--format", required=True, help="one of: " + ", ".join(FORMATS))
     p.add_argument("-o", "--output", metavar="FILE", help="default: <run>/export/model.<format suffix>")
-    p.set_defaults(func=cmd_export)
 
 
 def _at_least_one(text: str) -> int:
@@ -52,6 +40,12 @@ def _at_least_one(text: str) -> int:
     return value
 
 
+@command("eval", "evaluate a run directory or checkpoint on its test split", options=eval_options, config=True,
+         example=("run-dir",), description="Evaluate a trained model on the test split of its dataset (or of another "
+                                           "dataset with the same classes): per-class precision, recall, F1 and the "
+                                           "most confused pairs. The checkpoint fixes the model and how it was "
+                                           "trained; the options change the data section, train.device, train.tta "
+                                           "(and tta_share) and train.eval_batch_size, and refuse the others.")
 def cmd_eval(args) -> int:
     from cifarbench.api import evaluate
     from cifarbench.eval.metrics import classification_report
@@ -61,6 +55,14 @@ def cmd_eval(args) -> int:
     return 0
 
 
+@command("export", "write a run's model as safetensors, ONNX or TorchScript", options=export_options,
+         example=("run-dir", "--format", "onnx"), description="safetensors: the weights, with the model name, class "
+                                                              "names, normalisation and input shape in its metadata "
+                                                              "(eval and predict take it). onnx and torchscript: a "
+                                                              "graph that takes float32 pixels in [0, 1], shape (N, "
+                                                              "C, H, W), normalises them itself and returns logits; "
+                                                              "onnx needs pip install 'cifarbench[onnx]'. MLX runs "
+                                                              "export through their PyTorch twin.")
 def cmd_export(args) -> int:
     from cifarbench.export import export
 
@@ -69,6 +71,8 @@ def cmd_export(args) -> int:
     return 0
 
 
+@command("predict", "classify image files (PNG or JPEG) with a checkpoint", options=predict_options,
+         example=("run-dir", "image.png"))
 def cmd_predict(args) -> int:
     from cifarbench.eval.inference import load_model, predict
 

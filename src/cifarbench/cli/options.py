@@ -35,19 +35,9 @@ FIELDS = "fields:"  # dest of a flag that parses into fields of its field's sect
 
 def registry_names(registry: str) -> tuple[str, ...]:
     """The names a registry above config.py allows (config.py cannot import them)."""
-    if registry == "models":
-        from cifarbench.models import list_models
+    from cifarbench.train.recipes import registered_names
 
-        return tuple(list_models())
-    if registry == "datasets":
-        from cifarbench.data.registry import DATASET_NAMES
-
-        return DATASET_NAMES
-    if registry == "recipes":
-        from cifarbench.train.recipes import RECIPES
-
-        return tuple(RECIPES)
-    raise ValueError(f"unknown registry {registry!r}")
+    return registered_names(registry)
 
 
 def registry_default(registry: str | None) -> str:

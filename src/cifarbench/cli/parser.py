@@ -43,7 +43,3 @@ def one_of(values) -> str:
     """A choice list for --help, written from the code's own tuple so the two cannot disagree."""
     return "one of: " + ", ".join(map(str, values))
 
-
-def comma_list(text: str) -> list[str]:
-    """'a,b, c' -> ['a', 'b', 'c']."""
-    return [part.strip() for part in text.split(",") if part.strip()]

@@ -6,7 +6,8 @@ from __future__ import annotations
 import shlex
 import sys
 
-from cifarbench.cli.options import add_config_options, config_layers
+from cifarbench.cli.commands import command
+from cifarbench.cli.options import config_layers
 from cifarbench.errors import UserError
 
 
@@ -26,25 +27,11 @@ def add_goal_options(p, required: bool) -> None:
                         "frontier` writes one)")
 
 
-def register(sub) -> None:
-    p = sub.add_parser(
-        "plan", help="the schedule a time budget or an accuracy target asks for on this machine, and why",
-        description="Choose a schedule from the dataset's frontier (the test accuracy of each fixed schedule, "
-                    "measured once on the whole training split) and a calibration of this machine (seconds per step and per evaluated "
-                    "image, cached per machine): with --budget-s, the most accurate one that ends within S "
-                    "seconds; with --target, the fastest to ACC. Prints the choice, its predicted accuracy and "
-                    "time in parts, and every candidate with why it lost. `cifarbench train` with the same "
-                    "options runs it.")
+def plan_options(p) -> None:
     add_goal_options(p, required=True)
-    add_config_options(p)
-    p.set_defaults(func=cmd_plan)
 
-    p = sub.add_parser(
-        "frontier", help="measure what schedules reach on a validation split (the planner's data)",
-        description="Train each schedule (a net and a number of epochs over --recipe) with N seeds on a "
-                    "validation split carved from the training data (the test split sealed) and add the points "
-                    "to a frontier file. The planner (`cifarbench plan`, `train --budget-s/--target`) reads the "
-                    "package's frontiers; -o src/cifarbench/bench/frontiers/DATASET.json refreshes one.")
+
+def frontier_options(p) -> None:
     p.add_argument("--point", dest="points", action="append", required=True, metavar="MODEL:E1,E2,...",
                    help="a net and the epochs to train it for, e.g. airbench-tiny:4,8,16 (repeatable)")
     p.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds per point (default 3)")
@@ -54,13 +41,17 @@ def register(sub) -> None:
                         "once at the end, the figure a plan promises (nothing is chosen from it)")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="the frontier file to add the points to")
     p.add_argument("--quiet", action="store_true", help="results only")
-    add_config_options(p)
-    p.set_defaults(func=cmd_frontier)
 
 
+@command("frontier", "measure what schedules reach on a validation split (the planner's data)",
+         options=frontier_options, config=True, example=("--point", "airbench-tiny:1", "-o", "frontier.json"),
+         description="Train each schedule (a net and a number of epochs over --recipe) with N seeds on a validation "
+                     "split carved from the training data (the test split sealed) and add the points to a frontier "
+                     "file. The planner (`cifarbench plan`, `train --budget-s/--target`) reads the package's "
+                     "frontiers; -o src/cifarbench/planner/frontiers/DATASET.json refreshes one.")
 def cmd_frontier(args) -> int:
-    from cifarbench.bench.frontier import frontier_table, measure_frontier, parse_point
-    from cifarbench.bench.results import print_table
+    from cifarbench.planner.frontier import frontier_table, measure_frontier, parse_point
+    from cifarbench.results import print_table
 
     layers = config_layers(args)
     recipe, dataset = layers.pop("recipe", None), (layers.get("data") or {}).pop("dataset", None)
@@ -75,10 +66,18 @@ def cmd_frontier(args) -> int:
     return 0
 
 
+@command("plan", "the schedule a time budget or an accuracy target asks for on this machine, and why",
+         options=plan_options, config=True, example=("--budget-s", "60"),
+         description="Choose a schedule from the dataset's frontier (the test accuracy of each fixed schedule, "
+                     "measured once on the whole training split) and a calibration of this machine (seconds per "
+                     "step and per evaluated image, cached per machine): with --budget-s, the most accurate one "
+                     "that ends within S seconds; with --target, the fastest to ACC. Prints the choice, its "
+                     "predicted accuracy and time in parts, and every candidate with why it lost. `cifarbench "
+                     "train` with the same options runs it.")
 def cmd_plan(args) -> int:
-    from cifarbench.bench.plan import make_plan, plan_table
-    from cifarbench.bench.results import print_table
+    from cifarbench.planner.plan import make_plan, plan_table
     from cifarbench.process_clock import command_seconds
+    from cifarbench.results import print_table
 
     plan = make_plan(config_layers(args), budget_s=args.budget_s, target=args.target, frontier=args.frontier,
                      clock=command_seconds)

@@ -5,24 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cifarbench.cli.options import add_config_options, config_layers
+from cifarbench.cli.commands import command
+from cifarbench.cli.options import config_layers
 from cifarbench.cli.parser import one_of
 from cifarbench.errors import UserError
 
 
-def register(sub) -> None:
-    from cifarbench.bench.ablate import MODES
-    from cifarbench.bench.tune import GRACE_BEATS, HEARTBEAT_S
+def tune_options(p) -> None:
+    from cifarbench.search.tune import GRACE_BEATS, HEARTBEAT_S
 
-    p = sub.add_parser(
-        "tune", help="search config values with Optuna on a validation split (never the test split)",
-        description="Search config fields with Optuna (pip install 'cifarbench[tune]'). Every trial is a normal "
-                    "run that trains on the training split less a validation part (data.val_split, 0.1 by default) "
-                    "and is scored on that part; its test split is sealed. The study is kept in a database "
-                    "(SQLite in <runs-dir>/tune-<study>/ by default): the same command again continues it. The "
-                    "config options set the base of every trial.")
     p.add_argument("--space", required=True, metavar="YAML",
-                   help="the search space: section.field: {choices: [...]} or {low: L, high: H[, log: true][, step: S]}")
+                   help="the search space: section.field: {choices: [...]} or "
+                        "{low: L, high: H[, log: true][, step: S]}")
     p.add_argument("--trials", type=int, default=20, help="finished trials the study should hold (default 20)")
     goal = p.add_mutually_exclusive_group()
     goal.add_argument("--budget-s", type=float, metavar="S",
@@ -42,21 +36,15 @@ def register(sub) -> None:
                    help="continue a killed search: its unfinished trials are run again (use only when no other "
                         "process works on the study)")
     p.add_argument("--quiet", action="store_true", help="results only")
-    add_config_options(p)
-    p.set_defaults(func=cmd_tune)
 
-    p = sub.add_parser(
-        "ablate", help="train a recipe with each trick removed (or added one by one): accuracy, time, time to target",
-        description="Take a recipe's tricks apart. Its tricks are read from the recipe (and its model): "
-                    "leave-one-out trains the full recipe, then each trick off in turn; cumulative starts with "
-                    "every trick off and adds them in the recipe's order. N seeds per row, from train.seed. The "
-                    "config options set the base of every row.")
+
+def ablate_options(p) -> None:
+    from cifarbench.search.ablate import MODES
+
     p.add_argument("--mode", default="leave-one-out", help=one_of(MODES) + " (default leave-one-out)")
     p.add_argument("--seeds", type=int, default=3, metavar="N", help="runs per row (default 3)")
     p.add_argument("--target", type=float, metavar="ACC", help="also report training seconds to this test accuracy")
     p.add_argument("--quiet", action="store_true", help="results only")
-    add_config_options(p)
-    p.set_defaults(func=cmd_ablate)
 
 
 def base_layers(args) -> tuple[str | None, dict, str]:
@@ -65,10 +53,21 @@ def base_layers(args) -> tuple[str | None, dict, str]:
     return base.pop("recipe", None), base, base.pop("runs_dir", "runs")
 
 
+@command("tune", "search config values with Optuna on a validation split (never the test split)", options=tune_options,
+         config=True, example=("--space", "space.yaml"), description="Search config fields with Optuna (pip install "
+                                                                     "'cifarbench[tune]'). Every trial is a normal "
+                                                                     "run that trains on the training split less a "
+                                                                     "validation part (data.val_split, 0.1 by "
+                                                                     "default) and is scored on that part; its test "
+                                                                     "split is sealed. The study is kept in a "
+                                                                     "database (SQLite in <runs-dir>/tune-<study>/ by"
+                                                                     " default): the same command again continues it."
+                                                                     " The config options set the base of every "
+                                                                     "trial.")
 def cmd_tune(args) -> int:
-    from cifarbench.bench.space import load_space
-    from cifarbench.bench.tune import TuneRequest, require_optuna, tune
-    from cifarbench.bench.tune_report import summary_text
+    from cifarbench.search.space import load_space
+    from cifarbench.search.tune import TuneRequest, require_optuna, tune
+    from cifarbench.search.tune_report import summary_text
 
     require_optuna()  # before anything is read or written
     recipe, base, runs_dir = base_layers(args)
@@ -81,9 +80,16 @@ def cmd_tune(args) -> int:
     return 0
 
 
+@command("ablate", "train a recipe with each trick removed (or added one by one): accuracy, time, time to target",
+         options=ablate_options, config=True, description="Take a recipe's tricks apart. Its tricks are read from the"
+                                                          " recipe (and its model): leave-one-out trains the full "
+                                                          "recipe, then each trick off in turn; cumulative starts "
+                                                          "with every trick off and adds them in the recipe's order. "
+                                                          "N seeds per row, from train.seed. The config options set "
+                                                          "the base of every row.")
 def cmd_ablate(args) -> int:
-    from cifarbench.bench.ablate import ablate
     from cifarbench.cli.bench import print_bench
+    from cifarbench.search.ablate import ablate
 
     recipe, base, runs_dir = base_layers(args)
     if not recipe:

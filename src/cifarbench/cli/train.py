@@ -5,16 +5,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cifarbench.cli.options import add_config_options, config_layers
+from cifarbench.cli.commands import command
+from cifarbench.cli.options import config_layers
 from cifarbench.cli.plan import add_goal_options
 from cifarbench.errors import UserError
 
 
-def register(sub) -> None:
-    p = sub.add_parser("train", help="train a model (no flags: the best CIFAR-10 recipe on the best device)",
-                       description="Train a model. Values resolve as: defaults < recipe < --config YAML < flags "
-                                   "and --set. Every config field is an option (--section.field); the common ones "
-                                   "have a short flag too (--lr, --epochs, --dataset).")
+def train_options(p) -> None:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
     p.add_argument("--runs", type=int, default=1, metavar="N",
                    help="N runs with seeds seed..seed+N-1; prints mean, std and 95%% CI of accuracy and time. Under "
@@ -25,17 +22,16 @@ def register(sub) -> None:
                         "with --train.threads T to compare K=1 with K=2 bit for bit")
     p.add_argument("--quiet", action="store_true", help="no progress bar; results only")
     add_goal_options(p, required=False)
-    add_config_options(p)
-    p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("reproduce", help="train the same config twice and show whether the runs match bit for bit",
-                       description="Train twice with the same seed and compare losses, accuracy and final weights. "
-                                   "Exit code 1 if they differ.")
+
+def quiet_option(p) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar; results only")
-    add_config_options(p)
-    p.set_defaults(func=cmd_reproduce)
 
 
+@command("train", "train a model (no flags: the best CIFAR-10 recipe on the best device)", options=train_options,
+         config=True, description="Train a model. Values resolve as: defaults < recipe < --config YAML < flags and "
+                                  "--set. Every config field is an option (--section.field); the common ones have a "
+                                  "short flag too (--lr, --epochs, --dataset).")
 def cmd_train(args) -> int:
     from cifarbench.api import resume, train
     from cifarbench.train.recipes import resolve_config
@@ -50,7 +46,7 @@ def cmd_train(args) -> int:
     if args.budget_s is not None or args.target is not None:
         return train_planned(args, asked)
     if args.runs > 1:
-        from cifarbench.bench.repeat import train_repeated
+        from cifarbench.repeat import train_repeated
 
         repeated = train_repeated(resolve_config(None, asked), args.runs, quiet=args.quiet, argv=sys.argv,
                                   jobs=args.jobs)
@@ -69,12 +65,12 @@ def cmd_train(args) -> int:
 
 
 def train_planned(args, asked: dict) -> int:
-    """--budget-s / --target: plan (bench/plan.py), then train the plan; run_log keeps the plan and
+    """--budget-s / --target: plan (planner/plan.py), then train the plan; run_log keeps the plan and
     its outcome. The budget is the whole command's: the clock started with the process."""
-    from cifarbench.bench.plan import make_plan, outcome_lines, plan_table, run_plan
-    from cifarbench.bench.results import print_table
     from cifarbench.cli.plan import describe_choice
+    from cifarbench.planner.plan import make_plan, outcome_lines, plan_table, run_plan
     from cifarbench.process_clock import command_seconds
+    from cifarbench.results import print_table
 
     if args.resume or args.runs != 1:
         raise UserError("--budget-s and --target plan one new run; --resume and --runs do not apply")
@@ -90,8 +86,11 @@ def train_planned(args, asked: dict) -> int:
     return 0
 
 
+@command("reproduce", "train the same config twice and show whether the runs match bit for bit",
+         options=quiet_option, config=True, description="Train twice with the same seed and compare losses, "
+                                                        "accuracy and final weights. Exit code 1 if they differ.")
 def cmd_reproduce(args) -> int:
-    from cifarbench.bench.reproduce import reproduce
+    from cifarbench.reproduce import reproduce
     from cifarbench.train.recipes import resolve_config
 
     result = reproduce(resolve_config(None, config_layers(args)), quiet=args.quiet)

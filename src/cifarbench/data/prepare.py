@@ -106,9 +106,9 @@ def make_loaders(config: RunConfig, data: PreparedData, device: torch.device, ra
         raise ConfigError(f"train.batch_size {t.batch_size} is larger than the {len(data.train)} training images")
     stats = dict(mean=data.dataset.mean, std=data.dataset.std, device=device, channels_last=t.channels_last)
     # each rank takes its share of the global batch, from its shard of the epoch's order
-    train_loader = DeviceLoader(data.train, batch_size=local_batch_size(t.batch_size, world_size), augment=config.augment,
-                                shuffle=True, drop_last=t.drop_last, seed=t.seed, rank=rank, world_size=world_size,
-                                **stats)
+    train_loader = DeviceLoader(data.train, batch_size=local_batch_size(t.batch_size, world_size),
+                                augment=config.augment, shuffle=True, drop_last=t.drop_last, seed=t.seed, rank=rank,
+                                world_size=world_size, **stats)
     val_loader = DeviceLoader(data.val, batch_size=t.eval_batch_size, shuffle=False, seed=t.seed, **stats)
     return train_loader, val_loader
 

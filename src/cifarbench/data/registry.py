@@ -15,6 +15,7 @@ import numpy as np
 
 from cifarbench.data import formats
 from cifarbench.errors import DataError
+from cifarbench.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -98,12 +99,11 @@ def _parse_cifar100(spec: DatasetSpec, folder: Path) -> dict:
 _IDX_NAMES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
               "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
-DATASETS: dict[str, DatasetSpec] = {}
+DATASETS: Registry[DatasetSpec] = Registry("dataset", error=DataError)
 
 
 def register_dataset(spec: DatasetSpec) -> DatasetSpec:
-    DATASETS[spec.name] = spec
-    return spec
+    return DATASETS.add(spec.name, spec)
 
 
 register_dataset(DatasetSpec(
@@ -179,6 +179,4 @@ DATASET_NAMES = tuple(DATASETS) + ("synthetic",)
 
 
 def get_spec(name: str) -> DatasetSpec:
-    if name not in DATASETS:
-        raise DataError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASET_NAMES)}")
-    return DATASETS[name]
+    return DATASETS.get(name)

@@ -50,7 +50,7 @@ def load_dataset(name: str, data_dir=None, download: bool = True, coarse_labels:
                  quiet: bool = False, spec: DatasetSpec | None = None, custom: Options | None = None,
                  **synthetic) -> ImageDataset:
     """Load a dataset by name as uint8 tensors, from the parsed cache when it is there; a name
-    folder:PATH, csv:FILE or npz:FILE is the user's own images (data/custom.py, `custom` its options)."""
+    folder:PATH, csv:FILE or npz:FILE is the user's own images (data/sources/, `custom` its options)."""
     if is_custom(name):
         return load_custom(name, custom or Options(), cache_root(data_dir), quiet)
     if name == "synthetic":

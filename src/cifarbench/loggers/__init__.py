@@ -14,7 +14,8 @@ Every logger gets the same three calls from the run lifecycle (api.py):
 
 from __future__ import annotations
 
-from cifarbench.loggers.base import RunLogger
-from cifarbench.loggers.run_loggers import CLASSES, LoggerSet, check_available
+from cifarbench.loggers import csv_logger, mlflow_logger, tensorboard_logger, wandb_logger  # noqa: F401 - registers
+from cifarbench.loggers.base import LOGGERS, RunLogger
+from cifarbench.loggers.run_loggers import LoggerSet, check_available
 
-__all__ = ["CLASSES", "LoggerSet", "RunLogger", "check_available"]
+__all__ = ["LOGGERS", "LoggerSet", "RunLogger", "check_available"]

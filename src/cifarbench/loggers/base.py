@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 
 from cifarbench.config import RunConfig
+from cifarbench.registry import Registry
 from cifarbench.runs import RunDir
 
 
 class RunLogger:
-    name = ""
+    name = ""  # the name it is registered by (LOGGERS), for messages
     package: str | None = None  # the import the logger needs
     extra: str | None = None  # the cifarbench extra that installs it
 
@@ -18,6 +19,11 @@ class RunLogger:
     def log_epoch(self, record: dict) -> None: ...
 
     def finish(self, status: str, metrics: dict | None) -> None: ...
+
+
+# The loggers by the names `--logger` takes: a logger is one module that defines its class under
+# `@LOGGERS.register(NAME)` (and its library as an extra in pyproject.toml); loggers/__init__.py imports it.
+LOGGERS: Registry[type[RunLogger]] = Registry("logger")
 
 
 def scalars(record: dict) -> dict[str, float]:

@@ -7,11 +7,12 @@ import csv
 import io
 
 from cifarbench.files import atomic_write_text
-from cifarbench.loggers.base import RunLogger, scalars
+from cifarbench.loggers.base import LOGGERS, RunLogger, scalars
 
 FIRST_COLUMNS = ("epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
 
 
+@LOGGERS.register("csv")
 class CsvLogger(RunLogger):
     name = "csv"
     FILE = "metrics.csv"
@@ -59,5 +60,3 @@ def _is_final(row: dict) -> bool:
     """The row of the final evaluation (its split's accuracy: test, or validation for a tune trial)."""
     return "test_accuracy" in row or "validation_accuracy" in row
 
-
-LOGGER = CsvLogger  # what run_loggers.CLASSES finds for the name 'csv'

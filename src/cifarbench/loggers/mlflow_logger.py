@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from cifarbench.loggers.base import RunLogger, flat_config, scalars
+from cifarbench.loggers.base import LOGGERS, RunLogger, flat_config, scalars
 
 STATUS = {"completed": "FINISHED", "interrupted": "KILLED"}
 EXPERIMENT = "cifarbench"
 
 
+@LOGGERS.register("mlflow")
 class MlflowLogger(RunLogger):
     name = "mlflow"
     package = "mlflow"
@@ -51,5 +52,3 @@ class MlflowLogger(RunLogger):
         self.mlflow.log_artifacts(str(self.run.path))
         self.mlflow.end_run(status=STATUS.get(status, "FAILED"))
 
-
-LOGGER = MlflowLogger  # what run_loggers.CLASSES finds for the name 'mlflow'

@@ -1,30 +1,23 @@
-"""The loggers by name, the check of their packages, and the set a run feeds."""
+"""The check of the loggers' packages, and the set of loggers a run feeds."""
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import logging
 
-from cifarbench.config import LOGGER_NAMES, RunConfig
+from cifarbench.config import RunConfig
+from cifarbench.contract.callbacks import Callback
 from cifarbench.errors import ConfigError
-from cifarbench.loggers.base import RunLogger
+from cifarbench.loggers.base import LOGGERS
 from cifarbench.runs import RunDir
-from cifarbench.train.callbacks import Callback
 
 log = logging.getLogger(__name__)
-
-# config.LOGGER_NAMES is the registry (config sits below this layer and checks the names); the
-# logger called NAME is the class LOGGER of loggers/NAME_logger.py, so a new logger is its module
-# and its name there (and its library as an extra in pyproject.toml)
-CLASSES: dict[str, type[RunLogger]] = {
-    name: importlib.import_module(f"cifarbench.loggers.{name}_logger").LOGGER for name in LOGGER_NAMES}
 
 
 def check_available(names) -> None:
     """Each named logger's package is importable, else one line naming the extra to install."""
     for name in names:
-        cls = CLASSES[name]
+        cls = LOGGERS.get(name)
         if cls.package and importlib.util.find_spec(cls.package) is None:
             raise ConfigError(f"--logger {name} needs the {cls.package} package: pip install 'cifarbench[{cls.extra}]'")
 
@@ -35,7 +28,7 @@ class LoggerSet(Callback):
 
     def __init__(self, names):
         check_available(names)
-        self.loggers = [CLASSES[name]() for name in names]
+        self.loggers = [LOGGERS.get(name)() for name in names]
         self.started = False
 
     def _each(self, method: str, *args) -> None:

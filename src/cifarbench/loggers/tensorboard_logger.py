@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from cifarbench.loggers.base import RunLogger, flat_config, scalars
+from cifarbench.loggers.base import LOGGERS, RunLogger, flat_config, scalars
 
 
+@LOGGERS.register("tensorboard")
 class TensorBoardLogger(RunLogger):
     name = "tensorboard"
     package = "tensorboard"
@@ -31,5 +32,3 @@ class TensorBoardLogger(RunLogger):
             self.writer.add_scalar(f"{split}_loss", metrics["loss"], self.step)
         self.writer.close()
 
-
-LOGGER = TensorBoardLogger  # what run_loggers.CLASSES finds for the name 'tensorboard'

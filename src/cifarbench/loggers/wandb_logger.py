@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 
-from cifarbench.loggers.base import RunLogger, flat_config, scalars
+from cifarbench.loggers.base import LOGGERS, RunLogger, flat_config, scalars
 
 
+@LOGGERS.register("wandb")
 class WandbLogger(RunLogger):
     name = "wandb"
     package = "wandb"
@@ -40,5 +41,3 @@ class WandbLogger(RunLogger):
         # so the offline run is whole, ready for `wandb sync`, when the run says it is done
         self.wandb.teardown()
 
-
-LOGGER = WandbLogger  # what run_loggers.CLASSES finds for the name 'wandb'

@@ -25,6 +25,9 @@ import torch
 from cifarbench.checkpoints import save_mlx_checkpoint
 from cifarbench.config import RunConfig, schema_fields
 from cifarbench.console import CONSOLE
+from cifarbench.contract.backend import Backend
+from cifarbench.contract.epoch_end import add_validation, epoch_line, epoch_record, validates
+from cifarbench.contract.state import TrainState, seed_everything
 from cifarbench.data.prepare import final_loader, make_loaders
 from cifarbench.errors import ConfigError, RunStopped
 from cifarbench.eval.evaluate import evaluate
@@ -35,9 +38,6 @@ from cifarbench.models.configured import build_configured_model
 from cifarbench.models.mlx_layout import torch_to_mlx
 from cifarbench.runs import RunDir
 from cifarbench.train import distributed
-from cifarbench.train.backend import Backend
-from cifarbench.train.epoch_end import add_validation, epoch_line, epoch_record, validates
-from cifarbench.train.trainer import TrainState, seed_everything
 
 # Fields the MLX loop does not implement, with the one value it accepts (the default, or what
 # the value means in MLX anyway). Anything else is refused with the field and the value.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import mlx.core as mx
 import mlx.nn as nn
 
-from cifarbench.errors import ConfigError
+from cifarbench.registry import Registry
 
 
 def conv_bn(c_in: int, c_out: int, kernel: int = 3, stride: int = 1) -> nn.Sequential:
@@ -92,13 +92,14 @@ class SmallResNet(nn.Module):
         return self.head(x)
 
 
-MLX_MODELS = {"small-resnet": SmallResNet, "resnet18": ResNet18}
+# the MLX twins, by the names of the PyTorch models they mirror
+MLX_MODELS: Registry[type[nn.Module]] = Registry("MLX model")
+MLX_MODELS.add("small-resnet", SmallResNet)
+MLX_MODELS.add("resnet18", ResNet18)
 
 
 def build_mlx_model(name: str, num_classes: int, in_channels: int) -> nn.Module:
-    if name not in MLX_MODELS:
-        raise ConfigError(f"model {name!r} has no MLX version; MLX models: {', '.join(MLX_MODELS)}")
-    return MLX_MODELS[name](num_classes, in_channels)
+    return MLX_MODELS.get(name)(num_classes, in_channels)
 
 
 def count_mlx_parameters(model: nn.Module) -> int:

@@ -6,7 +6,6 @@ Models are device- and dtype-neutral: the trainer moves and casts them.
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,6 +13,7 @@ import torch
 from torch import nn
 
 from cifarbench.errors import ConfigError
+from cifarbench.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class ModelEntry:
     options: tuple[str, ...] = ()  # the model-section options its factory takes by keyword ("widths")
 
 
-MODELS: dict[str, ModelEntry] = {}
+MODELS: Registry[ModelEntry] = Registry("model", sort=True)
 
 
 def register(name: str, source: str, options: tuple[str, ...] = ()):
@@ -32,24 +32,21 @@ def register(name: str, source: str, options: tuple[str, ...] = ()):
     `options` names the keyword options it takes (config.ModelConfig fields of the same names)."""
 
     def add(factory):
-        if name in MODELS:
-            raise ValueError(f"model {name!r} registered twice")
-        MODELS[name] = ModelEntry(name, factory, source, tuple(options))
+        MODELS.add(name, ModelEntry(name, factory, source, tuple(options)))
         return factory
 
     return add
 
 
 def list_models(pattern: str = "*") -> list[str]:
-    return sorted(n for n in MODELS if fnmatch.fnmatch(n, pattern))
+    return MODELS.names(pattern)
 
 
 def build_model(name: str, num_classes: int = 10, in_channels: int = 3, image_size: int = 32,
                 **options) -> nn.Module:
-    if name not in MODELS:
-        raise ConfigError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
+    entry = MODELS.get(name)
     check_options(name, options)
-    return MODELS[name].factory(num_classes, in_channels, image_size, **options)
+    return entry.factory(num_classes, in_channels, image_size, **options)
 
 
 def check_options(name: str, options) -> None:

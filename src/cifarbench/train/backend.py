@@ -1,94 +1,31 @@
-"""What a framework supplies to a run: its loop and its weights format. Everything else a run
-does (the run directory, its lock and log, the splits, the final test evaluation, metrics,
-plots, status) is the run lifecycle's, in api.py, the same for every framework.
-
-    api.train ──> Backend(config)       refuse what the framework cannot honour
-                  .setup(held)          device, processes, threads, seeds
-                  .build(data)          model and loaders
-                  .restore(checkpoint)  (resume only)
-                  .prepare(run, meta)   the loop's objects, now that the run directory exists
-                  .describe()           run_log fields: device, precision, parameters, ...
-                  .fit(run, meta)       the loop; checkpoints in the framework's format
-                  .evaluate_final(data) logits of the final split, test unless sealed (TTA included)
-
-`TorchBackend` below is PyTorch's (the one loop, train/trainer.py); mlx/backend.py is MLX's.
-"""
+"""PyTorch's Backend (the interface, and the order api.py calls it in, is contract/backend.py):
+its loop is the one Trainer (train/trainer.py); mlx/backend.py is MLX's."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 
 import torch
 
-from cifarbench.config import RunConfig
-from cifarbench.data.prepare import PreparedData, final_loader, make_loaders
+from cifarbench.contract.backend import Backend
+from cifarbench.contract.state import TrainState, seed_everything
+from cifarbench.data.prepare import final_loader, make_loaders
 from cifarbench.devices import configure_threads, resolve_device, resolve_precision, synchronize
-from cifarbench.errors import CheckpointError, ConfigError, RunStopped
-from cifarbench.eval.evaluate import Evaluation
+from cifarbench.errors import ConfigError, RunStopped
 from cifarbench.fingerprint import fingerprint
 from cifarbench.models import count_parameters
 from cifarbench.models.configured import build_configured_model, fits
 from cifarbench.runs import RunDir
 from cifarbench.train import distributed
-from cifarbench.train.callbacks import Callback
 from cifarbench.train.checkpoint import CheckpointSaver
 from cifarbench.train.pace import ClockPace
 from cifarbench.train.progress import JsonlLog, LogEpochs, ProgressBar
 from cifarbench.train.signals import exit_code, signal_name, stop_after_step_on_signal
-from cifarbench.train.trainer import StopRequested, Trainer, TrainingError, TrainState, seed_everything
+from cifarbench.train.trainer import StopRequested, Trainer, TrainingError
 from cifarbench.train.tricks import tricks_for
 
 log = logging.getLogger(__name__)
-
-
-class Backend:
-    """The interface the run lifecycle drives (see the module docstring)."""
-
-    framework = "?"
-
-    def __init__(self, config: RunConfig, quiet: bool = False, callbacks: list[Callback] = ()):
-        self.config, self.quiet, self.callbacks = config, quiet, list(callbacks)
-
-    @property
-    def is_main(self) -> bool:
-        """True on the process that writes the run directory (rank 0 of a distributed run)."""
-        return True
-
-    def share(self, value):
-        """The main process's `value`, on every process."""
-        return value
-
-    def setup(self, held: contextlib.ExitStack) -> None: ...
-
-    def build(self, data: PreparedData) -> None: ...
-
-    def restore(self, checkpoint: dict) -> None:
-        raise CheckpointError(f"--resume is not available with --framework {self.framework}")
-
-    def prepare(self, run: RunDir, meta: dict) -> None: ...
-
-    def describe(self) -> dict:
-        """run_log fields: the machine's fingerprint, device, precision, parameters, ..."""
-
-    @property
-    def num_epochs(self) -> int: ...
-
-    def fit(self, run: RunDir, meta: dict) -> TrainState: ...
-
-    def evaluate_final(self, data: PreparedData) -> Evaluation: ...
-
-    def synchronize(self) -> None:
-        """Wait for queued work, so a clock read next measures finished work."""
-
-    def summary(self) -> dict:
-        """run_log fields known only after training (e.g. the hybrid trainer's counters)."""
-        return {}
-
-    def replay_layer(self) -> dict:
-        """What config.yaml must add to replay the run as it went (a clocked schedule's rates), or {}."""
-        return {}
 
 
 class TorchBackend(Backend):

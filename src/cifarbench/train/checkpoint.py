@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from cifarbench.checkpoints import save_torch_checkpoint
+from cifarbench.contract.callbacks import Callback
 from cifarbench.runs import RunDir
-from cifarbench.train.callbacks import Callback
 
 
 class CheckpointSaver(Callback):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from cifarbench.train.callbacks import Callback
+from cifarbench.contract.callbacks import Callback
 from cifarbench.train.distributed import all_reduce_sum
 
 PACE_EVERY = 8  # steps between two readings of the clock (and so per recorded rate)

@@ -8,11 +8,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from cifarbench.console import CONSOLE
+from cifarbench.contract.callbacks import Callback
+from cifarbench.contract.epoch_end import epoch_line
 from cifarbench.devices import HostCopy
 from cifarbench.files import utc_now
 from cifarbench.runs import RunDir
-from cifarbench.train.callbacks import Callback
-from cifarbench.train.epoch_end import epoch_line
 
 log = logging.getLogger(__name__)
 

@@ -11,13 +11,15 @@ from cifarbench.config import RunConfig, merge
 from cifarbench.data.custom import is_custom
 from cifarbench.data.registry import DATASET_NAMES
 from cifarbench.errors import ConfigError
+from cifarbench.loggers import LOGGERS
 from cifarbench.models import list_models
 from cifarbench.models.configured import build_configured_model, model_options
 from cifarbench.models.registry import check_options
+from cifarbench.registry import Registry
 
 CROP_FLIP = {"flip": "random", "crop_padding": 4}  # RandomCrop(32, padding=4) + RandomHorizontalFlip
 
-RECIPES: dict[str, dict] = {
+WRITTEN: dict[str, dict] = {  # each recipe as written; registered below in LISTED_FIRST order
     # PyTorch "Training a Classifier" tutorial (pytorch.org/tutorials/beginner/blitz/cifar10_tutorial):
     # its exact loop: batch 4, SGD lr 0.001 momentum 0.9, no decay, 2 epochs, no augmentation.
     "tutorial": {
@@ -115,16 +117,16 @@ RECIPES: dict[str, dict] = {
 }
 
 # lenet-large plus the standard CIFAR augmentation, which is what closes most of its overfitting gap.
-RECIPES["lenet-large-aug"] = merge(RECIPES["lenet-large"], {"augment": CROP_FLIP})
+WRITTEN["lenet-large-aug"] = merge(WRITTEN["lenet-large"], {"augment": CROP_FLIP})
 # ... plus Smith's one-cycle policy (arXiv 1708.07120): peak 0.1 at 30%, cosine annealing, weight
 # decay 5e-4 as in kuangliu/pytorch-cifar, 40 epochs.
-RECIPES["lenet-large-onecycle"] = merge(RECIPES["lenet-large-aug"], {
+WRITTEN["lenet-large-onecycle"] = merge(WRITTEN["lenet-large-aug"], {
     "optim": {"lr": 0.1, "weight_decay": 5e-4},
     "schedule": {"name": "onecycle", "max_lr": 0.1, "pct_start": 0.3, "anneal": "cos"},
     "train": {"epochs": 40},
 })
 # lib_airbench95.py: the wider net (128/384/384), 15 epochs, lr 10.0; everything else as airbench94.
-RECIPES["airbench95"] = merge(RECIPES["airbench94"], {
+WRITTEN["airbench95"] = merge(WRITTEN["airbench94"], {
     "model": {"name": "airbench95"},
     "optim": {"lr": 10.0},
     "train": {"epochs": 15.0},
@@ -132,7 +134,7 @@ RECIPES["airbench95"] = merge(RECIPES["airbench94"], {
 # lib_airbench96.py: 128/384/512 with three convs and a residual per group, 37 epochs, lr 9.0, decay
 # 0.012, translate 4, cutout 12. Its train96 declares lr_peak=0.1, lr_end=0 but does not pass them
 # on, so the reference runs utils.train's defaults 0.23 / 0.07: we do the same.
-RECIPES["airbench96"] = merge(RECIPES["airbench94"], {
+WRITTEN["airbench96"] = merge(WRITTEN["airbench94"], {
     "model": {"name": "airbench96"},
     "augment": {"crop_padding": 4, "cutout": 12},
     "optim": {"lr": 9.0, "weight_decay": 0.012},
@@ -141,7 +143,7 @@ RECIPES["airbench96"] = merge(RECIPES["airbench94"], {
 
 # KellerJordan/cifar10-airbench airbench94_muon.py at commit 096d14d9 (94.01% in 2.59 s on an A100,
 # published): every value below is from its main() and CifarNet unless a comment says otherwise.
-RECIPES["airbench94_muon"] = {
+WRITTEN["airbench94_muon"] = {
     "model": {"name": "airbench94-muon",
               "whiten_bias_epochs": 3},  # whiten_bias_train_steps = ceil(3 * len(train_loader)), then detached
     "augment": {"flip": "alternating",  # CifarLoader(aug=dict(flip=True, ...)): pre-flipped, all flipped on odd epochs
@@ -173,7 +175,7 @@ RECIPES["airbench94_muon"] = {
 # limits (fashion-avx2-50s / fashion-avx2-160s), before that for accuracies (fashion93 / fashion94).
 # Study fashion93 (14 trials, --budget-s 50, 2-core AMD EPYC, AVX2, no native bf16), trial 11:
 # 91.33% validation accuracy in 51.6 s (init + training + 6-view TTA evaluation).
-RECIPES["fashion-tiny-2.25ep"] = merge(RECIPES["airbench94"], {
+WRITTEN["fashion-tiny-2.25ep"] = merge(WRITTEN["airbench94"], {
     "data": {"dataset": "fashion-mnist"},  # what it was tuned on; --dataset mnist or cifar10 runs it there
     "model": {"name": "airbench-tiny"},  # airbench94's design at 16/32/64: the space fixed it (60 s on 2 cores)
     "optim": {"lr": 9.8,  # trial 11: 9.798 (per 1024 examples, as airbench94's 11.5)
@@ -185,7 +187,7 @@ RECIPES["fashion-tiny-2.25ep"] = merge(RECIPES["airbench94"], {
 
 # Study fashion94 (6 trials, --budget-s 160, TTA fixed at 2, the same CPU), trial 1: 93.23%
 # validation accuracy in 163.4 s. airbench-small lost to airbench-tiny at this budget on 2 cores.
-RECIPES["fashion-tiny-8ep"] = merge(RECIPES["fashion-tiny-2.25ep"], {
+WRITTEN["fashion-tiny-8ep"] = merge(WRITTEN["fashion-tiny-2.25ep"], {
     "optim": {"lr": 11.85,  # trial 1: 11.852
               "label_smoothing": 0.26},  # trial 1: 0.2592
     "train": {"epochs": 8.0,  # trial 1: 8
@@ -197,8 +199,9 @@ RECIPES["fashion-tiny-8ep"] = merge(RECIPES["fashion-tiny-2.25ep"], {
 LISTED_FIRST = ("tutorial", "lenet-small-onecycle", "lenet-large", "lenet-large-aug", "lenet-large-onecycle",
                 "cnn-adam", "small-resnet-adamw", "mnist-cnn", "resnet18-onecycle", "resnet50-multistep",
                 "airbench94", "airbench94_muon", "airbench95", "airbench96", "fashion-tiny-2.25ep", "fashion-tiny-8ep")
-RECIPES = dict(sorted(RECIPES.items(), key=lambda item: LISTED_FIRST.index(item[0]) if item[0] in LISTED_FIRST
-                      else len(LISTED_FIRST)))  # sorted() is stable: unlisted recipes stay in written order
+RECIPES: Registry[dict] = Registry("recipe")
+for _name in sorted(WRITTEN, key=lambda n: LISTED_FIRST.index(n) if n in LISTED_FIRST else len(LISTED_FIRST)):
+    RECIPES.add(_name, WRITTEN[_name])  # sorted() is stable: unlisted recipes stay in written order
 
 # What `cifarbench train` runs with no flags: the best CIFAR-10 recipe the tool has.
 DEFAULT_RECIPE = "airbench94"
@@ -209,7 +212,7 @@ HOME_RECIPES = {"lenet-small": "lenet-small-onecycle"}
 
 
 def recipe_names() -> list[str]:
-    return list(RECIPES)
+    return RECIPES.names()
 
 
 # Former names, for the records that still carry them (results files, old run folders, commands), and
@@ -225,9 +228,7 @@ def get_recipe(name: str) -> dict:
         new, why = RENAMED[name]
         raise ConfigError(f"recipe {name!r} is now {new!r} ({why}); for an accuracy or a time, plan one: "
                           "cifarbench train --target 0.93 or --budget-s 60")
-    if name not in RECIPES:
-        raise ConfigError(f"unknown recipe {name!r}; known recipes: {', '.join(RECIPES)}")
-    return RECIPES[name]
+    return RECIPES.get(name)
 
 
 def recipe_for_model(model: str) -> str:
@@ -253,6 +254,14 @@ def resolve_config(recipe: str | None = None, *layers: dict) -> RunConfig:
     return check_registered(RunConfig.from_dict(values))
 
 
+def registered_names(registry: str) -> tuple[str, ...]:
+    """The names a config field's `registry` metadata refers to (config.py sits below the registries,
+    so it names them and they are read here): what the checks below and `--help` list."""
+    names = {"models": list_models, "datasets": lambda: DATASET_NAMES, "recipes": recipe_names,
+             "loggers": LOGGERS.names}
+    return tuple(names[registry]())
+
+
 def check_registered(config: RunConfig) -> RunConfig:
     """The names a config gives are in the registries (config.py checks values, not names:
     it is below the registries, which import torch and the model zoo)."""
@@ -261,6 +270,9 @@ def check_registered(config: RunConfig) -> RunConfig:
     if config.data.dataset not in DATASET_NAMES and not is_custom(config.data.dataset):
         raise ConfigError(f"data.dataset {config.data.dataset!r} is not one of {', '.join(DATASET_NAMES)}, "
                           "folder:PATH, csv:FILE or npz:FILE")
+    for name in config.train.loggers:
+        if name not in LOGGERS:
+            raise ConfigError(f"train.loggers entry {name!r} is not one of {', '.join(LOGGERS.names())} (or none)")
     check_options(config.model.name, model_options(config.model))  # before a run folder exists
     if config.model.zero_init_residual:  # refused here, before a run folder exists, if the net has no blocks
         build_configured_model(config.model, (3, 32, 32), 10)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import math
 import random
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -24,14 +23,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from cifarbench.config import RunConfig
+from cifarbench.contract.callbacks import Callback, CallbackList
+from cifarbench.contract.epoch_end import add_validation, epoch_record, validates
+from cifarbench.contract.state import TrainState
 from cifarbench.data.loader import DeviceLoader
 from cifarbench.devices import Precision, Stopwatch
 from cifarbench.eval.evaluate import Evaluation, evaluate
 from cifarbench.models import untouched_buffers
-from cifarbench.train.callbacks import Callback, CallbackList
 from cifarbench.train.compiled import COMPILE_OPTIONS, compile_or_reuse, warm_up
 from cifarbench.train.distributed import SINGLE, DistContext, all_reduce_sum
-from cifarbench.train.epoch_end import add_validation, epoch_record, validates
 from cifarbench.train.optim import build_optimizer, build_scheduler
 from cifarbench.train.pace import MAX_EPOCHS_FACTOR, ClockPace, Progress
 
@@ -48,28 +48,6 @@ class StopRequested(Exception):
     def __init__(self, signum: int):
         super().__init__(f"stop requested by signal {signum}")
         self.signum = signum
-
-
-@dataclass
-class TrainState:
-    epoch: int = 0  # epochs completed
-    step: int = 0  # optimizer steps taken (skipped non-finite steps included: they used a batch)
-    batch: int = 0  # batches done in the epoch under way (0 between epochs); a resume starts there
-    skipped_steps: int = 0  # non-finite steps skipped (train.nonfinite = "skip")
-    history: list[dict] = field(default_factory=list)
-    best_val_accuracy: float = -1.0
-    best_epoch: int = -1
-    train_seconds: float = 0.0  # synchronised time spent in training batches, evaluation excluded
-    eval_seconds: float = 0.0
-
-
-def seed_everything(seed: int, deterministic: bool = False) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)  # also seeds every CUDA device
-    if deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=False)
-        torch.backends.cudnn.benchmark = False
 
 
 class Trainer:

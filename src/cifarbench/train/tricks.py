@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from cifarbench.config import RunConfig
-from cifarbench.train.callbacks import Callback
+from cifarbench.contract.callbacks import Callback
 
 
 class FreezeWhiteningBias(Callback):

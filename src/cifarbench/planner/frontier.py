@@ -10,12 +10,12 @@ with N seeds in one of two ways:
                         chosen from it; it is what the planner promises (`--target`, `--budget-s`)
 
 What a schedule reaches depends on the schedule, not on the machine's speed, so a frontier
-measured once per dataset serves the planner (bench/plan.py) on any CPU or GPU; its seconds are
+measured once per dataset serves the planner (planner/plan.py) on any CPU or GPU; its seconds are
 kept too, with the machine, but the planner times schedules by calibration instead. Each figure
 keeps the training images an epoch saw, so a plan counts images seen, not epochs.
 
     cifarbench frontier --dataset fashion-mnist --recipe fashion-tiny-8ep --point airbench-tiny:4,8,16 \\
-        --seeds 3 --split test -o src/cifarbench/bench/frontiers/fashion-mnist.json
+        --seeds 3 --split test -o src/cifarbench/planner/frontiers/fashion-mnist.json
 
 A frontier file is JSON: {"dataset", "kind": "measured" | "published", "points": [...]}; each
 command that writes one adds or replaces points (same recipe, model, epochs and precision) and
@@ -29,12 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cifarbench.api import train
-from cifarbench.bench.repeat import timed_seconds
-from cifarbench.bench.results import summarise
 from cifarbench.config import get_path, merge
 from cifarbench.errors import ConfigError
 from cifarbench.files import atomic_write_json, new_folder
 from cifarbench.fingerprint import fingerprint
+from cifarbench.repeat import timed_seconds
+from cifarbench.results import summarise
 from cifarbench.train.recipes import RENAMED, resolve_config
 
 FRONTIERS = Path(__file__).parent / "frontiers"  # the frontiers shipped with the package

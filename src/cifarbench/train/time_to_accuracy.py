@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
+from cifarbench.contract.callbacks import Callback
 from cifarbench.eval.evaluate import Evaluation
-from cifarbench.train.callbacks import Callback
 
 
 class PeriodicEval(Callback):

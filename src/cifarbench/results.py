@@ -1,5 +1,6 @@
-"""How every benchmark reports: a rich table on the terminal and a JSON file with the
-hardware fingerprint and the command that produced it."""
+"""How every measurement reports (benchmarks, frontiers, ablations, multi-seed runs): statistics
+of repeated values, a rich table on the terminal, and a JSON file with the hardware fingerprint
+and the command that produced it."""
 
 from __future__ import annotations
 

@@ -47,13 +47,13 @@ from pathlib import Path
 from filelock import FileLock
 
 from cifarbench.api import train
-from cifarbench.bench.repeat import timed_seconds
-from cifarbench.bench.space import Param, as_config_layer
 from cifarbench.console import CONSOLE
+from cifarbench.contract.callbacks import TimeLimit
 from cifarbench.data.custom import folder_label
 from cifarbench.devices import core_blocks, pin_to_cores
 from cifarbench.errors import ConfigError, RunStopped, UserError
-from cifarbench.train.callbacks import TimeLimit
+from cifarbench.repeat import timed_seconds
+from cifarbench.search.space import Param, as_config_layer
 from cifarbench.train.recipes import resolve_config
 
 DEFAULT_VAL_SPLIT = 0.1  # the validation part carved from training data when the config has none
@@ -441,7 +441,7 @@ def tune(request: TuneRequest) -> dict:
         if any(w.exitcode != 0 for w in workers):
             raise RuntimeError(f"a tune worker failed (exit codes {[w.exitcode for w in workers]})")
         ran = [results.get() for _ in workers]
-    from cifarbench.bench.tune_report import write_study_report
+    from cifarbench.search.tune_report import write_study_report
 
     return {**write_study_report(optuna, study, request), "ran_here": ran}
 

@@ -1,7 +1,7 @@
 """What a search leaves in its folder: the trials as a table and JSON, the best config as the
 YAML `cifarbench train --config` takes, and Optuna's history and parameter-importance charts.
 
-The functions that take a `request` take bench.tune.TuneRequest; tune imports this module, so
+The functions that take a `request` take search.tune.TuneRequest; tune imports this module, so
 this one does not import it back, not even for a type annotation."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from cifarbench.bench.results import write_result
-from cifarbench.bench.space import as_config_layer
 from cifarbench.files import atomic_write_text
+from cifarbench.results import write_result
+from cifarbench.search.space import as_config_layer
 from cifarbench.tables import markdown_table, percent
 
 

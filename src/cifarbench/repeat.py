@@ -28,12 +28,12 @@ from pathlib import Path
 import torch
 
 from cifarbench.api import RunResult, train
-from cifarbench.bench.results import summarise
 from cifarbench.config import RunConfig
 from cifarbench.data.custom import folder_label
 from cifarbench.devices import core_blocks, pin_to_cores
 from cifarbench.errors import ConfigError
 from cifarbench.files import atomic_write_json, atomic_write_text, new_folder
+from cifarbench.results import summarise
 from cifarbench.tables import markdown_table, percent
 from cifarbench.train import distributed
 

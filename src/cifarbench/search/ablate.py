@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cifarbench.api import train
-from cifarbench.bench.repeat import timed_seconds
-from cifarbench.bench.results import print_table, publish, summarise
 from cifarbench.config import merge, schema_fields
 from cifarbench.data.custom import folder_label
 from cifarbench.errors import ConfigError
 from cifarbench.files import new_folder
 from cifarbench.models.airbench import has_identity_init
 from cifarbench.models.registry import build_model_for
+from cifarbench.repeat import timed_seconds
+from cifarbench.results import print_table, publish, summarise
 from cifarbench.tables import markdown_table, percent
 from cifarbench.train.recipes import get_recipe, resolve_config
 

@@ -1,13 +1,13 @@
 """The planner: the most accurate schedule this machine finishes in S seconds (`--budget-s`),
 or the fastest one that reaches accuracy A (`--target`), both in the user's terms.
 
-    accuracy(schedule)  from the dataset's frontier (bench/frontier.py): the test accuracy of runs of
+    accuracy(schedule)  from the dataset's frontier (planner/frontier.py): the test accuracy of runs of
                         the fixed schedule on the whole training split (what a user will measure),
                         or, where a frontier has no test figures (a user's own), the validation
                         accuracy, and the plan says which. Between two measured points it is
                         interpolated in log(images seen), never extrapolated past them: a point
                         trained on 54,000 images an epoch and a run on 60,000 meet in images seen
-    seconds(schedule)   from a calibration here and now (bench/calibrate.py): the data-dependent
+    seconds(schedule)   from a calibration here and now (planner/calibrate.py): the data-dependent
                         init + steps x seconds per step + the last validation and the final
                         evaluation (every TTA view) x seconds per image view + the files and plots
                         at the end + a fixed margin
@@ -31,13 +31,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from cifarbench.api import train
-from cifarbench.bench.calibrate import Timing, calibrate, calibrate_end, observe, observe_end
-from cifarbench.bench.frontier import VAL_SPLIT, Point, load_frontier, refuse_unkeyed_levers
 from cifarbench.config import RunConfig, get_path, merge
+from cifarbench.contract.callbacks import TimeLimit
 from cifarbench.data.prepare import load_configured_dataset
 from cifarbench.errors import ConfigError
 from cifarbench.eval.tta import views_per_image
-from cifarbench.train.callbacks import TimeLimit
+from cifarbench.planner.calibrate import Timing, calibrate, calibrate_end, observe, observe_end
+from cifarbench.planner.frontier import VAL_SPLIT, Point, load_frontier, refuse_unkeyed_levers
 from cifarbench.train.pace import ClockPace
 from cifarbench.train.recipes import resolve_config
 

@@ -1,0 +1,36 @@
+"""The benchmarks by name: `cifarbench bench NAME` and its --help are generated from BENCHMARKS.
+
+A benchmark is registered in its own module, beside the function that measures:
+
+    BENCHMARKS.add("devices", Benchmark(help=..., description=..., options=..., run=..., report=...))
+
+`run(args, layers)` measures (layers: the config options given, under the benchmark's own defaults)
+and returns its result with the folder it wrote (results.publish); `report(result)` prints it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cifarbench.registry import Registry
+
+
+def print_folder_report(result: dict) -> None:
+    """The default report: the report.txt the benchmark published, and where its files are."""
+    print((Path(result["folder"]) / "report.txt").read_text(), end="")
+    print(f"report, JSON and chart in {result['folder']}")
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    help: str  # one line, in `cifarbench bench --help`
+    description: str  # its own --help: what it measures and its defaults
+    run: Callable[..., dict]  # (args, config layers) -> result, with its "folder"
+    options: Callable | None = None  # parser -> None: its own arguments (the config options come with every one)
+    report: Callable[[dict], None] = print_folder_report
+    needs: str | None = None  # a package it needs, checked before it runs ("mlx")
+
+
+BENCHMARKS: Registry[Benchmark] = Registry("benchmark", error=ValueError)

@@ -1,0 +1,75 @@
+"""One way to give a thing a name: a Registry of one kind (models, datasets, own-image sources,
+recipes, loggers, benchmarks, commands), filled where each thing is defined and read by the
+CLI, the config checks, `cifarbench list` and the tests that loop over it.
+
+    MODELS = Registry("model")
+
+    @MODELS.register("resnet18")          # a decorator: the thing defined below gets the name
+    def resnet18(...): ...
+
+    DATASETS.add("mnist", spec)          # or a call, for a value that is not a definition
+
+A name is given once (a second one is a programming error, raised at import); an unknown name is
+a one-line UserError naming the value and every known name.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+from cifarbench.errors import ConfigError, UserError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Named things of one kind, listed in the order they were added (or by name: `sort=True`)."""
+
+    def __init__(self, kind: str, error: type[UserError] = ConfigError, plural: str | None = None,
+                 sort: bool = False):
+        self.kind = kind
+        self.plural = plural or f"{kind}s"
+        self.error = error
+        self.sort = sort
+        self.entries: dict[str, T] = {}  # public for tests that swap an entry (monkeypatch.setitem)
+
+    def add(self, name: str, entry: T) -> T:
+        if name in self.entries:
+            raise ValueError(f"{self.kind} {name!r} registered twice")
+        self.entries[name] = entry
+        return entry
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator form of add: the decorated definition is the entry."""
+        return lambda entry: self.add(name, entry)
+
+    def get(self, name: str) -> T:
+        if name not in self.entries:
+            raise self.error(f"unknown {self.kind} {name!r}; known {self.plural}: {', '.join(self.names())}")
+        return self.entries[name]
+
+    __getitem__ = get
+
+    def names(self, pattern: str = "*") -> list[str]:
+        found = [n for n in self.entries if fnmatch.fnmatch(n, pattern)]
+        return sorted(found) if self.sort else found
+
+    def items(self):
+        return self.entries.items()
+
+    def values(self):
+        return self.entries.values()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}: {', '.join(self.entries)})"
