@@ -177,3 +177,19 @@ def test_reproduce_fails_when_only_the_final_weights_differ(tmp_path, monkeypatc
                      "--batch-size", "32", "--device", "cpu", "--no-plots", "--quiet",
                      "--runs-dir", str(tmp_path / "cli")])
     assert code == 1 and "NOT identical" in capsys.readouterr().out
+
+
+def test_the_train_state_is_saved_and_loaded_whole():
+    """A field added to TrainState reaches the checkpoint and comes back without a hand-kept copy
+    of its name in either direction; an older checkpoint's missing field keeps its default."""
+    import dataclasses
+
+    from cifarbench.contract.state import TrainState
+
+    state = TrainState(epoch=3, step=40, batch=5, skipped_steps=1, history=[{"epoch": 1}], best_val_accuracy=0.5,
+                       best_epoch=2, train_seconds=9.5, eval_seconds=1.25)
+    saved = state.to_dict()
+    assert set(saved) == {f.name for f in dataclasses.fields(TrainState)}
+    assert TrainState.from_dict({**saved, "running": {"seen": 3}}) == state
+    older = {k: v for k, v in saved.items() if k not in ("batch", "skipped_steps")}
+    assert TrainState.from_dict(older) == dataclasses.replace(state, batch=0, skipped_steps=0)

@@ -9,7 +9,7 @@ search/, bench/, report/), nothing more.
     bench.py       bench NAME (one per registered benchmark, bench/registry.py), compare-methods
     reports.py     report, plot, compare, activations
     catalog.py     info, list, data
-    options.py     the config's fields as options (generated from config.py), shared by every
+    options.py     the config's fields as options (generated from config/), shared by every
                    command that trains or evaluates
     commands.py    COMMANDS: each command's name, handler, help, options; the parser is built from it
     parser.py      the parser: every usage error is one line and exit code 2

@@ -1,8 +1,8 @@
-"""The config's fields as command-line options, generated from the schema in config.py.
+"""The config's fields as command-line options, generated from the schema in config/sections.py.
 
 Every field is `--section.field VALUE` (`--runs_dir` at the top level); a field whose metadata
 names a short flag has it too (`--lr`, `--offline`). The type, the allowed values, the default
-and the help text are the field's own, so nothing here names a field: a field added to config.py
+and the help text are the field's own, so nothing here names a field: a field added to config/sections.py
 is on every command that calls add_config_options. Values are checked when they are parsed (one
 line and exit 2, like every usage error) and again when the config is built.
 
@@ -34,7 +34,7 @@ FIELDS = "fields:"  # dest of a flag that parses into fields of its field's sect
 
 
 def registry_names(registry: str) -> tuple[str, ...]:
-    """The names a registry above config.py allows (config.py cannot import them)."""
+    """The names a registry above config/ allows (config/ cannot import them)."""
     from cifarbench.train.recipes import registered_names
 
     return registered_names(registry)

@@ -3,6 +3,7 @@ checkpoint and restored whole on resume) and the seeding both frameworks start f
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass, field
 
@@ -21,6 +22,19 @@ class TrainState:
     best_epoch: int = -1
     train_seconds: float = 0.0  # synchronised time spent in training batches, evaluation excluded
     eval_seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        """Every field, as a checkpoint keeps it (plain numbers, strings and lists)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, saved: dict) -> TrainState:
+        """The state a checkpoint kept, whole: a field an older checkpoint lacks keeps its default,
+        and keys that are not fields (the loop's own extras) are left to the loop."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        state = cls(**{k: v for k, v in saved.items() if k in names})
+        state.history = list(state.history)
+        return state
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:

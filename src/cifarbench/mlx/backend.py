@@ -41,7 +41,7 @@ from cifarbench.train import distributed
 
 # Fields the MLX loop does not implement, with the one value it accepts (the default, or what
 # the value means in MLX anyway). Anything else is refused with the field and the value.
-# What MLX cannot honour: every config field whose metadata says why (config.py `torch_only`);
+# What MLX cannot honour: every config field whose metadata says why (config/sections.py `torch_only`);
 # an MLX run needs the field's default.
 REQUIRED_VALUES = {path: (f.default, f.metadata["torch_only"]) for path, f, _ in schema_fields()
                    if f.metadata["torch_only"]}

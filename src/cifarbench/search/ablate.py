@@ -49,7 +49,7 @@ class Knob:
         return self.off
 
 
-# Every config field whose metadata names it a trick (config.py), "off" being its default.
+# Every config field whose metadata names it a trick (config/sections.py), "off" being its default.
 KNOBS = tuple(Knob(f.metadata["trick"], path, f.default) for path, f, _ in schema_fields() if f.metadata["trick"])
 # and the model's own tricks, found on the net itself: a data-initialised first layer
 # (model.data_init) and identity-initialised convs (model.identity_init)

@@ -255,7 +255,7 @@ def resolve_config(recipe: str | None = None, *layers: dict) -> RunConfig:
 
 
 def registered_names(registry: str) -> tuple[str, ...]:
-    """The names a config field's `registry` metadata refers to (config.py sits below the registries,
+    """The names a config field's `registry` metadata refers to (config/ sits below the registries,
     so it names them and they are read here): what the checks below and `--help` list."""
     names = {"models": list_models, "datasets": lambda: DATASET_NAMES, "recipes": recipe_names,
              "loggers": LOGGERS.names}
@@ -263,7 +263,7 @@ def registered_names(registry: str) -> tuple[str, ...]:
 
 
 def check_registered(config: RunConfig) -> RunConfig:
-    """The names a config gives are in the registries (config.py checks values, not names:
+    """The names a config gives are in the registries (config/ checks values, not names:
     it is below the registries, which import torch and the model zoo)."""
     if config.model.name not in list_models():
         raise ConfigError(f"model.name {config.model.name!r} is not one of {', '.join(list_models())}")

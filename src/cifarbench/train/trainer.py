@@ -347,11 +347,8 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "callbacks": self.callbacks.state_dict(),
             "progress": self.progress.state_dict(),
-            "trainer": {
-                "epoch": self.state.epoch, "step": self.state.step, "history": self.state.history,
-                "best_val_accuracy": self.state.best_val_accuracy, "best_epoch": self.state.best_epoch,
-                "train_seconds": self.state.train_seconds, "eval_seconds": self.state.eval_seconds,
-                "batch": self.state.batch, "skipped_steps": self.state.skipped_steps,
+            "trainer": {  # TrainState whole, and the unfinished epoch's running sums
+                **self.state.to_dict(),
                 "running": {"loss_sum": loss_sum, "correct": int(correct), "seen": int(seen), "seconds": partial},
             },
             "rng": {
@@ -373,10 +370,7 @@ class Trainer:
             self.progress.load_state_dict(state["progress"])
         else:  # a checkpoint from before train/pace.py: its schedule ran on steps
             self.progress.steps, self.progress.position = t["step"], float(t["step"])
-        self.state = TrainState(epoch=t["epoch"], step=t["step"], history=list(t["history"]),
-                                best_val_accuracy=t["best_val_accuracy"], best_epoch=t["best_epoch"],
-                                train_seconds=t["train_seconds"], eval_seconds=t["eval_seconds"],
-                                batch=t.get("batch", 0), skipped_steps=t.get("skipped_steps", 0))
+        self.state = TrainState.from_dict(t)
         if "running" in t:
             r = t["running"]
             # the saved sums cover every rank of the saving run: rank 0 carries them on, at any world size

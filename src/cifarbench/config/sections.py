@@ -1,113 +1,34 @@
-"""The configuration of a run: frozen dataclasses, one per concern, validated when built.
-
-Values are resolved in this order, each overriding the one before:
-defaults < recipe < YAML file (--config) < command-line flags and `--set section.field=value`.
-Unknown keys and wrong types are refused with a ConfigError naming the field.
-"""
+"""The schema of a run's configuration: one frozen dataclass per section, validated when built,
+and RunConfig, which holds them. Each field is written with opt() (config/fields.py): its help,
+flags and allowed values are what the command line is generated from."""
 
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
-import yaml
-
+from cifarbench.config.fields import (
+    FLIP_MODES,
+    FRAMEWORKS,
+    INTERVALS,
+    LOSS_REDUCTIONS,
+    NONFINITE,
+    OPTIMIZERS,
+    PAD_MODES,
+    SCHEDULES,
+    TRAINERS,
+    TTA_LEVELS,
+    Flag,
+    check_choices,
+    checkpoint_interval,
+    logger_names,
+    opt,
+    positive,
+)
+from cifarbench.config.values import build, get_path, merge, plain
 from cifarbench.devices import DEVICES, PRECISIONS
 from cifarbench.errors import ConfigError
-
-OPTIMIZERS = ("sgd", "adam", "adamw", "adadelta", "muon")
-SCHEDULES = ("constant", "step", "multistep", "onecycle", "cosine", "triangle", "linear_decay")
-NONFINITE = ("stop", "skip")  # what a non-finite loss does to a run
-INTERVALS = ("batch", "epoch")
-LOSS_REDUCTIONS = ("mean", "sum")
-FLIP_MODES = ("none", "random", "alternating")
-PAD_MODES = ("zeros", "reflect")
-FRAMEWORKS = ("torch", "mlx")
-TRAINERS = ("plain", "hybrid")
-TTA_LEVELS = (0, 1, 2)
-
-
-# ---------------------------------------------------------------- how a field is described
-#
-# Every field carries its own description in its metadata, and the command line is generated
-# from it (cli/options.py): each field is `--section.field`, some also have a short flag. So a
-# new field is on every command that trains or evaluates the moment it is written here.
-
-
-@dataclass(frozen=True)
-class Flag:
-    """A short command-line flag for a field (beside the generated --section.field)."""
-
-    name: str  # e.g. "--lr"
-    value: Any = None  # a flag without a value that sets this one (--offline: download false)
-    parse: Callable[[str], dict] | None = None  # text -> {field: value} in this section (several fields)
-    metavar: str | None = None
-    help: str = ""  # for a flag with its own parse; the others say "sets FIELD to VALUE" or share the field's
-
-
-def opt(default: Any = dataclasses.MISSING, help: str = "", *, flags: tuple[Flag, ...] | Flag = (),
-        choices: tuple | None = None, registry: str | None = None, allowed: str | None = None,
-        implies: dict | None = None, shown_default: str | None = None, also: str = "", trick: str | None = None,
-        torch_only: str | None = None, factory: Callable | None = None):
-    """A config field and what the command line says of it.
-
-    choices: the values allowed, checked when the config is built and listed by --help.
-    registry: the allowed names live in a registry above this layer ("models", "datasets",
-    "recipes"); they are checked by recipes.check_registered and listed by --help.
-    allowed: what --help says is allowed, where a plain list does not say it.
-    implies: values this field being given asks for unless they are given too.
-    also: what else --help says is allowed besides the choices or registry names.
-    shown_default: what --help says the default is, where the value itself would mislead;
-    {registry_default} stands for the registry's default entry (the default recipe).
-    trick: the field switches a trick (its name in `cifarbench ablate` tables); the default is off.
-    torch_only: why MLX cannot honour the field; an MLX run needs the default (mlx/backend.py).
-    """
-    metadata = {"help": help, "flags": (flags,) if isinstance(flags, Flag) else tuple(flags),
-                "choices": choices, "registry": registry, "allowed": allowed, "implies": implies or {},
-                "shown_default": shown_default, "also": also, "trick": trick, "torch_only": torch_only}
-    if factory is not None:
-        return field(default_factory=factory, metadata=metadata)
-    return field(default=default, metadata=metadata)
-
-
-def checkpoint_interval(text: str) -> dict:
-    """--checkpoint-every: '3' -> checkpoint_every 3; '500steps' -> checkpoint_every_steps 500."""
-    value = text.strip().lower()
-    unit = "epochs"
-    for suffix, name in (("steps", "steps"), ("step", "steps"), ("epochs", "epochs"), ("epoch", "epochs")):
-        if value.endswith(suffix):
-            value, unit = value[: -len(suffix)].strip(), name
-            break
-    if not value.isdigit() or (unit == "steps" and int(value) == 0):
-        raise ConfigError(f"{text!r} is not N (epochs, 0 = only at the end) or Nsteps (N >= 1), e.g. 2 or 500steps")
-    return {"checkpoint_every_steps" if unit == "steps" else "checkpoint_every": int(value)}
-
-
-def comma_list(text: str) -> list[str]:
-    """'a,b, c' -> ['a', 'b', 'c']: every comma-separated option (--logger, --devices, --models)."""
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def logger_names(text: str) -> dict:
-    """--logger: 'csv,tensorboard' -> both; 'none' -> no logger (names are checked by the config)."""
-    names = comma_list(text)
-    return {"loggers": [] if names == ["none"] else names}
-
-
-def check_choices(section: Any, prefix: str) -> None:
-    """Every field with `choices` in its metadata holds one of them (each entry, for a list)."""
-    for f in dataclasses.fields(section):
-        allowed = f.metadata.get("choices")
-        if allowed is None:
-            continue
-        value = getattr(section, f.name)
-        for entry in value if isinstance(value, tuple) else (value,):
-            _choice(f"{prefix}.{f.name}" + (" entry" if isinstance(value, tuple) else ""), entry, allowed)
 
 
 @dataclass(frozen=True)
@@ -222,13 +143,13 @@ class OptimConfig:
         if self.name == "muon":
             if self.bias_lr is None or self.head_lr is None:
                 raise ConfigError("optim.name 'muon' needs optim.bias_lr and optim.head_lr (the SGD side's lrs)")
-            _positive("optim.bias_lr", self.bias_lr)
-            _positive("optim.head_lr", self.head_lr)
+            positive("optim.bias_lr", self.bias_lr)
+            positive("optim.head_lr", self.head_lr)
             if self.ns_steps < 1:
                 raise ConfigError(f"optim.ns_steps {self.ns_steps} must be at least 1")
             if not 0.0 <= self.aux_momentum < 1.0:
                 raise ConfigError(f"optim.aux_momentum {self.aux_momentum} must be in [0, 1)")
-        _positive("optim.lr", self.lr)
+        positive("optim.lr", self.lr)
         if not 0.0 <= self.momentum < 1.0:
             raise ConfigError(f"optim.momentum {self.momentum} must be in [0, 1)")
         if self.weight_decay < 0:
@@ -236,8 +157,8 @@ class OptimConfig:
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError(f"optim.label_smoothing {self.label_smoothing} must be in [0, 1)")
         if self.grad_clip is not None:
-            _positive("optim.grad_clip", self.grad_clip)
-        _positive("optim.bias_lr_scale", self.bias_lr_scale)
+            positive("optim.grad_clip", self.grad_clip)
+        positive("optim.bias_lr_scale", self.bias_lr_scale)
         if self.lookahead_every < 1 or not 0.0 < self.lookahead_decay <= 1.0:
             raise ConfigError("optim.lookahead_every must be >= 1 and optim.lookahead_decay in (0, 1]")
 
@@ -270,7 +191,7 @@ class ScheduleConfig:
         if self.warmup_epochs < 0:
             raise ConfigError(f"schedule.warmup_epochs {self.warmup_epochs} must be >= 0")
         if self.max_lr is not None:
-            _positive("schedule.max_lr", self.max_lr)
+            positive("schedule.max_lr", self.max_lr)
         if self.pace is not None:
             if not self.pace or min(self.pace) <= 0:
                 raise ConfigError("schedule.pace must be one or more positive rates (a clocked run's config.yaml "
@@ -341,7 +262,7 @@ class TrainConfig:
                                     "with different --jobs")
 
     def __post_init__(self):
-        _positive("train.epochs", self.epochs)
+        positive("train.epochs", self.epochs)
         if self.batch_size < 1:
             raise ConfigError(f"train.batch_size {self.batch_size} must be a positive integer")
         if self.eval_batch_size < 1:
@@ -359,7 +280,7 @@ class TrainConfig:
             raise ConfigError(f"train.checkpoint_every_steps {self.checkpoint_every_steps} must be >= 0 (0 = off)")
         if self.eval_every < 1:
             raise ConfigError(f"train.eval_every {self.eval_every} must be at least 1")
-        _positive("train.dist_timeout", self.dist_timeout)
+        positive("train.dist_timeout", self.dist_timeout)
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"train.threads {self.threads} must be a positive number of threads (or null: all cores)")
 
@@ -454,107 +375,11 @@ class RunConfig:
     name: str | None = opt(None, "run folder label (default: <dataset>-<model>)", flags=Flag("--name"))
 
     def to_dict(self) -> dict:
-        return _plain(dataclasses.asdict(self))
+        return plain(dataclasses.asdict(self))
 
     @classmethod
     def from_dict(cls, values: dict) -> RunConfig:
-        return _build(cls, values, "")
-
-
-def _choice(name: str, value, allowed) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{name} {value!r} is not one of {', '.join(map(str, allowed))}")
-
-
-def _positive(name: str, value) -> None:
-    if not value > 0:
-        raise ConfigError(f"{name} {value} must be positive")
-
-
-def _plain(value):
-    """Tuples to lists, so the dict is plain YAML and JSON."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-# ---------------------------------------------------------------- building from plain values
-
-
-def _build(cls, values: dict, prefix: str):
-    if not isinstance(values, dict):
-        raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a mapping, got {values!r}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        where = f"in {prefix.rstrip('.')}" if prefix else "at the top level"
-        raise ConfigError(f"unknown config key {prefix + unknown[0]!r}; keys {where}: {', '.join(sorted(known))}")
-    kwargs = {}
-    for key, value in values.items():
-        hint = hints[key]
-        if dataclasses.is_dataclass(hint):
-            kwargs[key] = _build(hint, value, f"{prefix}{key}.")
-        else:
-            kwargs[key] = coerce(value, hint, f"{prefix}{key}")
-    return cls(**kwargs)
-
-
-def coerce(value: Any, hint, name: str):
-    """Convert a YAML or command-line value to the field's type, or say why it cannot be."""
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
-            if type(None) in args:
-                return None
-        inner = [a for a in args if a is not type(None)]
-        return coerce(value, inner[0], name)
-    if origin is tuple:
-        given = value
-        if isinstance(value, str):
-            value = [v for v in value.replace("x", ",").split(",") if v.strip()] if value.strip() else []
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{name} {value!r} must be a list")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(coerce(v, args[0], name) for v in value)
-        if len(value) != len(args):
-            raise ConfigError(f"{name} {given!r} must have {len(args)} values")
-        return tuple(coerce(v, a, name) for v, a in zip(value, args))
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on", "false", "no", "0", "off"):
-            return value.lower() in ("true", "yes", "1", "on")
-        raise ConfigError(f"{name} {value!r} must be true or false")
-    if hint is int:
-        if isinstance(value, bool):
-            raise ConfigError(f"{name} {value!r} must be an integer")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float):  # 512.0 is refused like "512.0": an integer field takes integers
-            raise ConfigError(f"{name} {value!r} must be an integer")
-        try:
-            return int(str(value).strip())  # exact for big integers, which float() would round
-        except ValueError:
-            raise ConfigError(f"{name} {value!r} must be an integer") from None
-    if hint is float:
-        if isinstance(value, bool):
-            raise ConfigError(f"{name} {value!r} must be a number")
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{name} {value!r} must be a number") from None
-        if number != number or number in (float("inf"), float("-inf")):
-            raise ConfigError(f"{name} {value!r} must be a finite number")
-        return number
-    if hint is str:
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise ConfigError(f"{name} {value!r} must be a string")
-        return str(value)
-    raise ConfigError(f"{name}: unsupported field type {hint}")
+        return build(cls, values, "")
 
 
 def schema_fields(cls=None, prefix: str = ""):
@@ -569,21 +394,6 @@ def schema_fields(cls=None, prefix: str = ""):
             yield f"{prefix}{f.name}", f, hints[f.name]
 
 
-def nested(path: str, value) -> dict:
-    """"optim.lr", 0.1 -> {"optim": {"lr": 0.1}}."""
-    for part in reversed(path.split(".")):
-        value = {part: value}
-    return value
-
-
-def get_path(values: dict, path: str, default=None):
-    for part in path.split("."):
-        if not isinstance(values, dict) or part not in values:
-            return default
-        values = values[part]
-    return values
-
-
 def with_implied(values: dict) -> dict:
     """`values` plus what its fields imply (metadata `implies`) where that is not given too:
     hybrid.preset asks for the hybrid trainer."""
@@ -593,49 +403,3 @@ def with_implied(values: dict) -> dict:
             implied = f.metadata["implies"]
             out = merge(implied, out)  # what is given wins over what is implied
     return out
-
-
-def merge(base: dict, update: dict) -> dict:
-    """Nested dict merge: values in `update` win; sections merge key by key."""
-    out = dict(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def parse_assignment(text: str) -> dict:
-    """`section.field=value` (value parsed as YAML) -> {"section": {"field": value}}."""
-    if "=" not in text:
-        raise ConfigError(f"--set {text!r} must look like section.field=value")
-    key, raw = text.split("=", 1)
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else raw
-    except yaml.YAMLError:
-        value = raw
-    nested: dict = value
-    for part in reversed(key.strip().split(".")):
-        if not part:
-            raise ConfigError(f"--set {text!r}: empty key")
-        nested = {part: nested}
-    return nested
-
-
-def read_yaml(path: str | Path, what: str = "config file") -> Any:
-    """A YAML file's content, or a one-line ConfigError naming the file and what is wrong."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            return yaml.safe_load(f)
-    except OSError as exc:
-        raise ConfigError(f"{what} {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{what} {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-
-
-def load_yaml(path: str | Path) -> dict:
-    values = read_yaml(path) or {}
-    if not isinstance(values, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of sections, not {type(values).__name__}")
-    return values
