@@ -151,7 +151,10 @@ def test_a_missing_logger_package_is_one_line_before_anything_is_written(tmp_pat
 def test_unknown_logger_is_refused(tmp_path, capsys):
     assert cli.main(["train", "--dataset", "synthetic", "--logger", "csv,neptune", "--runs-dir",
                      str(tmp_path)]) == 2
-    assert "train.loggers entry 'neptune' is not one of csv, mlflow, tensorboard, wandb" in capsys.readouterr().err
+    from cifarbench.loggers import LOGGERS
+
+    err = capsys.readouterr().err
+    assert f"train.loggers entry 'neptune' is not one of {', '.join(LOGGERS)} (or none)" in err
 
 
 # ---------------------------------------------------------------- export
@@ -338,7 +341,7 @@ def test_every_logger_name_the_config_accepts_has_a_logger():
     from cifarbench.cli.options import registry_names
     from cifarbench.loggers import LOGGERS, RunLogger
 
-    assert sorted(registry_names("loggers")) == ["csv", "mlflow", "tensorboard", "wandb"]
+    assert registry_names("loggers") == tuple(LOGGERS) and "csv" in LOGGERS  # --help and the checks read it
     pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
     extras = pyproject["project"]["optional-dependencies"]
     for name, cls in LOGGERS.items():

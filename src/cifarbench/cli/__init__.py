@@ -24,7 +24,7 @@ import sys
 
 from cifarbench import __version__, process_clock
 from cifarbench.cli import bench, catalog, evaluation, plan, reports, search, train  # noqa: F401 - they register
-from cifarbench.cli.commands import add_commands
+from cifarbench.cli.commands import add_commands, asked_command
 from cifarbench.cli.parser import EXIT_USAGE, Parser
 from cifarbench.errors import RunStopped, UserError
 
@@ -32,11 +32,12 @@ from cifarbench.errors import RunStopped, UserError
 FAMILIES = ("train", "plan", "evaluation", "search", "bench", "reports", "catalog")
 
 
-def build_parser() -> Parser:
+def build_parser(only: tuple[str, ...] | None = None) -> Parser:
+    """The whole parser, or (`only`) one with just that command's arguments: what a command line needs."""
     parser = Parser(prog="cifarbench", description="Train and benchmark small-image classifiers on any device.")
     parser.add_argument("--version", action="version", version=f"cifarbench {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log diagnostics to stderr")
-    add_commands(parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser), FAMILIES)
+    add_commands(parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser), FAMILIES, only)
     return parser
 
 
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     the process's; called from Python with its own argv, the command's clock starts here."""
     if argv is not None:
         process_clock.begin_command()
-    parser = build_parser()
+    parser = build_parser(asked_command(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

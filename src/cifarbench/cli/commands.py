@@ -53,8 +53,11 @@ def command(name: str, help: str, *, description: str | None = None, options: Ca
     return add
 
 
-def add_commands(sub, families: tuple[str, ...]) -> None:
-    """Every registered command as a sub-parser of `sub`, family by family, groups made on first use."""
+def add_commands(sub, families: tuple[str, ...], only: tuple[str, ...] | None = None) -> None:
+    """Every registered command as a sub-parser of `sub`, family by family, groups made on first use.
+    `only`: the words of the one command a command line asks for; the others are listed (their help
+    line) without their arguments, which is most of what building the parser costs (every command
+    that trains has every config field)."""
     from cifarbench.cli.options import add_config_options
     from cifarbench.cli.parser import Parser
 
@@ -68,8 +71,19 @@ def add_commands(sub, families: tuple[str, ...]) -> None:
                     dest=word, metavar=metavar, parser_class=Parser, required=True)
             target = groups[word]
         p = target.add_parser(entry.words[-1], help=entry.help, description=entry.description)
+        p.set_defaults(func=entry.run)
+        if only is not None and entry.words != only:
+            continue
         if entry.options is not None:
             entry.options(p)
         if entry.config:
             add_config_options(p)
-        p.set_defaults(func=entry.run)
+
+
+def asked_command(argv: list[str]) -> tuple[str, ...] | None:
+    """The words of the registered command `argv` names (`train`, `bench devices`), or None."""
+    words = [a for a in argv if not a.startswith("-")][:2]
+    for n in (2, 1):
+        if " ".join(words[:n]) in COMMANDS:
+            return tuple(words[:n])
+    return None

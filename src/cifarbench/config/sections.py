@@ -5,6 +5,7 @@ flags and allowed values are what the command line is generated from."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
 from dataclasses import dataclass
 
@@ -385,13 +386,21 @@ class RunConfig:
 def schema_fields(cls=None, prefix: str = ""):
     """(path, field, type) of every leaf field of the config, in the order they are written:
     ("recipe", ...), ("data.dataset", ...), ... The command line is generated from this."""
-    cls = cls or RunConfig
+    return _schema_fields(cls or RunConfig, prefix)
+
+
+@functools.cache
+def _schema_fields(cls, prefix: str) -> tuple:
+    # cached: the schema does not change while a process runs, and resolving its type hints is
+    # most of what building the command line costs
     hints = typing.get_type_hints(cls)
+    found = []
     for f in dataclasses.fields(cls):
         if dataclasses.is_dataclass(hints[f.name]):
-            yield from schema_fields(hints[f.name], f"{prefix}{f.name}.")
+            found.extend(_schema_fields(hints[f.name], f"{prefix}{f.name}."))
         else:
-            yield f"{prefix}{f.name}", f, hints[f.name]
+            found.append((f"{prefix}{f.name}", f, hints[f.name]))
+    return tuple(found)
 
 
 def with_implied(values: dict) -> dict:

@@ -19,6 +19,7 @@ from cifarbench.data.dataset import ImageDataset, Split, channel_stats
 from cifarbench.data.download import cache_root, ensure_files, find_raw_copy
 from cifarbench.data.locking import LOCK_NAME, cache_lock  # noqa: F401  (LOCK_NAME: tests read it here)
 from cifarbench.data.registry import DATASETS, DatasetSpec, get_spec
+from cifarbench.data.sources import SOURCES
 from cifarbench.errors import DataError
 from cifarbench.files import atomic_save_torch
 
@@ -113,6 +114,6 @@ def dataset_table() -> tuple[list[str], list[list[str]]]:
     rows = [[name, str(spec.num_classes), "x".join(map(str, spec.shape)), str(locate(name) or "no"), spec.source]
             for name, spec in DATASETS.items()]
     rows.append(["synthetic", "any", "any", "generated", "cifarbench (for benchmarks and tests)"])
-    rows.append(["folder:PATH, csv:FILE, npz:FILE", "yours", "any (resized to one)", "yours",
-                 "your own images (README: Your own images)"])
+    rows.append([", ".join(f"{kind}:PATH" for kind in SOURCES), "yours", "any (resized to one)", "yours",
+                 "your own images (docs: guides/data.md)"])
     return ["dataset", "classes", "shape", "on this machine", "source"], rows

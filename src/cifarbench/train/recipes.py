@@ -10,6 +10,7 @@ from __future__ import annotations
 from cifarbench.config import RunConfig, merge
 from cifarbench.data.custom import is_custom
 from cifarbench.data.registry import DATASET_NAMES
+from cifarbench.data.sources import SOURCES
 from cifarbench.errors import ConfigError
 from cifarbench.loggers import LOGGERS
 from cifarbench.models import list_models
@@ -268,8 +269,8 @@ def check_registered(config: RunConfig) -> RunConfig:
     if config.model.name not in list_models():
         raise ConfigError(f"model.name {config.model.name!r} is not one of {', '.join(list_models())}")
     if config.data.dataset not in DATASET_NAMES and not is_custom(config.data.dataset):
-        raise ConfigError(f"data.dataset {config.data.dataset!r} is not one of {', '.join(DATASET_NAMES)}, "
-                          "folder:PATH, csv:FILE or npz:FILE")
+        own = ", ".join(f"{kind}:PATH" for kind in SOURCES)
+        raise ConfigError(f"data.dataset {config.data.dataset!r} is not one of {', '.join(DATASET_NAMES)}, {own}")
     for name in config.train.loggers:
         if name not in LOGGERS:
             raise ConfigError(f"train.loggers entry {name!r} is not one of {', '.join(LOGGERS.names())} (or none)")
