@@ -26,6 +26,33 @@ HANG_GUARD_SECONDS = 900
 HARDWARE = "hardware: "
 
 
+# The cores this test session started with. Under pytest-xdist (`-n N`) each worker is pinned to its
+# share of them (pytest_configure), so N workers do not each run a thread per core on the same
+# cores; a test that needs every core (K worker processes sharing them out) takes them back with
+# the `all_cores` fixture.
+SESSION_CORES = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+
+def pytest_configure(config):
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER"), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if worker and count > 1 and len(SESSION_CORES) >= count:
+        os.sched_setaffinity(0, SESSION_CORES[int(worker.removeprefix("gw")) % count::count])
+
+
+@pytest.fixture
+def all_cores():
+    """Every core the session started with, for this test (then the worker's share again)."""
+    if not SESSION_CORES:
+        yield
+        return
+    mine = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, SESSION_CORES)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, mine)
+
+
 def needs_hardware(condition: bool, reason: str):
     """Skip when `condition` (CUDA, MPS, a second GPU, ... absent): the one kind of skip CI allows."""
     return pytest.mark.skipif(condition, reason=HARDWARE + reason)

@@ -60,3 +60,14 @@ def test_a_broken_link_fails_the_site(tmp_path):
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
                           cwd=copy, capture_output=True, text=True, timeout=600)
     assert done.returncode != 0 and "nowhere.md" in done.stderr
+
+
+def test_the_options_reference_is_generated_from_the_config():
+    """docs/reference/options.md is what cli/reference.py writes from the schema's metadata: a field
+    added, renamed or re-described without regenerating the page fails here."""
+    from cifarbench.cli.reference import options_markdown
+    from cifarbench.config import schema_fields
+
+    page = (ROOT / "docs" / "reference" / "options.md").read_text()
+    assert page == options_markdown(), "regenerate: python -m cifarbench.cli.reference docs/reference/options.md"
+    assert all(f"`--{path}`" in page for path, _, _ in schema_fields())

@@ -287,7 +287,7 @@ def _summary(folder: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_jobs_share_the_runs_and_give_each_seed_its_own_result(tmp_path):
+def test_jobs_share_the_runs_and_give_each_seed_its_own_result(tmp_path, all_cores):
     from cifarbench.repeat import train_repeated
 
     # airbench-tiny: a net whose results differ in the last bits between 1 and 2 threads, so the
@@ -312,7 +312,7 @@ def test_jobs_share_the_runs_and_give_each_seed_its_own_result(tmp_path):
 
 
 @pytest.mark.slow
-def test_torchrun_processes_take_their_share_of_the_seeds(tmp_path):
+def test_torchrun_processes_take_their_share_of_the_seeds(tmp_path, all_cores):
     runs = tmp_path / "runs"
     done = torchrun([threads_probe.__file__, "train", "--recipe", "lenet-small-onecycle", "--dataset", "synthetic",
                      "--set", "data.synthetic_shape=[3,16,16]", "--set", "data.synthetic_train_size=256", "--set",

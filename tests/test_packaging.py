@@ -64,7 +64,9 @@ def test_the_wheel_is_what_the_venv_imports_with_its_frontiers(installed_wheel, 
 
 @needs_fashion
 def test_the_installed_package_plans_a_budget(installed_wheel, tmp_path):
-    done = run_installed(installed_wheel, "plan", "--dataset", "fashion-mnist", "--budget-s", "60", cwd=tmp_path)
+    """From the Fashion-MNIST frontier the wheel ships. The budget is one any CPU fits: whether 60 s
+    does depends on the machine (a slow or busy one refuses it in one line, as it should)."""
+    done = run_installed(installed_wheel, "plan", "--dataset", "fashion-mnist", "--budget-s", "600", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert re.search(r"plan: airbench-\w+ .* for [\d.]+ epochs, predicted \d+\.\d+% test accuracy", done.stdout)
 

@@ -26,7 +26,7 @@ REGISTERING = {
     "cifarbench.bench": [p.stem for p in (SRC / "bench").glob("*.py")
                          if p.stem not in ("__init__", "registry", "methods")],
     "cifarbench.cli": [p.stem for p in (SRC / "cli").glob("*.py")
-                       if p.stem not in ("__init__", "commands", "options", "parser")],
+                       if p.stem not in ("__init__", "commands", "options", "parser", "reference")],
 }
 
 

@@ -292,7 +292,7 @@ def test_space_entries_become_optuna_distributions():
 
 
 @pytest.mark.slow
-def test_jobs_run_worker_processes_on_their_own_cores(tmp_path, space_file):
+def test_jobs_run_worker_processes_on_their_own_cores(tmp_path, space_file, all_cores):
     if len(os.sched_getaffinity(0)) < 2:
         pytest.skip(f"{HARDWARE}needs two cores to share out")
     result = tune(TuneRequest("airbench94", load_space(space_file), base_values(), trials=4, jobs=2,

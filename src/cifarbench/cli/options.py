@@ -120,12 +120,17 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
         _add_field(groups[section], path, f, hint)
 
 
+def shown_default(f) -> str:
+    """What --help and the options reference say a field's default is."""
+    meta = f.metadata
+    if meta.get("shown_default"):
+        return meta["shown_default"].format(registry_default=registry_default(meta.get("registry")))
+    return default_text(None if f.default is dataclasses.MISSING else f.default)
+
+
 def _add_field(group, path: str, f, hint) -> None:
     meta = f.metadata
-    shown = default_text(None if f.default is dataclasses.MISSING else f.default)
-    if meta.get("shown_default"):
-        shown = meta["shown_default"].format(registry_default=registry_default(meta.get("registry")))
-    help_text = f"{meta.get('help', '')} [{allowed_values(f, hint)}; default {shown}]".replace("%", "%%")
+    help_text = f"{meta.get('help', '')} [{allowed_values(f, hint)}; default {shown_default(f)}]".replace("%", "%%")
     long_flag = f"--{path}"
     plain = [flag for flag in meta.get("flags", ()) if flag.value is None and flag.parse is None]
     aliases = [flag.name for flag in plain if flag.name != long_flag]

@@ -60,6 +60,9 @@ DEFAULT_VAL_SPLIT = 0.1  # the validation part carved from training data when th
 BUDGET_CHECK_EVERY = 4  # steps between two reads of the training clock in --budget-s mode
 HEARTBEAT_S = 30  # a trial's heartbeat interval; a trial silent for GRACE_BEATS of them is taken as dead
 GRACE_BEATS = 3
+# how often a worker with nothing left to ask looks at the study again: soon after the last trial
+# elsewhere finishes it ends (a heartbeat's interval would keep it up to 30 s past the study's end)
+WAIT_POLL_S = 1.0
 
 
 def require_optuna():
@@ -349,7 +352,7 @@ def run_worker(request: TuneRequest, cores: list[int] | None = None) -> int:
                 trial.set_user_attr("host", socket.gethostname())
                 trial.set_user_attr("pid", os.getpid())
         if trial is None:  # the rest are running elsewhere: wait for them to finish or fall silent
-            time.sleep(request.heartbeat_s)
+            time.sleep(min(WAIT_POLL_S, request.heartbeat_s))
             continue
         with Heartbeat(storage, trial, request.heartbeat_s):
             summary = run_trial(optuna, study, trial, request)
