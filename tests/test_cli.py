@@ -98,7 +98,7 @@ def test_info_and_lists(capsys):
     (["train", "--batch-size", "0"], "train.batch_size 0 must be a positive integer"),
     (["train", "--lr", "-0.1"], "optim.lr -0.1 must be positive"),
     (["train", "--epochs", "many"], "argument --epochs/--train.epochs: train.epochs 'many' must be a number"),
-    (["train", "--device", "tpu"], "train.device 'tpu' is not one of auto, cpu, cuda, mps"),
+    (["train", "--device", "tpu"], "hardware.device 'tpu' is not one of auto, cpu, cuda, mps"),
     (["train", "--tta-share", "1.5"], "train.tta_share 1.5 must be a share in (0, 1], or null (every image)"),
     (["train", "--set", "optim.lr"], "--set 'optim.lr' must look like section.field=value"),
     (["train", "--set", "optim.learning_rate=1"], "unknown config key 'optim.learning_rate'"),
@@ -149,7 +149,7 @@ def test_eval_refuses_what_the_checkpoint_fixes(capsys, trained_run):
     """eval takes the data section, the device and the TTA level; a training value is one line."""
     code, _, err = run(capsys, "eval", str(trained_run), "--lr", "0.5")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "optim.lr does not apply" in err, err
-    code, out, _ = run(capsys, "eval", str(trained_run), "--json", "--train.device", "cpu", "--tta", "1",
+    code, out, _ = run(capsys, "eval", str(trained_run), "--json", "--hardware.device", "cpu", "--tta", "1",
                        "--test-subset", "32")
     assert code == 0 and json.loads(out)["num_examples"] == 32
 

@@ -69,7 +69,7 @@ def test_every_field_is_an_option_of_every_command_that_trains_or_evaluates(comm
 @pytest.mark.parametrize("command", list(CONFIG_COMMANDS), ids=" ".join)
 def test_every_short_flag_sets_its_own_field(command):
     """--lr is --optim.lr; --offline sets data.download false; --checkpoint-every 500steps sets
-    train.checkpoint_every_steps; a flag's parse writes only into its own section."""
+    output.checkpoint_every_steps; a flag's parse writes only into its own section."""
     for path, f, hint in FIELDS:
         for flag in f.metadata["flags"]:
             if flag.value is not None:
@@ -78,9 +78,9 @@ def test_every_short_flag_sets_its_own_field(command):
             elif flag.parse is None and flag.name != f"--{path}":
                 text, value = sample(path, f, hint)
                 assert get_path(config_layers(parse(command, flag.name, text)), path) == value, flag.name
-    assert config_layers(parse(command, "--checkpoint-every", "500steps")) == {"train": {"checkpoint_every_steps": 500}}
-    assert config_layers(parse(command, "--checkpoint-every", "3")) == {"train": {"checkpoint_every": 3}}
-    assert config_layers(parse(command, "--logger", "none")) == {"train": {"loggers": []}}
+    assert config_layers(parse(command, "--checkpoint-every", "500steps")) == {"output": {"checkpoint_every_steps": 500}}
+    assert config_layers(parse(command, "--checkpoint-every", "3")) == {"output": {"checkpoint_every": 3}}
+    assert config_layers(parse(command, "--logger", "none")) == {"output": {"loggers": []}}
 
 
 @pytest.mark.parametrize("command", list(CONFIG_COMMANDS), ids=" ".join)
@@ -116,7 +116,7 @@ def test_a_bad_value_is_one_line_naming_the_option_and_the_field(capsys, tmp_pat
 
     for argv, message in ((["--optim.momentum", "high"], "argument --momentum/--optim.momentum: optim.momentum "
                                                          "'high' must be a number"),
-                          (["--train.compile", "maybe"], "train.compile 'maybe' must be true or false"),
+                          (["--hardware.compile", "maybe"], "hardware.compile 'maybe' must be true or false"),
                           (["--checkpoint-every", "0steps"], "'0steps' is not N (epochs"),
                           (["--data.synthetic_shape", "3,32"], "data.synthetic_shape '3,32' must have 3 values")):
         with pytest.raises(SystemExit) as stop:

@@ -115,7 +115,7 @@ def test_unknown_config_keys_are_named(capsys, no_training, section, key):
     refused(capsys, ["train", "--set", f"{section}.{key}=1"], f"{section}.{key}")
 
 
-INT_FIELDS = ["train.batch_size", "train.seed", "train.eval_every", "train.checkpoint_every", "augment.crop_padding",
+INT_FIELDS = ["train.batch_size", "train.seed", "train.eval_every", "output.checkpoint_every", "augment.crop_padding",
               "data.train_subset", "train.tta"]
 
 

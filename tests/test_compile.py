@@ -26,8 +26,8 @@ def eager_compile(monkeypatch):
 
 
 def with_compile(config, seed=None):
-    train_cfg = dataclasses.replace(config.train, compile=True, **({} if seed is None else {"seed": seed}))
-    return dataclasses.replace(config, train=train_cfg)
+    train_cfg = dataclasses.replace(config.train, **({} if seed is None else {"seed": seed}))
+    return dataclasses.replace(config, train=train_cfg, hardware=dataclasses.replace(config.hardware, compile=True))
 
 
 @pytest.mark.parametrize("make", [synthetic_config, lambda p: airbench_tiny_config(p, "fp32")],

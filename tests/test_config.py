@@ -35,7 +35,7 @@ def test_every_recipe_builds():
 def test_values_from_strings_are_coerced():
     config = RunConfig.from_dict({"train": {"epochs": "2.5", "batch_size": "64", "compile": "yes"},
                                   "schedule": {"milestones": "5,8"}, "data": {"synthetic_shape": "1x28x28"}})
-    assert config.train.epochs == 2.5 and config.train.batch_size == 64 and config.train.compile is True
+    assert config.train.epochs == 2.5 and config.train.batch_size == 64 and config.hardware.compile is True
     assert config.schedule.milestones == (5, 8) and config.data.synthetic_shape == (1, 28, 28)
 
 
@@ -47,7 +47,7 @@ def test_values_from_strings_are_coerced():
     ({"train": {"batch_size": -3}}, "train.batch_size -3 must be a positive integer"),
     ({"optim": {"lr": "fast"}}, "optim.lr 'fast' must be a number"),
     ({"optim": {"name": "lion"}}, "optim.name 'lion' is not one of sgd, adam, adamw, adadelta"),
-    ({"train": {"device": "tpu"}}, "train.device 'tpu' is not one of auto, cpu, cuda, mps"),
+    ({"train": {"device": "tpu"}}, "hardware.device 'tpu' is not one of auto, cpu, cuda, mps"),
     ({"train": {"deterministic": "maybe"}}, "train.deterministic 'maybe' must be true or false"),
     ({"optim": {"lr": float("nan")}}, "optim.lr nan must be a finite number"),
 ])
@@ -79,6 +79,35 @@ def _is_number(text: str) -> bool:
 
 def test_set_assignments_parse_as_yaml():
     assert parse_assignment("optim.milestones=[5, 8]") == {"optim": {"milestones": [5, 8]}}
-    assert parse_assignment("train.compile=true") == {"train": {"compile": True}}
+    assert parse_assignment("hardware.compile=true") == {"hardware": {"compile": True}}
     with pytest.raises(ConfigError, match="must look like section.field=value"):
         parse_assignment("optim.lr")
+
+
+def test_fields_that_left_the_training_section_are_still_read_at_their_old_paths(tmp_path):
+    """train.device is hardware.device, train.plots is output.plots, ...: in a layer, in `--set`, in a
+    YAML file and in an older run folder's config.yaml; where both paths are given the current one wins."""
+    from cifarbench import cli
+    from cifarbench.config import MOVED, get_path
+
+    moved = RunConfig.from_dict({"train": {"epochs": 2, "device": "cpu", "plots": False, "threads": 1}})
+    assert (moved.hardware.device, moved.output.plots, moved.hardware.threads, moved.train.epochs) == ("cpu", False, 1, 2)
+    # every moved field, given at its old path a value other than its default, lands at its new one
+    samples = {"device": "cpu", "precision": "fp32", "channels_last": True, "compile": True, "threads": 3,
+               "dist_timeout": 12.0, "checkpoint_every": 4, "checkpoint_every_steps": 7, "plots": False, "loggers": []}
+    assert {f"train.{name}" for name in samples} == set(MOVED)
+    for old, new in MOVED.items():
+        value = samples[old.split(".")[1]]
+        assert get_path(RunConfig().to_dict(), new) != value
+        assert get_path(RunConfig.from_dict({"train": {old.split(".")[1]: value}}).to_dict(), new) == value
+    both = resolve_config(None, {"hardware": {"device": "cpu"}}, {"train": {"device": "mps"}})
+    assert both.hardware.device == "mps"  # a later layer wins, whichever path it uses
+    same_layer = RunConfig.from_dict({"train": {"device": "mps"}, "hardware": {"device": "cpu"}})
+    assert same_layer.hardware.device == "cpu"
+    args = cli.build_parser(("train",)).parse_args(["train", "--set", "train.precision=fp32", "--set",
+                                                    "train.loggers=[]"])
+    from cifarbench.cli.options import config_layers
+
+    layers = config_layers(args)
+    assert get_path(layers, "hardware.precision") == "fp32" and get_path(layers, "output.loggers") == []
+    assert "device" not in RunConfig().to_dict()["train"]  # written at the current paths only

@@ -321,7 +321,7 @@ def test_tune_ablate_and_mlx_take_your_own_images(tmp_path, capsys):
     d = tmp_path / "sprites"
     write_images(d, classes=("ship", "frog", "bird"), n=12, size=(16, 16), mode="L")
     tiny = ["--dataset", f"folder:{d}", "--model", "airbench-tiny", "--batch-size", "8", "--set",
-            "train.eval_batch_size=16", "--set", "train.channels_last=false", "--device", "cpu", "--quiet"]
+            "train.eval_batch_size=16", "--set", "hardware.channels_last=false", "--device", "cpu", "--quiet"]
     space = tmp_path / "space.yaml"
     space.write_text(yaml.safe_dump({"optim.lr": {"low": 1.0, "high": 8.0, "log": True}, "train.epochs": [1]}))
     assert main(["tune", "--recipe", "airbench94", *tiny, "--space", str(space), "--trials", "2",

@@ -154,7 +154,7 @@ def test_unknown_logger_is_refused(tmp_path, capsys):
     from cifarbench.loggers import LOGGERS
 
     err = capsys.readouterr().err
-    assert f"train.loggers entry 'neptune' is not one of {', '.join(LOGGERS)} (or none)" in err
+    assert f"output.loggers entry 'neptune' is not one of {', '.join(LOGGERS)} (or none)" in err
 
 
 # ---------------------------------------------------------------- export
@@ -352,7 +352,7 @@ def test_every_logger_name_the_config_accepts_has_a_logger():
 @pytest.mark.parametrize("args, message", [
     (["--jobs", "2"], "--jobs 2 shares out --runs N; with one run there is nothing to share"),
     (["--runs", "3", "--jobs", "5"], "--jobs 5 must be between 1 and the 3 runs"),
-    (["--runs", "2", "--set", "train.threads=0"], "train.threads 0 must be a positive number of threads"),
+    (["--runs", "2", "--set", "hardware.threads=0"], "hardware.threads 0 must be a positive number of threads"),
 ])
 def test_bad_multi_run_requests_are_one_line_exit_2(tmp_path, capsys, args, message):
     runs = tmp_path / "runs"

@@ -263,10 +263,10 @@ def test_unsupported_recipes_and_models_are_refused(tmp_path):
 
 # one value per field the MLX loop does not implement, each different from what it needs
 NOT_HONOURED = {
-    "train.compile": True, "train.channels_last": True, "train.deterministic": True,
-    "train.checkpoint_every_steps": 10, "train.nonfinite": "skip", "train.trainer": "hybrid",
+    "hardware.compile": True, "hardware.channels_last": True, "train.deterministic": True,
+    "output.checkpoint_every_steps": 10, "train.nonfinite": "skip", "train.trainer": "hybrid",
     "optim.grad_clip": 1.0, "optim.decoupled": True, "optim.lookahead": True, "optim.bias_lr_scale": 2.0,
-    "model.whiten_bias_epochs": 1, "train.precision": "bf16", "optim.name": "adadelta",
+    "model.whiten_bias_epochs": 1, "hardware.precision": "bf16", "optim.name": "adadelta",
     "model.widths": "8,16", "schedule.pace": "[1.0]",
 }
 

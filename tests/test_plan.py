@@ -86,7 +86,7 @@ def test_a_budget_that_fits_the_largest_schedule_picks_the_most_accurate_net(fro
     assert (plan.chosen.model, plan.chosen.epochs) == ("airbench-small", 7.2)
     assert plan.chosen.accuracy == pytest.approx(0.91)
     assert plan.config.model.name == "airbench-small" and plan.config.train.epochs == 7.2
-    assert plan.config.train.eval_every > 8 and plan.config.train.checkpoint_every == 0  # validated at its end only
+    assert plan.config.train.eval_every > 8 and plan.config.output.checkpoint_every == 0  # validated at its end only
     assert plan.config.runs_dir == "runs" and plan.config.name != "frontier-point"  # the user's, not the frontier's
     assert plan.split == "validation" and "validation" in plan.accuracy_label  # the made-up frontier has no test
     tiny = next(c for c in plan.candidates if c.model == "airbench-tiny")
@@ -241,7 +241,7 @@ def test_a_planned_run_anneals_on_the_clock_records_its_outcome_and_replays_from
     runs = tmp_path / "runs"
     data = ["--dataset", "synthetic", "--set", "data.synthetic_train_size=512", "--set", "data.synthetic_test_size=128",
             "--set", "data.synthetic_shape=[1,16,16]", "--batch-size", "128", "--device", "cpu", "--no-plots",
-            "--set", "train.threads=1", "--runs-dir", str(runs)]
+            "--set", "hardware.threads=1", "--runs-dir", str(runs)]
     done = subprocess.run([sys.executable, "-m", "cifarbench", "train", "--budget-s", str(budget), "--quiet", *data],
                           env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr

@@ -52,11 +52,11 @@ def test_a_name_is_given_once_and_an_unknown_one_is_one_line():
 
 
 def test_the_help_texts_that_list_a_registry_name_every_entry():
-    from cifarbench.config import DataConfig, TrainConfig
+    from cifarbench.config import DataConfig, OutputConfig
     from cifarbench.data.sources import SOURCES
     from cifarbench.loggers import LOGGERS
 
-    fields = {f.name: f for f in (*DataConfig.__dataclass_fields__.values(), *TrainConfig.__dataclass_fields__.values())}
+    fields = {f.name: f for f in (*DataConfig.__dataclass_fields__.values(), *OutputConfig.__dataclass_fields__.values())}
     own_images = fields["dataset"].metadata["also"]
     assert [kind for kind in SOURCES if f"{kind}:" not in own_images] == []
     loggers = fields["loggers"].metadata["help"]

@@ -169,7 +169,7 @@ def test_a_default_airbench_run_never_syncs_between_two_steps(tmp_path, monkeypa
     monkeypatch.setattr(progress, "CONSOLE", Console(file=screen, force_terminal=terminal, width=120))
     loggers = ["csv", "tensorboard"] if importlib.util.find_spec("tensorboard") else ["csv"]
     config = airbench_tiny_config(tmp_path, precision)
-    config = dataclasses.replace(config, train=dataclasses.replace(config.train, loggers=tuple(loggers)))
+    config = dataclasses.replace(config, output=dataclasses.replace(config.output, loggers=tuple(loggers)))
     between, total = count_between_steps(config, quiet=False)
     assert len(between) == 2 * (256 // 32 - 1)  # every pair of consecutive steps in both epochs was seen
     assert between == [0] * len(between)

@@ -36,7 +36,7 @@ optuna = pytest.importorskip("optuna", reason="the [tune] extra (optuna) is not 
 TINY = ["--recipe", "airbench94", "--model", "airbench-tiny", "--dataset", "synthetic", "--device", "cpu",
         "--set", "data.synthetic_shape=[1,16,16]", "--set", "data.synthetic_train_size=400",
         "--set", "data.synthetic_test_size=50", "--set", "train.batch_size=50", "--set", "train.eval_batch_size=100",
-        "--set", "train.channels_last=false", "--no-plots"]  # a trial's charts are the runs' business, not tune's
+        "--set", "hardware.channels_last=false", "--no-plots"]  # a trial's charts are the runs' business, not tune's
 SPACE = {"optim.lr": {"low": 1.0, "high": 8.0, "log": True}, "train.epochs": {"low": 1, "high": 2},
          "train.tta": [0, 1]}
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cifarbench.checkpoints import load_training_state
-from cifarbench.config import RunConfig, get_path, merge, schema_fields
+from cifarbench.config import RunConfig, current_paths, get_path, merge, schema_fields
 from cifarbench.console import CONSOLE
 from cifarbench.contract.backend import Backend
 from cifarbench.contract.callbacks import Callback
@@ -101,7 +101,7 @@ def backend_for(config: RunConfig, quiet: bool, callbacks: list[Callback]) -> Ba
 
 def _run(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held: contextlib.ExitStack, quiet: bool,
          callbacks: list[Callback], argv: list[str] | None, final: str = "test", record: dict | None = None) -> RunResult:
-    loggers = LoggerSet(config.train.loggers)  # a missing package is refused before anything is written
+    loggers = LoggerSet(config.output.loggers)  # a missing package is refused before anything is written
     # PyTorch's loop feeds the loggers live; MLX takes no callbacks, so its epochs are replayed at the end
     live = config.train.framework == "torch"
     backend = backend_for(config, quiet, [*callbacks, loggers] if live else callbacks)
@@ -158,7 +158,7 @@ def _run(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held: c
     run.write_json(RunDir.METRICS, metrics)
     run.write_json(RunDir.HISTORY, state.history)
     run.write_text(RunDir.REPORT, classification_report(metrics))
-    if config.train.plots and run.writable:
+    if config.output.plots and run.writable:
         _make_plots(run)
     run_log = run.update_run_log(
         **backend.summary(), status="completed", end_time=utc_now(), epochs_completed=state.epoch,
@@ -231,7 +231,7 @@ def check_resume_request(saved: RunConfig, asked: dict) -> None:
     """Resuming keeps the run's own config. A different model or dataset cannot continue the
     run (an error); other values asked for on the command line are ignored, with a warning."""
     current = saved.to_dict()
-    for section, values in asked.items():
+    for section, values in current_paths(asked).items():
         if not isinstance(values, dict):
             continue
         for key, value in values.items():
@@ -253,19 +253,19 @@ def check_compatible(checkpoint: dict, config: RunConfig, data: PreparedData) ->
 
 
 # The fields `evaluate` takes from the command line; the rest of the config is the checkpoint's.
-EVALUATION_FIELDS = ("data.", "train.device", "train.tta", "train.eval_batch_size")  # "train.tta" takes tta_share
+EVALUATION_FIELDS = ("data.", "hardware.device", "train.tta", "train.eval_batch_size")  # "train.tta" takes tta_share
 
 
 def evaluate(source: str | Path, asked: dict | None = None) -> dict:
     """A trained model (run folder or checkpoint) evaluated on its dataset's test split, or on
     another dataset with the same classes; `asked` may change the data section, the device, the
     TTA level and the evaluation batch. Its metrics (eval/metrics.py)."""
-    asked = asked or {}
+    asked = current_paths(asked or {})
     for path, _, _ in schema_fields():
         if get_path(asked, path) is not None and not path.startswith(EVALUATION_FIELDS):
             raise UserError(f"{path} does not apply to evaluating a trained model (the checkpoint fixes it); "
-                            f"eval takes data.*, train.device, train.tta, train.tta_share and train.eval_batch_size")
-    loaded = load_model(source, get_path(asked, "train.device", "auto"))
+                            f"eval takes data.*, hardware.device, train.tta, train.tta_share and train.eval_batch_size")
+    loaded = load_model(source, get_path(asked, "hardware.device", "auto"))
     values = merge(loaded.config.to_dict(), asked)
     values["data"]["val_split"] = 0.0  # the whole test split, whatever the run validated on
     config = RunConfig.from_dict(values)

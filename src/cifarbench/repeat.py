@@ -15,7 +15,7 @@ Where the runs happen:
                           rank 0 writes the summary
 The summary is the same in every case: per-run records, sorted by seed. A seed gives the same
 run whatever K at the same threads per run: by default K workers split the cores, so a run has
-fewer threads (and sums in another order) as K grows; fix train.threads to compare bit for bit.
+fewer threads (and sums in another order) as K grows; fix hardware.threads to compare bit for bit.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def write_summary(config: RunConfig, folder: Path, records: list[dict]) -> dict:
 
 def _device_for(config: RunConfig, index: int) -> str | None:
     """One GPU per worker where there are several CUDA devices and the run would use CUDA."""
-    if config.train.device in ("auto", "cuda") and torch.cuda.is_available() and torch.cuda.device_count() > 1:
+    if config.hardware.device in ("auto", "cuda") and torch.cuda.is_available() and torch.cuda.device_count() > 1:
         return f"cuda:{index % torch.cuda.device_count()}"
     return None
 
@@ -117,7 +117,7 @@ def _in_workers(config: RunConfig, folder: Path, seeds: list[int], jobs: int, ar
     out = context.Queue()
     workers = [context.Process(target=_worker, args=(config, folder, seeds[i::jobs], cores, _device_for(config, i),
                                                      argv, out))
-               for i, cores in enumerate(core_blocks(jobs, config.train.threads))]
+               for i, cores in enumerate(core_blocks(jobs, config.hardware.threads))]
     for w in workers:
         w.start()
     records = [r for _ in workers for r in out.get()]  # read before join: a full queue would block the worker
@@ -138,8 +138,8 @@ def _under_torchrun(config: RunConfig, seeds: list[int], quiet: bool, argv) -> R
         box = [str(new_folder(Path(config.runs_dir), name)) if rank == 0 else None]
         dist.broadcast_object_list(box, src=0)
         folder = Path(box[0])
-        pin_to_cores(core_blocks(local_world, config.train.threads)[local_rank])
-        device = f"cuda:{local_rank}" if config.train.device in ("auto", "cuda") and torch.cuda.is_available() else None
+        pin_to_cores(core_blocks(local_world, config.hardware.threads)[local_rank])
+        device = f"cuda:{local_rank}" if config.hardware.device in ("auto", "cuda") and torch.cuda.is_available() else None
         with distributed.independent_runs():
             results = [train(seeded(config, folder, seed, device), quiet=quiet or rank > 0, argv=argv)
                        for seed in seeds[rank::world]]

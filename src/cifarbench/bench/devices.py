@@ -36,16 +36,16 @@ DEFAULTS = {"recipe": "airbench94", "data": SYNTHETIC_DEFAULT, "train": {"epochs
 
 def bench_devices(devices: list[str] | None = None, layers: dict | None = None, repeats: int = 3,
                   quiet: bool = True) -> dict:
-    """`layers`: config values asked for (cli/options.py), over DEFAULTS; train.device alone,
+    """`layers`: config values asked for (cli/options.py), over DEFAULTS; hardware.device alone,
     without `devices`, benchmarks that one device."""
     layers = layers or {}
-    asked = get_path(layers, "train.device")
+    asked = get_path(layers, "hardware.device")
     devices = devices or ([asked] if asked else available_devices())
     base = resolve_config(None, DEFAULTS, layers)
     folder = new_folder(Path(base.runs_dir), "bench-devices")
     rows = []
     for device in devices:
-        config = resolve_config(None, DEFAULTS, layers, {"train": {"device": device}, "runs_dir": str(folder / device)})
+        config = resolve_config(None, DEFAULTS, layers, {"hardware": {"device": device}, "runs_dir": str(folder / device)})
         warmup = train(config, quiet=quiet)
         timed = [train(config, quiet=quiet) for _ in range(repeats)]
         total = summarise([r.run_log["train_seconds"] for r in timed])
@@ -84,7 +84,7 @@ def devices_report(result: dict) -> str:
 
 def _options(p) -> None:
     p.add_argument("--devices", type=comma_list, metavar="D1,D2",
-                   help="default: train.device when given, else every available device (cpu, cuda, mps)")
+                   help="default: hardware.device when given, else every available device (cpu, cuda, mps)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs per device (default 3)")
 
 

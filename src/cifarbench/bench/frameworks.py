@@ -28,7 +28,7 @@ SYNTHETIC_SMALL = {"dataset": "synthetic", "synthetic_shape": [3, 32, 32], "synt
 
 # The benchmark's own defaults, above the recipe and below what the user gives.
 DEFAULTS = {"model": {"name": "small-resnet"}, "data": SYNTHETIC_SMALL,
-            "train": {"epochs": 2.0, "device": "cpu", "plots": False, "precision": "fp32"}}
+            "train": {"epochs": 2.0}, "hardware": {"device": "cpu", "precision": "fp32"}, "output": {"plots": False}}
 
 
 def bench_frameworks(layers: dict | None = None, quiet: bool = True) -> dict:
@@ -76,6 +76,6 @@ BENCHMARKS.add("frameworks", Benchmark(
     description="Train the same recipe with PyTorch and with MLX (same splits, batches, augmentation, initial "
                 "weights and schedule); time per epoch (first epoch apart), images/s, final loss, accuracy; table, "
                 "JSON and chart. Defaults: small-resnet (MLX has small-resnet and resnet18), 512 synthetic 3x32x32 "
-                "images, 2 epochs, fp32 on the CPU; train.device cuda or mps puts PyTorch on that GPU against "
+                "images, 2 epochs, fp32 on the CPU; hardware.device cuda or mps puts PyTorch on that GPU against "
                 "MLX's.",
     run=lambda args, layers: bench_frameworks(layers), needs="mlx"))

@@ -51,7 +51,7 @@ def run_world(config_path: Path, nproc: int, runs_dir: Path, timeout: float) -> 
 
 
 # The benchmark's own defaults, above the recipe and below what the user gives.
-DEFAULTS = {"recipe": "lenet-small-onecycle", "data": SYNTHETIC_DEFAULT, "train": {"epochs": 1.0, "plots": False}}
+DEFAULTS = {"recipe": "lenet-small-onecycle", "data": SYNTHETIC_DEFAULT, "train": {"epochs": 1.0}, "output": {"plots": False}}
 
 
 def bench_scaling(nprocs: list[int], layers: dict | None = None, repeats: int = 1, timeout: float = 3600.0) -> dict:
@@ -109,6 +109,6 @@ BENCHMARKS.add("scaling", Benchmark(
     description="Launch `torchrun --standalone --nproc_per_node=N -m cifarbench train` for each N with the same "
                 "global batch, recipe and seed; report time, images/s, speedup, efficiency (speedup / N) and "
                 "accuracy. Defaults: recipe lenet-small-onecycle, synthetic CIFAR-shaped data, 1 epoch; "
-                "train.device cpu runs Gloo, cuda NCCL with one GPU per process. On one CPU the processes share its "
+                "hardware.device cpu runs Gloo, cuda NCCL with one GPU per process. On one CPU the processes share its "
                 "cores.",
     options=_options, run=lambda args, layers: bench_scaling(parse_nproc(args.nproc), layers, repeats=args.repeats)))

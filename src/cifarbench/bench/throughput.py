@@ -108,8 +108,9 @@ def measure(spec: ThroughputSpec) -> dict:
     options = {"widths": tuple(spec.widths)} if spec.widths else {}  # the net's own keywords, and its config's
     config = resolve_config("resnet18-onecycle", {
         "model": {"name": spec.model, **options},
-        "train": {"batch_size": spec.batch_size, "precision": spec.precision, "channels_last": spec.channels_last,
-                  "device": str(device), "epochs": 1, "compile": spec.compile}})
+        "train": {"batch_size": spec.batch_size, "epochs": 1},
+        "hardware": {"precision": spec.precision, "channels_last": spec.channels_last, "device": str(device),
+                     "compile": spec.compile}})
     loader = DeviceLoader(data.train, data.mean, data.std, spec.batch_size, device, shuffle=False,
                           channels_last=spec.channels_last)
     model = build_model(spec.model, spec.num_classes, c, h, **options)
@@ -156,7 +157,7 @@ def measure_isolated(spec: ThroughputSpec) -> dict:
 
 # The benchmark's own defaults, above the recipe and below what the user gives: the input shape
 # and class count are data.synthetic_shape and data.synthetic_classes (the inputs are synthetic).
-DEFAULTS = {"train": {"batch_size": 128, "channels_last": True}}
+DEFAULTS = {"train": {"batch_size": 128}, "hardware": {"channels_last": True}}
 
 
 def bench_throughput(models: list[str] | None = None, layers: dict | None = None, steps: int = 10) -> dict:
@@ -179,9 +180,9 @@ def bench_throughput(models: list[str] | None = None, layers: dict | None = None
     if unknown:
         raise UserError(f"unknown model {unknown[0]!r}; known models: {', '.join(list_models())}")
     config = resolve_config(None, DEFAULTS, layers)
-    t, d = config.train, config.data
-    rows = [measure_isolated(ThroughputSpec(model=m, batch_size=t.batch_size, precision=t.precision,
-                                            channels_last=t.channels_last, device=t.device,
+    t, hw, d = config.train, config.hardware, config.data
+    rows = [measure_isolated(ThroughputSpec(model=m, batch_size=t.batch_size, precision=hw.precision,
+                                            channels_last=hw.channels_last, device=hw.device,
                                             shape=tuple(d.synthetic_shape), num_classes=d.synthetic_classes,
                                             steps=steps)) for m in models]
     folder = new_folder(Path(config.runs_dir), "bench-throughput")
@@ -220,7 +221,7 @@ def _report(result: dict) -> None:
 BENCHMARKS.add("throughput", Benchmark(
     help="training and inference images/s, FLOPs and peak memory per model",
     description="Training and inference images/s of each model on synthetic inputs (data.synthetic_shape, "
-                "data.synthetic_classes) at train.batch_size, train.precision and train.channels_last (default: "
+                "data.synthetic_classes) at train.batch_size, hardware.precision and hardware.channels_last (default: "
                 "batch 128, channels_last).",
     options=_options, run=lambda args, layers: bench_throughput(args.models, layers, steps=args.steps),
     report=_report))

@@ -44,7 +44,7 @@ def _at_least_one(text: str) -> int:
          example=("run-dir",), description="Evaluate a trained model on the test split of its dataset (or of another "
                                            "dataset with the same classes): per-class precision, recall, F1 and the "
                                            "most confused pairs. The checkpoint fixes the model and how it was "
-                                           "trained; the options change the data section, train.device, train.tta "
+                                           "trained; the options change the data section, hardware.device, train.tta "
                                            "(and tta_share) and train.eval_batch_size, and refuse the others.")
 def cmd_eval(args) -> int:
     from cifarbench.api import evaluate

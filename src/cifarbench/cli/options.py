@@ -20,6 +20,7 @@ import typing
 from cifarbench.config import (
     RunConfig,
     coerce,
+    current_paths,
     load_yaml,
     merge,
     nested,
@@ -30,7 +31,7 @@ from cifarbench.config import (
 from cifarbench.errors import ConfigError
 
 FIELD = "field:"  # argparse dest of a generated option: field:optim.lr
-FIELDS = "fields:"  # dest of a flag that parses into fields of its field's section: fields:train.loggers
+FIELDS = "fields:"  # dest of a flag that parses into fields of its field's section: fields:output.loggers
 
 
 def registry_names(registry: str) -> tuple[str, ...]:
@@ -164,4 +165,6 @@ def config_layers(args: argparse.Namespace) -> dict:
             flags = merge(flags, nested(path.rsplit(".", 1)[0], value) if "." in path else value)
     for text in args.assignments:
         flags = merge(flags, parse_assignment(text))
-    return with_implied(merge(load_yaml(args.config), flags) if args.config else flags)
+    # each layer's moved fields at their current paths (config.MOVED) before the two merge
+    flags = current_paths(flags)
+    return with_implied(merge(current_paths(load_yaml(args.config)), flags) if args.config else flags)

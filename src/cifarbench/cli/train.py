@@ -19,7 +19,7 @@ def train_options(p) -> None:
     p.add_argument("--jobs", type=int, default=1, metavar="K",
                    help="with --runs N: K runs at a time, the CPU cores shared out (one GPU each where there are "
                         "several). A seed gives the same run whatever K at the same threads per run: fix them "
-                        "with --train.threads T to compare K=1 with K=2 bit for bit")
+                        "with --hardware.threads T to compare K=1 with K=2 bit for bit")
     p.add_argument("--quiet", action="store_true", help="no progress bar; results only")
     add_goal_options(p, required=False)
 

@@ -207,34 +207,14 @@ class TrainConfig:
     epochs: float = opt(40.0, "epochs; a fraction stops mid-epoch (airbench94 trains 9.9)", flags=Flag("--epochs"))
     batch_size: int = opt(128, "training batch size", flags=Flag("--batch-size"))
     eval_batch_size: int = opt(1000, "evaluation batch size")
-    device: str = opt("auto", "auto: cuda, then mps, then cpu; cuda:N picks a GPU", flags=Flag("--device"),
-                      allowed="one of: " + ", ".join(DEVICES) + ", or cuda:N")
-    precision: str = opt("auto", "bf16/fp16: autocast; -pure: weights, activations and gradients in that dtype, "
-                                 "BatchNorm in fp32, no loss scaling. auto: fp16-pure on CUDA for recipes with a "
-                                 "summed loss (airbench's), fp16 otherwise; bf16 on a CPU with native bf16; else fp32",
-                         flags=Flag("--precision"), choices=PRECISIONS)
-    channels_last: bool = opt(False, "NHWC memory format", flags=Flag("--channels-last", value=True),
-                              trick="channels last", torch_only="MLX models are NHWC already")
-    compile: bool = opt(False, "torch.compile the model; compilation runs in a warm-up before the clock and is "
-                               "reported apart (run_log compile_seconds); --runs N reuses the compiled model",
-                        flags=Flag("--compile", value=True),
-                        torch_only="MLX compiles the whole step with mx.compile itself")
     seed: int = opt(0, "the seed (with --runs N, the first of N)", flags=Flag("--seed"))
     deterministic: bool = opt(False, "deterministic algorithms (slower on GPU; the same losses bit for bit)",
                               flags=Flag("--deterministic", value=True),
                               torch_only="MLX has no deterministic-algorithms switch")
-    checkpoint_every: int = opt(1, "epochs between checkpoints (0: only at the end)",
-                                flags=Flag("--checkpoint-every", parse=checkpoint_interval, metavar="N|Nsteps",
-                                           help="N: train.checkpoint_every N; Nsteps (e.g. 500steps): "
-                                                "train.checkpoint_every_steps N"))
-    checkpoint_every_steps: int = opt(0, "also a checkpoint every N optimizer steps, mid-epoch included (0: off); "
-                                         "--checkpoint-every 500steps sets it. A resumed run continues bit for bit",
-                                 torch_only="MLX runs save weights at epoch ends only (and cannot --resume)")
     nonfinite: str = opt("stop", "a non-finite loss: stop the run keeping the last good checkpoint, or skip such "
                                  "steps and count them (costs one device sync per step)",
                          flags=Flag("--nonfinite"), choices=NONFINITE,
                          torch_only="MLX runs stop on a non-finite loss")
-    dist_timeout: float = opt(300.0, "seconds a distributed collective may wait for a missing rank")
     trainer: str = opt("plain", "hybrid: skip backward passes where the update can be predicted (warmup -> full "
                                 "-> predict with corrections and a divergence detector; train/hybrid.py); knobs: "
                                 "--hybrid.*", flags=Flag("--trainer"), choices=TRAINERS,
@@ -249,18 +229,6 @@ class TrainConfig:
                                         "evaluation batch, its least confident images (null: every image)",
                                   flags=Flag("--tta-share", metavar="SHARE"), trick="selective TTA")
     drop_last: bool = opt(False, "drop the last, smaller training batch of each epoch")
-    plots: bool = opt(True, "draw curves, per-class bars and confusion matrices into the run directory "
-                            "(`cifarbench plot RUN_DIR` draws them later)", flags=Flag("--no-plots", value=False))
-    loggers: tuple[str, ...] = opt(("csv",), "where a run's numbers are also sent, comma-separated (none: no "
-                                             "logger); csv writes metrics.csv in the run directory; tensorboard, "
-                                             "mlflow and wandb each need their extra, e.g. pip install "
-                                             "'cifarbench[tensorboard]'; MLFLOW_TRACKING_URI and WANDB_MODE=offline "
-                                             "are honoured", flags=Flag("--logger", parse=logger_names, metavar="NAMES",
-                                                        help="train.loggers, comma-separated, or none"),
-                                   registry="loggers")
-    threads: int | None = opt(None, "CPU threads per run (null: one per core this process may use). Results depend "
-                                    "on it in the last bits (summation order), so fix it to compare runs trained "
-                                    "with different --jobs")
 
     def __post_init__(self):
         positive("train.epochs", self.epochs)
@@ -268,22 +236,73 @@ class TrainConfig:
             raise ConfigError(f"train.batch_size {self.batch_size} must be a positive integer")
         if self.eval_batch_size < 1:
             raise ConfigError(f"train.eval_batch_size {self.eval_batch_size} must be a positive integer")
-        if self.device.split(":")[0] not in DEVICES:
-            raise ConfigError(f"train.device {self.device!r} is not one of {', '.join(DEVICES)}")
-        if isinstance(self.loggers, str) or len(set(self.loggers)) != len(self.loggers):
-            raise ConfigError(f"train.loggers {self.loggers!r} must be a list of distinct logger names")
         check_choices(self, "train")
         if self.tta_share is not None and not 0 < self.tta_share <= 1:
             raise ConfigError(f"train.tta_share {self.tta_share} must be a share in (0, 1], or null (every image)")
-        if self.checkpoint_every < 0:
-            raise ConfigError(f"train.checkpoint_every {self.checkpoint_every} must be >= 0 (0 = only at the end)")
-        if self.checkpoint_every_steps < 0:
-            raise ConfigError(f"train.checkpoint_every_steps {self.checkpoint_every_steps} must be >= 0 (0 = off)")
         if self.eval_every < 1:
             raise ConfigError(f"train.eval_every {self.eval_every} must be at least 1")
-        positive("train.dist_timeout", self.dist_timeout)
+
+
+@dataclass(frozen=True)
+class HardwareConfig:
+    """Where a run computes and how: the device, the number format, the memory layout, compilation,
+    CPU threads, and how long a distributed collective may wait."""
+
+    device: str = opt("auto", "auto: cuda, then mps, then cpu; cuda:N picks a GPU", flags=Flag("--device"),
+                      allowed="one of: " + ", ".join(DEVICES) + ", or cuda:N")
+    precision: str = opt("auto", "bf16/fp16: autocast; -pure: weights, activations and gradients in that dtype, "
+                                 "BatchNorm in fp32, no loss scaling. auto: fp16-pure on CUDA for recipes with a "
+                                 "summed loss (airbench's), fp16 otherwise; bf16 on a CPU with native bf16; else fp32",
+                         flags=Flag("--precision"), choices=PRECISIONS)
+    channels_last: bool = opt(False, "NHWC memory format", flags=Flag("--channels-last", value=True),
+                              trick="channels last", torch_only="MLX models are NHWC already")
+    compile: bool = opt(False, "torch.compile the model; compilation runs in a warm-up before the clock and is "
+                               "reported apart (run_log compile_seconds); --runs N reuses the compiled model",
+                        flags=Flag("--compile", value=True),
+                        torch_only="MLX compiles the whole step with mx.compile itself")
+    threads: int | None = opt(None, "CPU threads per run (null: one per core this process may use). Results depend "
+                                    "on it in the last bits (summation order), so fix it to compare runs trained "
+                                    "with different --jobs")
+    dist_timeout: float = opt(300.0, "seconds a distributed collective may wait for a missing rank")
+
+    def __post_init__(self):
+        if self.device.split(":")[0] not in DEVICES:
+            raise ConfigError(f"hardware.device {self.device!r} is not one of {', '.join(DEVICES)}")
+        check_choices(self, "hardware")
+        positive("hardware.dist_timeout", self.dist_timeout)
         if self.threads is not None and self.threads < 1:
-            raise ConfigError(f"train.threads {self.threads} must be a positive number of threads (or null: all cores)")
+            raise ConfigError(f"hardware.threads {self.threads} must be a positive number of threads (or null: all "
+                              "cores)")
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """What a run leaves besides its metrics: checkpoints, plots, and the loggers its numbers go to."""
+
+    checkpoint_every: int = opt(1, "epochs between checkpoints (0: only at the end)",
+                                flags=Flag("--checkpoint-every", parse=checkpoint_interval, metavar="N|Nsteps",
+                                           help="N: output.checkpoint_every N; Nsteps (e.g. 500steps): "
+                                                "output.checkpoint_every_steps N"))
+    checkpoint_every_steps: int = opt(0, "also a checkpoint every N optimizer steps, mid-epoch included (0: off); "
+                                         "--checkpoint-every 500steps sets it. A resumed run continues bit for bit",
+                                 torch_only="MLX runs save weights at epoch ends only (and cannot --resume)")
+    plots: bool = opt(True, "draw curves, per-class bars and confusion matrices into the run directory "
+                            "(`cifarbench plot RUN_DIR` draws them later)", flags=Flag("--no-plots", value=False))
+    loggers: tuple[str, ...] = opt(("csv",), "where a run's numbers are also sent, comma-separated (none: no "
+                                             "logger); csv writes metrics.csv in the run directory; tensorboard, "
+                                             "mlflow and wandb each need their extra, e.g. pip install "
+                                             "'cifarbench[tensorboard]'; MLFLOW_TRACKING_URI and WANDB_MODE=offline "
+                                             "are honoured", flags=Flag("--logger", parse=logger_names, metavar="NAMES",
+                                                        help="output.loggers, comma-separated, or none"),
+                                   registry="loggers")
+
+    def __post_init__(self):
+        if isinstance(self.loggers, str) or len(set(self.loggers)) != len(self.loggers):
+            raise ConfigError(f"output.loggers {self.loggers!r} must be a list of distinct logger names")
+        if self.checkpoint_every < 0:
+            raise ConfigError(f"output.checkpoint_every {self.checkpoint_every} must be >= 0 (0 = only at the end)")
+        if self.checkpoint_every_steps < 0:
+            raise ConfigError(f"output.checkpoint_every_steps {self.checkpoint_every_steps} must be >= 0 (0 = off)")
 
 
 @dataclass(frozen=True)
@@ -370,7 +389,9 @@ class RunConfig:
     model: ModelConfig = opt(factory=ModelConfig, help="model")
     optim: OptimConfig = opt(factory=OptimConfig, help="optimizer")
     schedule: ScheduleConfig = opt(factory=ScheduleConfig, help="learning-rate schedule")
-    train: TrainConfig = opt(factory=TrainConfig, help="training and device")
+    train: TrainConfig = opt(factory=TrainConfig, help="training")
+    hardware: HardwareConfig = opt(factory=HardwareConfig, help="device, precision and processes")
+    output: OutputConfig = opt(factory=OutputConfig, help="checkpoints, plots and loggers")
     hybrid: HybridConfig = opt(factory=HybridConfig, help="the hybrid trainer (with train.trainer hybrid)")
     runs_dir: str = opt("runs", "where run folders are created", flags=Flag("--runs-dir", metavar="DIR"))
     name: str | None = opt(None, "run folder label (default: <dataset>-<model>)", flags=Flag("--name"))
@@ -380,7 +401,30 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> RunConfig:
-        return build(cls, values, "")
+        return build(cls, current_paths(values), "")
+
+
+# Fields that moved out of the training section into their own; the old path (a run folder's
+# config.yaml, a frontier's or a study's layers, `--set train.device=cpu`) still means the new one.
+MOVED = {**{f"train.{name}": f"hardware.{name}"
+            for name in ("device", "precision", "channels_last", "compile", "threads", "dist_timeout")},
+         **{f"train.{name}": f"output.{name}"
+            for name in ("checkpoint_every", "checkpoint_every_steps", "plots", "loggers")}}
+
+
+def current_paths(values: dict) -> dict:
+    """`values` (nested sections, as a layer or a config.yaml holds them) with every moved field at
+    its current path; where both paths are given, the current one wins."""
+    train = values.get("train") if isinstance(values, dict) else None
+    if not isinstance(train, dict) or not any(f"train.{key}" in MOVED for key in train):
+        return values
+    out = {**values, "train": {k: v for k, v in train.items() if f"train.{k}" not in MOVED}}
+    for key, value in train.items():
+        if f"train.{key}" in MOVED:
+            section, name = MOVED[f"train.{key}"].split(".")
+            given = out.get(section) if isinstance(out.get(section), dict) else {}
+            out[section] = {name: value, **given}
+    return out
 
 
 def schema_fields(cls=None, prefix: str = ""):

@@ -104,7 +104,7 @@ def make_loaders(config: RunConfig, data: PreparedData, device: torch.device, ra
     t = config.train
     if t.batch_size > len(data.train):
         raise ConfigError(f"train.batch_size {t.batch_size} is larger than the {len(data.train)} training images")
-    stats = dict(mean=data.dataset.mean, std=data.dataset.std, device=device, channels_last=t.channels_last)
+    stats = dict(mean=data.dataset.mean, std=data.dataset.std, device=device, channels_last=config.hardware.channels_last)
     # each rank takes its share of the global batch, from its shard of the epoch's order
     train_loader = DeviceLoader(data.train, batch_size=local_batch_size(t.batch_size, world_size),
                                 augment=config.augment, shuffle=True, drop_last=t.drop_last, seed=t.seed, rank=rank,
@@ -125,4 +125,4 @@ def final_loader(config: RunConfig, data: PreparedData, device: torch.device) ->
     """The loader of the final evaluation: the test split, or the validation split of a run
     that must not read the test split."""
     return DeviceLoader(data.final_split, data.dataset.mean, data.dataset.std, config.train.eval_batch_size, device,
-                        shuffle=False, channels_last=config.train.channels_last)
+                        shuffle=False, channels_last=config.hardware.channels_last)

@@ -67,7 +67,7 @@ def evaluate_loaded(loaded: LoadedModel, images: torch.Tensor, labels: torch.Ten
         raise CheckpointError(f"the data has labels up to {int(labels.max())}, the checkpoint knows "
                               f"{len(loaded.classes)} classes")
     loader = DeviceLoader(Split(images, labels), loaded.mean, loaded.std, batch_size, loaded.device, shuffle=False)
-    amp = resolve_precision(loaded.config.train.precision, loaded.device).inference_dtype()
+    amp = resolve_precision(loaded.config.hardware.precision, loaded.device).inference_dtype()
     result = evaluate(loaded.model, loader.batches(), tta, lambda: autocast(loaded.device, amp), tta_share)
     metrics = classification_metrics(result.logits.numpy(), labels.numpy(), loaded.classes)
     metrics["loss"] = result.loss

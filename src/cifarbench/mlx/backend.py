@@ -62,8 +62,8 @@ def check_supported(config: RunConfig) -> None:
         # torch's Adam adds L2 decay to the gradient; MLX's Adam has none: adamw decouples it
         raise ConfigError(f"optim.weight_decay {config.optim.weight_decay} with optim.name 'adam' is not available "
                           "with --framework mlx; use optim.name adamw")
-    if config.train.precision not in MLX_PRECISIONS:
-        raise ConfigError(f"train.precision {config.train.precision!r} is not available with --framework mlx, "
+    if config.hardware.precision not in MLX_PRECISIONS:
+        raise ConfigError(f"hardware.precision {config.hardware.precision!r} is not available with --framework mlx, "
                           "which trains in fp32")
     values = config.to_dict()
     refused = []
@@ -184,7 +184,7 @@ class MlxBackend(Backend):
 
     def setup(self, held):
         self.mx = require_mlx()
-        self.device = mlx_device(self.config.train.device)
+        self.device = mlx_device(self.config.hardware.device)
         self.mx.set_default_device(self.device)
         seed_everything(self.config.train.seed)
         self.mx.random.seed(self.config.train.seed)
@@ -278,7 +278,7 @@ class MlxBackend(Backend):
             state.history.append(record)
             state.epoch = epoch + 1
             run.append_log({"event": "epoch", "time": utc_now(), **record})
-            if last or (t.checkpoint_every and state.epoch % t.checkpoint_every == 0):
+            if last or (self.config.output.checkpoint_every and state.epoch % self.config.output.checkpoint_every == 0):
                 save_mlx_checkpoint(run, self.model.save_weights, {**meta, "epoch": state.epoch, "step": state.step})
             if not self.quiet:
                 CONSOLE.print(epoch_line(record, self.num_epochs), highlight=False)

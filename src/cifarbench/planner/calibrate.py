@@ -84,14 +84,14 @@ def _machine() -> tuple:
 def machine_key(config: RunConfig) -> dict:
     """What the figures depend on besides the candidate: the machine and the software."""
     return {k: json.loads(v) for k, v in _machine()} | {
-        "device": config.train.device, "threads": config.train.threads, "version": VERSION,
+        "device": config.hardware.device, "threads": config.hardware.threads, "version": VERSION,
         "cifarbench_version": __version__}
 
 
 def candidate_key(config: RunConfig, shape: tuple[int, int, int], num_classes: int) -> dict:
-    t = config.train
-    return {"model": config.model.name, "batch_size": t.batch_size, "precision": t.precision,
-            "channels_last": t.channels_last, "compile": t.compile, "shape": list(shape), "classes": num_classes,
+    t, hw = config.train, config.hardware
+    return {"model": config.model.name, "batch_size": t.batch_size, "precision": hw.precision,
+            "channels_last": hw.channels_last, "compile": hw.compile, "shape": list(shape), "classes": num_classes,
             "augment": dataclasses.asdict(config.augment), "loss_reduction": config.optim.loss_reduction,
             "data_init": config.model.data_init, "widths": config.model.widths}
 
@@ -226,9 +226,9 @@ def _read(path: Path) -> dict:
 
 def measure(config: RunConfig, shape: tuple[int, int, int], num_classes: int) -> Timing:
     """Time the candidate's training step, evaluation and init on synthetic images of `shape`."""
-    configure_threads(requested=config.train.threads)
-    device = resolve_device(config.train.device)
-    precision = resolve_precision(config.train.precision, device, summed_loss=config.optim.loss_reduction == "sum")
+    configure_threads(requested=config.hardware.threads)
+    device = resolve_device(config.hardware.device)
+    precision = resolve_precision(config.hardware.precision, device, summed_loss=config.optim.loss_reduction == "sum")
     batch = config.train.batch_size
     eval_images = min(config.train.eval_batch_size, 1000)  # one batch of the run's own evaluation
     synthetic = RunConfig.from_dict(merge(config.to_dict(), {"data": {

@@ -163,7 +163,7 @@ def measure_frontier(dataset: str, recipe: str, grid: list[tuple[str, list[float
             for seed in range(base.train.seed, base.train.seed + seeds):
                 config = resolve_config(recipe, layers, layer, {
                     "data": {"dataset": dataset, "val_split": VAL_SPLIT if split == "validation" else 0.0},
-                    "train": {"seed": seed, "plots": False}, "runs_dir": str(folder),
+                    "train": {"seed": seed}, "output": {"plots": False}, "runs_dir": str(folder),
                     "name": f"{model}-{n:g}ep-{split}-seed{seed}"})
                 runs.append(train(config, quiet=quiet, final="validation" if split == "validation" else "test"))
             log = runs[0].run_log

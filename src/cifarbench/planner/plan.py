@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from cifarbench.api import train
-from cifarbench.config import RunConfig, get_path, merge
+from cifarbench.config import RunConfig, current_paths, get_path, merge
 from cifarbench.contract.callbacks import TimeLimit
 from cifarbench.data.prepare import load_configured_dataset
 from cifarbench.errors import ConfigError
@@ -256,7 +256,7 @@ def make_plan(layers: dict, *, budget_s: float | None = None, target: float | No
     for c, config in zip(candidates, configs):
         c.timing = timer(config, ds.shape, ds.num_classes)
         calibration_seconds += c.timing.seconds
-    end = end_timer(probe.train.plots, ds.num_classes)
+    end = end_timer(probe.output.plots, ds.num_classes)
     spent = clock()  # the imports, the data, the calibration: the command's seconds so far
     left = None if budget_s is None else budget_s - spent - EXIT_SECONDS
     for c, config in zip(candidates, configs):
@@ -289,18 +289,18 @@ def _config_of(c: Candidate, layers: dict, epochs: float, final: bool = False, b
     """The candidate's schedule at `epochs`, under what the user gave. The run validates once, when
     its schedule ends, and checkpoints once, at its end: per-epoch validations and checkpoints would
     spend the budget on nothing the plan uses (the user's own --set values still win)."""
-    point_layer = copy.deepcopy(c.points[0].layer) if c.points else {"model": DEFAULT_SCHEDULE["model"]}
+    point_layer = current_paths(copy.deepcopy(c.points[0].layer)) if c.points else {"model": DEFAULT_SCHEDULE["model"]}
     schedule = merge(point_layer, {"model": {"name": c.model}, "train": {"epochs": round(epochs, 4),
                                                                            "tta_share": TTA_SHARE}})
     # what made the frontier's runs, not the plan's: its own precision, threads, validation split, and
     # where its runs went (a point measured with --runs-dir would send the user's run there)
-    for path in ("train.precision", "train.threads", "data.download", "data.val_split"):
+    for path in ("hardware.precision", "hardware.threads", "data.download", "data.val_split"):
         section, key = path.split(".")
         schedule.get(section, {}).pop(key, None)
     for key in ("runs_dir", "name"):
         schedule.pop(key, None)
-    run = {"train": {"eval_every": NO_VALIDATION if budget else max(1, math.ceil(epochs)),
-                     "checkpoint_every": 0}} if final else {}
+    run = {"train": {"eval_every": NO_VALIDATION if budget else max(1, math.ceil(epochs))},
+           "output": {"checkpoint_every": 0}} if final else {}
     return resolve_config(c.recipe, schedule, run, layers)
 
 
@@ -399,7 +399,7 @@ def run_plan(plan: Plan, *, quiet: bool = False, argv: list[str] | None = None, 
     if result.run.writable:
         if plan.chosen.timing is not None:
             observe(plan.config, plan.shape, plan.num_classes, observed_timing(plan, result.run_log))
-            observe_end(plan.config.train.plots, plan.num_classes, result.run_log["end_seconds"])
+            observe_end(plan.config.output.plots, plan.num_classes, result.run_log["end_seconds"])
         stopped = any(isinstance(g, TimeLimit) and g.stopped for g in guard)
         result.run_log = result.run.update_run_log(plan_outcome=outcome(plan, result, stopped))
     return result

@@ -132,7 +132,7 @@ def ablate(recipe: str, base: dict | None = None, *, mode: str = "leave-one-out"
     for label, layer in plan:
         runs = []
         for seed in range(config.train.seed, config.train.seed + seeds):
-            run_config = resolve_config(recipe, base, layer, {"train": {"seed": seed, "plots": False},
+            run_config = resolve_config(recipe, base, layer, {"train": {"seed": seed}, "output": {"plots": False},
                                                               "runs_dir": str(folder), "name": _slug(label, seed)})
             result = train(run_config, quiet=quiet)
             runs.append({"seed": seed, "accuracy": result.metrics["accuracy"], "seconds": timed_seconds(result),

@@ -306,7 +306,7 @@ def run_trial(optuna, study, trial, request: TuneRequest) -> str:
         config = resolve_config(request.recipe, request.base, {"data": {"val_split": val_split}},
                                 as_config_layer(values),
                                 {"runs_dir": str(request.folder() / "trials"), "name": f"trial{trial.number:04d}",
-                                 "train": {"plots": False, "eval_every": 1}})
+                                 "train": {"eval_every": 1}, "output": {"plots": False}})
     except ConfigError as exc:  # a combination the config refuses is a failed point of the space, not a crash
         record_outcome(optuna, study, trial, request, f"invalid: {exc}")
         return f"invalid ({exc})"

@@ -32,13 +32,13 @@ class TorchBackend(Backend):
     framework = "torch"
 
     def setup(self, held):
-        self.ctx, self.device = distributed.setup(resolve_device(self.config.train.device),
-                                                  self.config.train.dist_timeout)
+        self.ctx, self.device = distributed.setup(resolve_device(self.config.hardware.device),
+                                                  self.config.hardware.dist_timeout)
         held.callback(distributed.teardown, self.ctx)
         self.threads = configure_threads(processes_per_node=self.ctx.local_world_size,
-                                         requested=self.config.train.threads)
+                                         requested=self.config.hardware.threads)
         seed_everything(self.config.train.seed, self.config.train.deterministic)
-        self.precision = resolve_precision(self.config.train.precision, self.device,
+        self.precision = resolve_precision(self.config.hardware.precision, self.device,
                                            summed_loss=self.config.optim.loss_reduction == "sum")
 
     @property
@@ -69,7 +69,7 @@ class TorchBackend(Backend):
 
     def make_trainer(self, run: RunDir, meta: dict) -> Trainer:
         config = self.config
-        self.saver = CheckpointSaver(run, config.train.checkpoint_every, meta, config.train.checkpoint_every_steps)
+        self.saver = CheckpointSaver(run, config.output.checkpoint_every, meta, config.output.checkpoint_every_steps)
         quiet = self.quiet or not self.is_main  # one progress bar: rank 0's
         # tricks first: they change the weights, which the log and the checkpoint then record
         callbacks = [*tricks_for(config), JsonlLog(run), self.saver, LogEpochs() if quiet else ProgressBar(),
@@ -134,7 +134,7 @@ class TorchBackend(Backend):
             if not (self.ctx.enabled and distributed.is_peer_failure(exc)):
                 raise
             reason = (f"rank {self.ctx.rank} lost its peers: another process of the distributed run stopped or did "
-                      f"not answer within {self.config.train.dist_timeout:g} s ({str(exc).splitlines()[0][:160]})")
+                      f"not answer within {self.config.hardware.dist_timeout:g} s ({str(exc).splitlines()[0][:160]})")
             raise RunStopped(f"run failed: {reason}", 1, record={"failure": reason}) from None
 
     def _data_init(self, count: int = 5000) -> None:
@@ -157,7 +157,7 @@ class TorchBackend(Backend):
 
     def summary(self) -> dict:
         out = {}
-        if self.config.train.compile:  # compile time is reported apart, never counted as training time
+        if self.config.hardware.compile:  # compile time is reported apart, never counted as training time
             out.update(compile_seconds=self.trainer.compile_seconds, compiled_model_reused=self.trainer.compile_reused)
         if self.trainer.step_policy is not None:
             out["hybrid"] = self.trainer.step_policy.summary()

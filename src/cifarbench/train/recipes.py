@@ -7,7 +7,7 @@ Override any field on the command line (`--epochs 5`, `--set optim.lr=0.05`) or 
 
 from __future__ import annotations
 
-from cifarbench.config import RunConfig, merge
+from cifarbench.config import RunConfig, current_paths, merge
 from cifarbench.data.custom import is_custom
 from cifarbench.data.registry import DATASET_NAMES
 from cifarbench.data.sources import SOURCES
@@ -112,8 +112,8 @@ WRITTEN: dict[str, dict] = {  # each recipe as written; registered below in LIST
                   "batch_size": 1024,  # CifarLoader(batch_size=hyp['opt']['batch_size'])
                   "drop_last": True,  # CifarLoader: drop_last = train
                   "eval_batch_size": 2000,  # test_loader batch_size=2000
-                  "tta": 2,  # hyp['net']['tta_level']: mirror + 1-px translations, 6 views
-                  "channels_last": True},  # make_net94: memory_format=torch.channels_last
+                  "tta": 2},  # hyp['net']['tta_level']: mirror + 1-px translations, 6 views
+        "hardware": {"channels_last": True},  # make_net94: memory_format=torch.channels_last
     },
 }
 
@@ -162,8 +162,8 @@ WRITTEN["airbench94_muon"] = {
               "batch_size": 2000,  # batch_size = 2000
               "drop_last": True,  # CifarLoader: drop_last = train
               "eval_batch_size": 2000,  # test_images.split(2000)
-              "tta": 2,  # evaluate(model, test_loader, tta_level=2)
-              "channels_last": True},  # model.to(memory_format=torch.channels_last)
+              "tta": 2},  # evaluate(model, test_loader, tta_level=2)
+    "hardware": {"channels_last": True},  # model.to(memory_format=torch.channels_last)
 }
 
 # ---- CPU recipes for Fashion-MNIST, found by `cifarbench tune` on a validation split (10% of the
@@ -245,13 +245,13 @@ def recipe_for_model(model: str) -> str:
 def resolve_config(recipe: str | None = None, *layers: dict) -> RunConfig:
     """defaults < recipe < each layer in turn (YAML file, then command-line values)."""
     merged: dict = {}
-    for layer in layers:
-        merged = merge(merged, layer)
+    for layer in layers:  # each at its fields' current paths first: a later layer's old path still wins
+        merged = merge(merged, current_paths(layer))
     recipe = recipe or merged.get("recipe")
     if recipe is None:
         model = merged.get("model", {}).get("name")
         recipe = recipe_for_model(model) if model else DEFAULT_RECIPE
-    values = merge(merge({"recipe": recipe}, get_recipe(recipe)), merged)
+    values = merge(merge({"recipe": recipe}, current_paths(get_recipe(recipe))), merged)
     return check_registered(RunConfig.from_dict(values))
 
 
@@ -271,9 +271,9 @@ def check_registered(config: RunConfig) -> RunConfig:
     if config.data.dataset not in DATASET_NAMES and not is_custom(config.data.dataset):
         own = ", ".join(f"{kind}:PATH" for kind in SOURCES)
         raise ConfigError(f"data.dataset {config.data.dataset!r} is not one of {', '.join(DATASET_NAMES)}, {own}")
-    for name in config.train.loggers:
+    for name in config.output.loggers:
         if name not in LOGGERS:
-            raise ConfigError(f"train.loggers entry {name!r} is not one of {', '.join(LOGGERS.names())} (or none)")
+            raise ConfigError(f"output.loggers entry {name!r} is not one of {', '.join(LOGGERS.names())} (or none)")
     check_options(config.model.name, model_options(config.model))  # before a run folder exists
     if config.model.zero_init_residual:  # refused here, before a run folder exists, if the net has no blocks
         build_configured_model(config.model, (3, 32, 32), 10)

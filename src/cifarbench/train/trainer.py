@@ -59,8 +59,8 @@ class Trainer:
         self.device, self.precision = device, precision
         self.classes = classes
         self.train_loader, self.val_loader = train_loader, val_loader
-        t = config.train
-        memory_format = torch.channels_last if t.channels_last else torch.preserve_format
+        t, hw = config.train, config.hardware
+        memory_format = torch.channels_last if hw.channels_last else torch.preserve_format
         self.model = model.to(device=device, memory_format=memory_format)
         if precision.pure:  # weights in the low precision, BatchNorm (weights and statistics) in fp32
             self.model.to(precision.weights)
@@ -70,13 +70,13 @@ class Trainer:
         self.forward = self.model
         self.compile_reused = False  # --compile: this run reuses the last run's compiled graphs
         self.compile_seconds = 0.0  # --compile: the warm-up that compiled them, before the clock
-        if t.compile and not dist.enabled:
-            self.model, self.forward, self.compile_reused = compile_or_reuse(self.model, device, t.channels_last)
+        if hw.compile and not dist.enabled:
+            self.model, self.forward, self.compile_reused = compile_or_reuse(self.model, device, hw.channels_last)
         if dist.enabled:  # gradients averaged across ranks during backward; the weights stay self.model's
             from torch.nn.parallel import DistributedDataParallel
 
             self.forward = DistributedDataParallel(self.model, device_ids=[device.index] if device.type == "cuda" else None)
-        if t.compile and dist.enabled:
+        if hw.compile and dist.enabled:
             self.forward = torch.compile(self.forward, **COMPILE_OPTIONS)
         # evaluation runs on each rank alone: no DDP wrapper, so no collective in it
         self.eval_forward = self.model if dist.enabled else self.forward
@@ -111,7 +111,7 @@ class Trainer:
 
     def fit(self) -> TrainState:
         try:
-            if self.config.train.compile:
+            if self.config.hardware.compile:
                 self.compile_seconds = warm_up(self)  # compilation before the clock, as airbench times
             self.callbacks.on_fit_start(self)
             for epoch in range(self.state.epoch, self.max_epochs):
