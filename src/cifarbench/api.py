@@ -60,12 +60,21 @@ class RunResult:
         """The one line `cifarbench train` prints: a script can read it (tests/test_cli.py)."""
         m, log = self.metrics, self.run_log
         top5 = f"  top-5 {m['top5_accuracy']:.2%}" if "top5_accuracy" in m else ""
-        return (f"test accuracy {m['accuracy']:.2%}{top5}  test loss {m['loss']:.4f}  "
-                f"train time {log['train_seconds']:.1f}s  run {self.run.path}")
+        return (
+            f"test accuracy {m['accuracy']:.2%}{top5}  test loss {m['loss']:.4f}  "
+            f"train time {log['train_seconds']:.1f}s  run {self.run.path}"
+        )
 
 
-def train(config: RunConfig, *, quiet: bool = False, callbacks: list[Callback] = (),
-          argv: list[str] | None = None, final: str = "test", record: dict | None = None) -> RunResult:
+def train(
+    config: RunConfig,
+    *,
+    quiet: bool = False,
+    callbacks: list[Callback] = (),
+    argv: list[str] | None = None,
+    final: str = "test",
+    record: dict | None = None,
+) -> RunResult:
     """Train as the config says into a new run directory; evaluate once on the test split, or,
     with `final="validation"`, on the validation split with the test split sealed (a search's
     trials: data.val_split must be > 0). `record`: fields added to run_log.json when it starts
@@ -75,8 +84,14 @@ def train(config: RunConfig, *, quiet: bool = False, callbacks: list[Callback] =
         return _run(config, None, None, held, quiet, callbacks, argv, final, record or {})
 
 
-def resume(run_dir: str | Path, *, asked: dict | None = None, quiet: bool = False, callbacks: list[Callback] = (),
-           argv: list[str] | None = None) -> RunResult:
+def resume(
+    run_dir: str | Path,
+    *,
+    asked: dict | None = None,
+    quiet: bool = False,
+    callbacks: list[Callback] = (),
+    argv: list[str] | None = None,
+) -> RunResult:
     """Continue a run from its last checkpoint, with the run's own config. `asked` holds values the
     user gave explicitly: a different model or dataset is refused, other differences are ignored
     with a warning."""
@@ -99,8 +114,17 @@ def backend_for(config: RunConfig, quiet: bool, callbacks: list[Callback]) -> Ba
     return TorchBackend(config, quiet, callbacks)
 
 
-def _run(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held: contextlib.ExitStack, quiet: bool,
-         callbacks: list[Callback], argv: list[str] | None, final: str = "test", record: dict | None = None) -> RunResult:
+def _run(
+    config: RunConfig,
+    checkpoint: dict | None,
+    run: RunDir | None,
+    held: contextlib.ExitStack,
+    quiet: bool,
+    callbacks: list[Callback],
+    argv: list[str] | None,
+    final: str = "test",
+    record: dict | None = None,
+) -> RunResult:
     loggers = LoggerSet(config.output.loggers)  # a missing package is refused before anything is written
     # PyTorch's loop feeds the loggers live; MLX takes no callbacks, so its epochs are replayed at the end
     live = config.train.framework == "torch"
@@ -125,19 +149,26 @@ def _run(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held: c
     backend.prepare(run, meta)
     described = backend.describe()
     if new_run:
-        run_log = run.update_run_log(**start_fields(config, data, argv), **described, **(record or {}),
-                                     status="running")
+        run_log = run.update_run_log(
+            **start_fields(config, data, argv), **described, **(record or {}), status="running"
+        )
     else:  # the machine may differ on resume: record where the rest ran
-        run_log = run.update_run_log(resumed_at=utc_now(), world_size=described.get("world_size", 1),
-                                     ranks=described.get("ranks"), status="running")
+        run_log = run.update_run_log(
+            resumed_at=utc_now(),
+            world_size=described.get("world_size", 1),
+            ranks=described.get("ranks"),
+            status="running",
+        )
     if backend.is_main:
         loggers.start(run, config, run_log)
     if not quiet:
         widths = f" widths {','.join(map(str, config.model.widths))}" if config.model.widths else ""
-        CONSOLE.print(f"[bold]{config.recipe}[/]: {config.model.name}{widths} ({run_log['parameters']:,} parameters) on "
-                      f"{data.dataset.name} [{len(data.train):,} train / {len(data.val):,} {data.val_name}], "
-                      f"{described['device']} {described['precision']}, {backend.num_epochs} epochs -> {run.path}",
-                      highlight=False)
+        CONSOLE.print(
+            f"[bold]{config.recipe}[/]: {config.model.name}{widths} ({run_log['parameters']:,} parameters) on "
+            f"{data.dataset.name} [{len(data.train):,} train / {len(data.val):,} {data.val_name}], "
+            f"{described['device']} {described['precision']}, {backend.num_epochs} epochs -> {run.path}",
+            highlight=False,
+        )
     with _recorded_end(run, loggers):
         state = backend.fit(run, meta)
         backend.synchronize()
@@ -161,13 +192,24 @@ def _run(config: RunConfig, checkpoint: dict | None, run: RunDir | None, held: c
     if config.output.plots and run.writable:
         _make_plots(run)
     run_log = run.update_run_log(
-        **backend.summary(), status="completed", end_time=utc_now(), epochs_completed=state.epoch,
+        **backend.summary(),
+        status="completed",
+        end_time=utc_now(),
+        epochs_completed=state.epoch,
         # the files and plots after the final evaluation, and the whole process so far (as `time` counts)
-        end_seconds=time.perf_counter() - evaluated, command_seconds=command_seconds(),
-        steps=state.step, train_seconds=state.train_seconds, eval_seconds=state.eval_seconds,
-        final_eval_seconds=final_seconds, run_seconds=run_seconds, best_val_accuracy=state.best_val_accuracy, best_epoch=state.best_epoch,
-        final_split=data.final, **{f"{data.final}_accuracy": metrics["accuracy"], f"{data.final}_loss": last.loss},
-        per_class_accuracy={k: v["accuracy"] for k, v in metrics["per_class"].items()})
+        end_seconds=time.perf_counter() - evaluated,
+        command_seconds=command_seconds(),
+        steps=state.step,
+        train_seconds=state.train_seconds,
+        eval_seconds=state.eval_seconds,
+        final_eval_seconds=final_seconds,
+        run_seconds=run_seconds,
+        best_val_accuracy=state.best_val_accuracy,
+        best_epoch=state.best_epoch,
+        final_split=data.final,
+        **{f"{data.final}_accuracy": metrics["accuracy"], f"{data.final}_loss": last.loss},
+        per_class_accuracy={k: v["accuracy"] for k, v in metrics["per_class"].items()},
+    )
     if not live:
         for record in state.history:
             loggers.log_epoch(record)
@@ -201,20 +243,34 @@ def start_fields(config: RunConfig, data: PreparedData, argv: list[str] | None) 
         "framework": config.train.framework,
         "command": argv if argv is not None else sys.argv,
         "start_time": utc_now(),
-        "dataset": data.dataset.name, "data_location": data.dataset.location, "data_files": data.dataset.files,
-        "train_images": len(data.train), "val_images": len(data.val), "test_images": None if data.test_sealed else len(data.test),
+        "dataset": data.dataset.name,
+        "data_location": data.dataset.location,
+        "data_files": data.dataset.files,
+        "train_images": len(data.train),
+        "val_images": len(data.val),
+        "test_images": None if data.test_sealed else len(data.test),
         "validation_split": data.val_name,
-        "model": config.model.name, "recipe": config.recipe,
-        "seed": config.train.seed, "deterministic": config.train.deterministic,
+        "model": config.model.name,
+        "recipe": config.recipe,
+        "seed": config.train.seed,
+        "deterministic": config.train.deterministic,
     }
 
 
 def checkpoint_meta(config: RunConfig, data: PreparedData) -> dict:
     """What every checkpoint carries beside the weights: enough to use them with no other file."""
     d = data.dataset
-    return {"config": config.to_dict(), "model_name": config.model.name,
-            "data": {"dataset": d.name, "classes": d.classes, "mean": list(d.mean), "std": list(d.std),
-                     "shape": list(d.shape)}}
+    return {
+        "config": config.to_dict(),
+        "model_name": config.model.name,
+        "data": {
+            "dataset": d.name,
+            "classes": d.classes,
+            "mean": list(d.mean),
+            "std": list(d.std),
+            "shape": list(d.shape),
+        },
+    }
 
 
 def _make_plots(run: RunDir) -> None:
@@ -237,8 +293,9 @@ def check_resume_request(saved: RunConfig, asked: dict) -> None:
         for key, value in values.items():
             was = current.get(section, {}).get(key)
             if (section, key) in (("model", "name"), ("data", "dataset")) and value != was:
-                raise CheckpointError(f"the run to resume trained {section}.{key} {was!r}; "
-                                      f"it cannot continue with {value!r}")
+                raise CheckpointError(
+                    f"the run to resume trained {section}.{key} {was!r}; it cannot continue with {value!r}"
+                )
             if value != was:
                 log.warning("resume keeps %s.%s = %r from the run (ignoring %r)", section, key, was, value)
 
@@ -248,8 +305,9 @@ def check_compatible(checkpoint: dict, config: RunConfig, data: PreparedData) ->
         raise CheckpointError(f"checkpoint is for model {checkpoint.get('model_name')!r}, not {config.model.name!r}")
     classes = checkpoint.get("data", {}).get("classes")
     if classes is not None and len(classes) != data.dataset.num_classes:
-        raise CheckpointError(f"checkpoint has {len(classes)} classes, dataset {data.dataset.name!r} has "
-                              f"{data.dataset.num_classes}")
+        raise CheckpointError(
+            f"checkpoint has {len(classes)} classes, dataset {data.dataset.name!r} has {data.dataset.num_classes}"
+        )
 
 
 # The fields `evaluate` takes from the command line; the rest of the config is the checkpoint's.
@@ -263,12 +321,20 @@ def evaluate(source: str | Path, asked: dict | None = None) -> dict:
     asked = current_paths(asked or {})
     for path, _, _ in schema_fields():
         if get_path(asked, path) is not None and not path.startswith(EVALUATION_FIELDS):
-            raise UserError(f"{path} does not apply to evaluating a trained model (the checkpoint fixes it); "
-                            f"eval takes data.*, hardware.device, train.tta, train.tta_share and train.eval_batch_size")
+            raise UserError(
+                f"{path} does not apply to evaluating a trained model (the checkpoint fixes it); "
+                f"eval takes data.*, hardware.device, train.tta, train.tta_share and train.eval_batch_size"
+            )
     loaded = load_model(source, get_path(asked, "hardware.device", "auto"))
     values = merge(loaded.config.to_dict(), asked)
     values["data"]["val_split"] = 0.0  # the whole test split, whatever the run validated on
     config = RunConfig.from_dict(values)
     test = test_split_of(config, load_configured_dataset(config, quiet=True))
-    return evaluate_loaded(loaded, test.images, test.labels, tta=config.train.tta,
-                           batch_size=config.train.eval_batch_size, tta_share=config.train.tta_share)
+    return evaluate_loaded(
+        loaded,
+        test.images,
+        test.labels,
+        tta=config.train.tta,
+        batch_size=config.train.eval_batch_size,
+        tta_share=config.train.tta_share,
+    )

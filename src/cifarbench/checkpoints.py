@@ -36,8 +36,9 @@ CHECKPOINT_FORMAT = 1
 def save_torch_checkpoint(run: RunDir, state: dict, meta: dict) -> None:
     """checkpoints/last.pt, replacing the previous one atomically."""
     if run.writable:
-        atomic_save_torch({"format": CHECKPOINT_FORMAT, "framework": "torch", **meta, **state},
-                          run.file(RunDir.CHECKPOINT))
+        atomic_save_torch(
+            {"format": CHECKPOINT_FORMAT, "framework": "torch", **meta, **state}, run.file(RunDir.CHECKPOINT)
+        )
 
 
 def save_mlx_checkpoint(run: RunDir, write_weights: Callable[[str], None], meta: dict) -> None:
@@ -91,6 +92,7 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
 def check_metadata(file: Path, meta: dict) -> None:
     """What a checkpoint says about its model and data has the types inference relies on: a file
     that does not is refused in one line instead of failing somewhere later."""
+
     def bad(what: str) -> CheckpointError:
         return CheckpointError(f"{file} is not a cifarbench checkpoint: {what}")
 
@@ -111,8 +113,11 @@ def check_metadata(file: Path, meta: dict) -> None:
         raise bad("'data.classes' must be a list of at least two class names")
     for key in ("mean", "std"):
         values = data[key]
-        if not (isinstance(values, (list, tuple)) and len(values) == shape[0]
-                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)):
+        if not (
+            isinstance(values, (list, tuple))
+            and len(values) == shape[0]
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        ):
             raise bad(f"'data.{key}' must hold {shape[0]} numbers, one per channel")
     if any(v <= 0 for v in data["std"]):
         raise bad("'data.std' must be positive")
@@ -131,8 +136,10 @@ def _read_torch(file: Path, map_location) -> dict:
         ckpt = torch.load(file, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         # weights_only refuses any pickled global that is not a plain tensor or container
-        raise CheckpointError(f"{file} was refused: it holds pickled objects other than tensors and plain "
-                              f"containers, which could run code when loaded ({_first_line(exc)})") from None
+        raise CheckpointError(
+            f"{file} was refused: it holds pickled objects other than tensors and plain "
+            f"containers, which could run code when loaded ({_first_line(exc)})"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - a damaged file can fail in torch.load in many ways
         raise CheckpointError(f"{file} is not a readable checkpoint ({_first_line(exc)})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
@@ -146,8 +153,9 @@ def _read_mlx(weights: Path) -> dict:
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{meta_path} (the metadata of {weights.name}) is not readable JSON "
-                              f"({_first_line(exc)})") from None
+        raise CheckpointError(
+            f"{meta_path} (the metadata of {weights.name}) is not readable JSON ({_first_line(exc)})"
+        ) from None
     check_metadata(meta_path, meta)
     try:
         with np.load(weights, allow_pickle=False) as npz:  # arrays only: nothing in it can run
@@ -155,15 +163,17 @@ def _read_mlx(weights: Path) -> dict:
     except Exception as exc:  # noqa: BLE001 - zip, format and pickle refusals alike
         raise CheckpointError(f"{weights} is not a readable MLX checkpoint ({_first_line(exc)})") from None
     c, h, _ = meta["data"]["shape"]
-    reference = build_model(meta["model_name"], num_classes=len(meta["data"]["classes"]), in_channels=c,
-                            image_size=h).state_dict()
+    reference = build_model(
+        meta["model_name"], num_classes=len(meta["data"]["classes"]), in_channels=c, image_size=h
+    ).state_dict()
     try:
         meta["model"] = mlx_to_torch(arrays, reference)
     except KeyError as exc:
         raise CheckpointError(f"{weights}: no weight {exc} for model {meta['model_name']!r}") from None
     except (ValueError, TypeError) as exc:  # an array of a type torch cannot hold
-        raise CheckpointError(f"{weights}: weights do not fit model {meta['model_name']!r} ({_first_line(exc)})") \
-            from None
+        raise CheckpointError(
+            f"{weights}: weights do not fit model {meta['model_name']!r} ({_first_line(exc)})"
+        ) from None
     return meta
 
 
@@ -177,8 +187,9 @@ def _read_safetensors(file: Path) -> dict:
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{file} is not a readable safetensors file ({_first_line(exc)})") from None
     if SAFETENSORS_KEY not in header:
-        raise CheckpointError(f"{file} has no cifarbench metadata (model, classes, normalisation); export it with "
-                              "`cifarbench export`")
+        raise CheckpointError(
+            f"{file} has no cifarbench metadata (model, classes, normalisation); export it with `cifarbench export`"
+        )
     try:
         meta = json.loads(header[SAFETENSORS_KEY])
     except ValueError as exc:

@@ -42,9 +42,13 @@ def resolve_device(name: str = "auto") -> torch.device:
         log.info("device auto -> %s: %s", picked, why)
         return torch.device(picked)
     if base == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} was asked for but this torch build sees no CUDA device; use --device cpu or auto")
+        raise ConfigError(
+            f"device {name!r} was asked for but this torch build sees no CUDA device; use --device cpu or auto"
+        )
     if base == "mps" and not mps_available():
-        raise ConfigError(f"device {name!r} was asked for but Apple MPS is not available here; use --device cpu or auto")
+        raise ConfigError(
+            f"device {name!r} was asked for but Apple MPS is not available here; use --device cpu or auto"
+        )
     return torch.device(name)
 
 
@@ -240,9 +244,11 @@ def core_blocks(processes: int, size: int | None = None) -> list[list[int]]:
     cores = usable_cores()
     per = size or len(cores) // max(1, processes)
     if per < 1 or processes * per > len(cores):
-        raise ConfigError(f"{processes} processes of {size or 1} core(s) each need {processes * (size or 1)} cores; "
-                          f"this process may use {len(cores)}")
-    return [cores[i * per:(i + 1) * per] for i in range(processes)]
+        raise ConfigError(
+            f"{processes} processes of {size or 1} core(s) each need {processes * (size or 1)} cores; "
+            f"this process may use {len(cores)}"
+        )
+    return [cores[i * per : (i + 1) * per] for i in range(processes)]
 
 
 def pin_to_cores(cores: list[int]) -> None:

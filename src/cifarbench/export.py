@@ -80,5 +80,12 @@ def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path) -> None:
         import onnx  # noqa: F401  (torch.onnx writes through it)
     except ImportError:
         raise UserError("--format onnx needs the onnx package: pip install 'cifarbench[onnx]'") from None
-    torch.onnx.export(model, (example,), str(path), input_names=["pixels"], output_names=["logits"],
-                      dynamic_axes={"pixels": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
+    torch.onnx.export(
+        model,
+        (example,),
+        str(path),
+        input_names=["pixels"],
+        output_names=["logits"],
+        dynamic_axes={"pixels": {0: "batch"}, "logits": {0: "batch"}},
+        dynamo=False,
+    )

@@ -35,8 +35,9 @@ def _cpu_model() -> str:
         return model
     if sys.platform == "darwin":
         try:
-            return subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True,
-                                  text=True, timeout=5).stdout.strip()
+            return subprocess.run(
+                ["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True, timeout=5
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             pass
     return platform.processor() or "unknown"
@@ -47,8 +48,9 @@ def cpu_id(cpuinfo: str | None = None) -> str | None:
     model name alone can cover several generations (two virtual machines here that both reported
     "AMD EPYC" with AVX2 trained the same schedule a factor of 2 apart)."""
     fields = _cpuinfo_fields(cpuinfo)
-    parts = [fields.get("vendor_id")] + [f"{name} {fields[name]}" for name in ("cpu family", "model", "stepping")
-                                         if fields.get(name)]
+    parts = [fields.get("vendor_id")] + [
+        f"{name} {fields[name]}" for name in ("cpu family", "model", "stepping") if fields.get(name)
+    ]
     return " ".join(p for p in parts if p) or None
 
 
@@ -81,8 +83,12 @@ def git_commit() -> str | None:
         out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
         if out.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
         return out.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
@@ -98,9 +104,14 @@ def gpu_info(device: torch.device | None = None) -> dict:
     if torch.cuda.is_available():
         index = device.index if device is not None and device.type == "cuda" and device.index is not None else 0
         props = torch.cuda.get_device_properties(index)
-        info.update(gpu_name=props.name, gpu_memory_bytes=int(props.total_memory), gpu_count=torch.cuda.device_count(),
-                    cuda_version=torch.version.cuda, cudnn_version=torch.backends.cudnn.version(),
-                    gpu_driver=_nvidia_driver())
+        info.update(
+            gpu_name=props.name,
+            gpu_memory_bytes=int(props.total_memory),
+            gpu_count=torch.cuda.device_count(),
+            cuda_version=torch.version.cuda,
+            cudnn_version=torch.backends.cudnn.version(),
+            gpu_driver=_nvidia_driver(),
+        )
     elif hasattr(torch.backends, "mps") and torch.backends.mps.is_available():
         info.update(gpu_name="Apple MPS", gpu_count=1)
     return info
@@ -108,8 +119,12 @@ def gpu_info(device: torch.device | None = None) -> dict:
 
 def _nvidia_driver() -> str | None:
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
     except (OSError, subprocess.SubprocessError):
         return None

@@ -27,8 +27,7 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """Named things of one kind, listed in the order they were added (or by name: `sort=True`)."""
 
-    def __init__(self, kind: str, error: type[UserError] = ConfigError, plural: str | None = None,
-                 sort: bool = False):
+    def __init__(self, kind: str, error: type[UserError] = ConfigError, plural: str | None = None, sort: bool = False):
         self.kind = kind
         self.plural = plural or f"{kind}s"
         self.error = error

@@ -58,9 +58,15 @@ def seeded(config: RunConfig, folder: Path, seed: int, device: str | None = None
 def run_record(result: RunResult) -> dict:
     """What the summary needs of one run (small enough to pass between processes)."""
     log = result.run_log
-    return {"seed": log["seed"], "test_accuracy": result.metrics["accuracy"], "train_seconds": log["train_seconds"],
-            "timed_seconds": timed_seconds(result), "run_dir": result.run.path.name, "device": log["device"],
-            "precision": log["precision"]}
+    return {
+        "seed": log["seed"],
+        "test_accuracy": result.metrics["accuracy"],
+        "train_seconds": log["train_seconds"],
+        "timed_seconds": timed_seconds(result),
+        "run_dir": result.run.path.name,
+        "device": log["device"],
+        "precision": log["precision"],
+    }
 
 
 def train_repeated(config: RunConfig, runs: int, *, quiet: bool = False, argv=None, jobs: int = 1) -> RepeatResult:
@@ -86,9 +92,13 @@ def train_repeated(config: RunConfig, runs: int, *, quiet: bool = False, argv=No
 def write_summary(config: RunConfig, folder: Path, records: list[dict]) -> dict:
     records = sorted(records, key=lambda r: r["seed"])
     summary = {
-        "recipe": config.recipe, "dataset": config.data.dataset, "model": config.model.name, "runs": len(records),
+        "recipe": config.recipe,
+        "dataset": config.data.dataset,
+        "model": config.model.name,
+        "runs": len(records),
         "seeds": [r["seed"] for r in records],
-        "device": records[0]["device"], "precision": records[0]["precision"],
+        "device": records[0]["device"],
+        "precision": records[0]["precision"],
         "test_accuracy": summarise([r["test_accuracy"] for r in records]),
         "train_seconds": summarise([r["train_seconds"] for r in records]),
         "timed_seconds": summarise([r["timed_seconds"] for r in records]),
@@ -106,8 +116,7 @@ def _device_for(config: RunConfig, index: int) -> str | None:
     return None
 
 
-def _worker(config: RunConfig, folder: Path, seeds: list[int], cores: list[int], device: str | None, argv,
-            out) -> None:
+def _worker(config: RunConfig, folder: Path, seeds: list[int], cores: list[int], device: str | None, argv, out) -> None:
     pin_to_cores(cores)
     out.put([run_record(train(seeded(config, folder, seed, device), quiet=True, argv=argv)) for seed in seeds])
 
@@ -115,9 +124,10 @@ def _worker(config: RunConfig, folder: Path, seeds: list[int], cores: list[int],
 def _in_workers(config: RunConfig, folder: Path, seeds: list[int], jobs: int, argv) -> list[dict]:
     context = multiprocessing.get_context("spawn")  # fresh interpreters: no threads or CUDA state inherited
     out = context.Queue()
-    workers = [context.Process(target=_worker, args=(config, folder, seeds[i::jobs], cores, _device_for(config, i),
-                                                     argv, out))
-               for i, cores in enumerate(core_blocks(jobs, config.hardware.threads))]
+    workers = [
+        context.Process(target=_worker, args=(config, folder, seeds[i::jobs], cores, _device_for(config, i), argv, out))
+        for i, cores in enumerate(core_blocks(jobs, config.hardware.threads))
+    ]
     for w in workers:
         w.start()
     records = [r for _ in workers for r in out.get()]  # read before join: a full queue would block the worker
@@ -139,10 +149,14 @@ def _under_torchrun(config: RunConfig, seeds: list[int], quiet: bool, argv) -> R
         dist.broadcast_object_list(box, src=0)
         folder = Path(box[0])
         pin_to_cores(core_blocks(local_world, config.hardware.threads)[local_rank])
-        device = f"cuda:{local_rank}" if config.hardware.device in ("auto", "cuda") and torch.cuda.is_available() else None
+        device = (
+            f"cuda:{local_rank}" if config.hardware.device in ("auto", "cuda") and torch.cuda.is_available() else None
+        )
         with distributed.independent_runs():
-            results = [train(seeded(config, folder, seed, device), quiet=quiet or rank > 0, argv=argv)
-                       for seed in seeds[rank::world]]
+            results = [
+                train(seeded(config, folder, seed, device), quiet=quiet or rank > 0, argv=argv)
+                for seed in seeds[rank::world]
+            ]
         gathered: list = [None] * world
         dist.all_gather_object(gathered, [run_record(r) for r in results])
     finally:
@@ -153,14 +167,29 @@ def _under_torchrun(config: RunConfig, seeds: list[int], quiet: bool, argv) -> R
 
 def summary_markdown(s: dict) -> str:
     acc, t = s["test_accuracy"], s["timed_seconds"]
-    rows = [["test accuracy", *(percent(acc[k]) for k in ("mean", "std")),
-             f"[{acc['ci95'][0]:.2%}, {acc['ci95'][1]:.2%}]", percent(acc["min"]), percent(acc["max"])],
-            ["time, s (init + training + final eval)", *(f"{t[k]:.2f}" for k in ("mean", "std")),
-             f"[{t['ci95'][0]:.2f}, {t['ci95'][1]:.2f}]", f"{t['min']:.2f}", f"{t['max']:.2f}"]]
-    return "\n".join([
-        f"# {s['recipe']}: {s['model']} on {s['dataset']}, {s['runs']} seeded runs ({s['device']}, {s['precision']})",
-        "",
-        markdown_table(["measure", "mean", "std", "95% CI of the mean", "min", "max"], rows, align="lrrlrr"),
-        f"Seeds: {', '.join(map(str, s['seeds']))}.",
-        "",
-    ])
+    rows = [
+        [
+            "test accuracy",
+            *(percent(acc[k]) for k in ("mean", "std")),
+            f"[{acc['ci95'][0]:.2%}, {acc['ci95'][1]:.2%}]",
+            percent(acc["min"]),
+            percent(acc["max"]),
+        ],
+        [
+            "time, s (init + training + final eval)",
+            *(f"{t[k]:.2f}" for k in ("mean", "std")),
+            f"[{t['ci95'][0]:.2f}, {t['ci95'][1]:.2f}]",
+            f"{t['min']:.2f}",
+            f"{t['max']:.2f}",
+        ],
+    ]
+    return "\n".join(
+        [
+            f"# {s['recipe']}: {s['model']} on {s['dataset']}, {s['runs']} seeded runs "
+            f"({s['device']}, {s['precision']})",
+            "",
+            markdown_table(["measure", "mean", "std", "95% CI of the mean", "min", "max"], rows, align="lrrlrr"),
+            f"Seeds: {', '.join(map(str, s['seeds']))}.",
+            "",
+        ]
+    )

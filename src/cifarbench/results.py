@@ -16,8 +16,38 @@ from cifarbench.fingerprint import fingerprint
 from cifarbench.tables import markdown_table
 
 # Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom (any statistics table).
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+_T975 = (
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
+)
 
 
 def t_quantile_975(df: int) -> float:
@@ -34,8 +64,16 @@ def summarise(values: list[float]) -> dict:
     std = statistics.stdev(values) if n > 1 else 0.0
     half = t_quantile_975(n - 1) * std / n**0.5 if n > 1 else 0.0
     mean = statistics.fmean(values)
-    return {"min": min(values), "median": statistics.median(values), "max": max(values), "mean": mean, "std": std,
-            "ci95": [mean - half, mean + half], "n": n, "values": values}
+    return {
+        "min": min(values),
+        "median": statistics.median(values),
+        "max": max(values),
+        "mean": mean,
+        "std": std,
+        "ci95": [mean - half, mean + half],
+        "n": n,
+        "values": values,
+    }
 
 
 def print_table(title: str, columns: list[str], rows: list[list], console: Console | None = None) -> None:
@@ -50,8 +88,9 @@ def print_table(title: str, columns: list[str], rows: list[list], console: Conso
 
 def write_result(path: str | Path, name: str, results: dict, device=None) -> Path:
     path = Path(path)
-    atomic_write_json({"benchmark": name, "time": utc_now(), "command": sys.argv, "machine": fingerprint(device),
-                       **results}, path)
+    atomic_write_json(
+        {"benchmark": name, "time": utc_now(), "command": sys.argv, "machine": fingerprint(device), **results}, path
+    )
     return path
 
 

@@ -74,8 +74,10 @@ class RunDir:
         try:
             lock.acquire()
         except Timeout:
-            raise UserError(f"{self.path} is being trained by another process right now (it holds "
-                            f"{self.LOCK}); wait for it to end or stop it first") from None
+            raise UserError(
+                f"{self.path} is being trained by another process right now (it holds "
+                f"{self.LOCK}); wait for it to end or stop it first"
+            ) from None
         try:
             yield
         finally:
@@ -106,8 +108,9 @@ class RunDir:
             with open(self.path / self.CONFIG, encoding="utf-8") as f:
                 config = yaml.safe_load(f)
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise UserError(f"{self.path / self.CONFIG} is not readable YAML ({str(exc).splitlines()[0][:160]})") \
-                from None
+            raise UserError(
+                f"{self.path / self.CONFIG} is not readable YAML ({str(exc).splitlines()[0][:160]})"
+            ) from None
         except FileNotFoundError:
             raise UserError(f"{self.path} has no {self.CONFIG}") from None
         if not isinstance(config, dict):

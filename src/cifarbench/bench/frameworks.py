@@ -22,13 +22,22 @@ from cifarbench.train.recipes import resolve_config
 
 FRAMEWORKS = ("torch", "mlx")
 # small enough for MLX's CPU backend on Linux, whose convolutions are far slower than PyTorch's
-SYNTHETIC_SMALL = {"dataset": "synthetic", "synthetic_shape": [3, 32, 32], "synthetic_train_size": 512,
-                   "synthetic_test_size": 256}
+SYNTHETIC_SMALL = {
+    "dataset": "synthetic",
+    "synthetic_shape": [3, 32, 32],
+    "synthetic_train_size": 512,
+    "synthetic_test_size": 256,
+}
 
 
 # The benchmark's own defaults, above the recipe and below what the user gives.
-DEFAULTS = {"model": {"name": "small-resnet"}, "data": SYNTHETIC_SMALL,
-            "train": {"epochs": 2.0}, "hardware": {"device": "cpu", "precision": "fp32"}, "output": {"plots": False}}
+DEFAULTS = {
+    "model": {"name": "small-resnet"},
+    "data": SYNTHETIC_SMALL,
+    "train": {"epochs": 2.0},
+    "hardware": {"device": "cpu", "precision": "fp32"},
+    "output": {"plots": False},
+}
 
 
 def bench_frameworks(layers: dict | None = None, quiet: bool = True) -> dict:
@@ -41,41 +50,85 @@ def bench_frameworks(layers: dict | None = None, quiet: bool = True) -> dict:
     folder = new_folder(Path(base.runs_dir), "bench-frameworks")
     rows = []
     for framework in FRAMEWORKS:
-        config = resolve_config(None, DEFAULTS, layers, {"train": {"framework": framework},
-                                                        "runs_dir": str(folder / framework)})
+        config = resolve_config(
+            None, DEFAULTS, layers, {"train": {"framework": framework}, "runs_dir": str(folder / framework)}
+        )
         result = train(config, quiet=quiet)
         history = result.history
         later = history[1:] or history  # the first epoch apart: it carries MLX's compilation
         seconds = [h["epoch_seconds"] for h in later]
         images = sum(h["images_per_second"] * h["epoch_seconds"] for h in later)
-        rows.append({"framework": framework, "version": result.run_log.get("mlx" if framework == "mlx" else "torch"),
-                     "device": result.run_log["device"], "first_epoch_seconds": history[0]["epoch_seconds"],
-                     "epoch_seconds": statistics.median(seconds), "images_per_second": images / sum(seconds),
-                     "final_train_loss": history[-1]["train_loss"], "test_accuracy": result.metrics["accuracy"],
-                     "test_loss": result.metrics["loss"], "run": result.run.path.name})
-    result = {"model": base.model.name, "recipe": base.recipe, "dataset": base.data.dataset,
-              "epochs": base.train.epochs, "seed": base.train.seed, "frameworks": rows}
-    return publish(folder, "frameworks", result, frameworks_report(result), dict(
-        labels=[f"{r['framework']} {r['version']}\n{r['device']}" for r in rows],
-        values=[r["images_per_second"] for r in rows], title=f"{base.model.name} on {result['dataset']}: training images/s",
-        ylabel="images/s", file="frameworks", annotate="{:,.0f}"))
+        rows.append(
+            {
+                "framework": framework,
+                "version": result.run_log.get("mlx" if framework == "mlx" else "torch"),
+                "device": result.run_log["device"],
+                "first_epoch_seconds": history[0]["epoch_seconds"],
+                "epoch_seconds": statistics.median(seconds),
+                "images_per_second": images / sum(seconds),
+                "final_train_loss": history[-1]["train_loss"],
+                "test_accuracy": result.metrics["accuracy"],
+                "test_loss": result.metrics["loss"],
+                "run": result.run.path.name,
+            }
+        )
+    result = {
+        "model": base.model.name,
+        "recipe": base.recipe,
+        "dataset": base.data.dataset,
+        "epochs": base.train.epochs,
+        "seed": base.train.seed,
+        "frameworks": rows,
+    }
+    return publish(
+        folder,
+        "frameworks",
+        result,
+        frameworks_report(result),
+        dict(
+            labels=[f"{r['framework']} {r['version']}\n{r['device']}" for r in rows],
+            values=[r["images_per_second"] for r in rows],
+            title=f"{base.model.name} on {result['dataset']}: training images/s",
+            ylabel="images/s",
+            file="frameworks",
+            annotate="{:,.0f}",
+        ),
+    )
 
 
 def frameworks_report(result: dict) -> str:
-    rows = [[r["framework"], str(r["version"]), r["device"], f"{r['first_epoch_seconds']:.2f}", f"{r['epoch_seconds']:.2f}",
-             f"{r['images_per_second']:,.1f}", f"{r['final_train_loss']:.4f}", percent(r["test_accuracy"])]
-            for r in result["frameworks"]]
-    return table_report(f"{result['model']} ({result['recipe']}) on {result['dataset']}, {result['epochs']:g} epoch(s), "
-                        f"seed {result['seed']}; the first epoch (compilation, warm-up) is shown apart",
-                        ["framework", "version", "device", "1st epoch s", "s/epoch", "img/s", "train loss", "accuracy"],
-                        rows, align="lllrrrrr")
+    rows = [
+        [
+            r["framework"],
+            str(r["version"]),
+            r["device"],
+            f"{r['first_epoch_seconds']:.2f}",
+            f"{r['epoch_seconds']:.2f}",
+            f"{r['images_per_second']:,.1f}",
+            f"{r['final_train_loss']:.4f}",
+            percent(r["test_accuracy"]),
+        ]
+        for r in result["frameworks"]
+    ]
+    return table_report(
+        f"{result['model']} ({result['recipe']}) on {result['dataset']}, {result['epochs']:g} epoch(s), "
+        f"seed {result['seed']}; the first epoch (compilation, warm-up) is shown apart",
+        ["framework", "version", "device", "1st epoch s", "s/epoch", "img/s", "train loss", "accuracy"],
+        rows,
+        align="lllrrrrr",
+    )
 
 
-BENCHMARKS.add("frameworks", Benchmark(
-    help="PyTorch and MLX on the same device class, data, weights and schedule",
-    description="Train the same recipe with PyTorch and with MLX (same splits, batches, augmentation, initial "
-                "weights and schedule); time per epoch (first epoch apart), images/s, final loss, accuracy; table, "
-                "JSON and chart. Defaults: small-resnet (MLX has small-resnet and resnet18), 512 synthetic 3x32x32 "
-                "images, 2 epochs, fp32 on the CPU; hardware.device cuda or mps puts PyTorch on that GPU against "
-                "MLX's.",
-    run=lambda args, layers: bench_frameworks(layers), needs="mlx"))
+BENCHMARKS.add(
+    "frameworks",
+    Benchmark(
+        help="PyTorch and MLX on the same device class, data, weights and schedule",
+        description="Train the same recipe with PyTorch and with MLX (same splits, batches, augmentation, initial "
+        "weights and schedule); time per epoch (first epoch apart), images/s, final loss, accuracy; table, "
+        "JSON and chart. Defaults: small-resnet (MLX has small-resnet and resnet18), 512 synthetic 3x32x32 "
+        "images, 2 epochs, fp32 on the CPU; hardware.device cuda or mps puts PyTorch on that GPU against "
+        "MLX's.",
+        run=lambda args, layers: bench_frameworks(layers),
+        needs="mlx",
+    ),
+)

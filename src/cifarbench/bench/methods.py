@@ -51,23 +51,41 @@ def compare_methods(methods=METHODS, layers: dict | None = None, *, quick: bool 
         if quick:
             q = Quick()
             epochs = max(1.0, math.ceil(config.train.epochs * q.epoch_fraction))
-            config = resolve_config(recipe, DEFAULTS, overrides, {
-                "data": {"train_subset": q.train_images, "test_subset": q.test_images},
-                "train": {"epochs": epochs, "batch_size": min(config.train.batch_size, q.train_images // 4)}})
+            config = resolve_config(
+                recipe,
+                DEFAULTS,
+                overrides,
+                {
+                    "data": {"train_subset": q.train_images, "test_subset": q.test_images},
+                    "train": {"epochs": epochs, "batch_size": min(config.train.batch_size, q.train_images // 4)},
+                },
+            )
         result = train(config, quiet=quiet)
         log = result.run_log
-        rows.append({
-            "method": recipe, "model": config.model.name, "epochs": config.train.epochs,
-            "parameters": log["parameters"], "test_accuracy": result.metrics["accuracy"],
-            "train_seconds": log["train_seconds"], "timed_seconds": timed_seconds(result),
-            "seconds_per_epoch": log["train_seconds"] / config.train.epochs,
-            "run_dir": result.run.path.name,
-        })
+        rows.append(
+            {
+                "method": recipe,
+                "model": config.model.name,
+                "epochs": config.train.epochs,
+                "parameters": log["parameters"],
+                "test_accuracy": result.metrics["accuracy"],
+                "train_seconds": log["train_seconds"],
+                "timed_seconds": timed_seconds(result),
+                "seconds_per_epoch": log["train_seconds"] / config.train.epochs,
+                "run_dir": result.run.path.name,
+            }
+        )
     base = next(r for r in rows if r["method"] == methods[0])
     for r in rows:
         r["speedup"] = base["timed_seconds"] / r["timed_seconds"]
-    summary = {"dataset": dataset, "quick": quick, "device": result.run_log["device"],
-               "precision": result.run_log["precision"], "baseline": methods[0], "methods": rows}
+    summary = {
+        "dataset": dataset,
+        "quick": quick,
+        "device": result.run_log["device"],
+        "precision": result.run_log["precision"],
+        "baseline": methods[0],
+        "methods": rows,
+    }
     atomic_write_json(summary, folder / "comparison.json")
     atomic_write_text(comparison_markdown(summary), folder / "comparison.md")
     summary["folder"] = str(folder)
@@ -75,14 +93,41 @@ def compare_methods(methods=METHODS, layers: dict | None = None, *, quick: bool 
 
 
 def comparison_markdown(s: dict) -> str:
-    lines = [f"# Methods on {s['dataset']} ({s['device']}, {s['precision']})" + (" — quick check, not a result"
-                                                                                 if s["quick"] else ""), "",
-             markdown_table(
-                 ["method", "model", "parameters", "epochs", "test accuracy", "time s", "s / epoch",
-                  f"speedup vs {s['baseline']}"],
-                 [[r["method"], r["model"], f"{r['parameters']:,}", f"{r['epochs']:g}", percent(r["test_accuracy"]),
-                   f"{r['timed_seconds']:.1f}", f"{r['seconds_per_epoch']:.1f}", f"{r['speedup']:.2f}x"]
-                  for r in s["methods"]], align="llrrrrrr").rstrip()]
-    lines += ["", "Time counts data-dependent initialisation, training and the final evaluation (with each "
-              "recipe's test-time augmentation), as airbench times itself; per-epoch validation is excluded.", ""]
+    lines = [
+        f"# Methods on {s['dataset']} ({s['device']}, {s['precision']})"
+        + (" — quick check, not a result" if s["quick"] else ""),
+        "",
+        markdown_table(
+            [
+                "method",
+                "model",
+                "parameters",
+                "epochs",
+                "test accuracy",
+                "time s",
+                "s / epoch",
+                f"speedup vs {s['baseline']}",
+            ],
+            [
+                [
+                    r["method"],
+                    r["model"],
+                    f"{r['parameters']:,}",
+                    f"{r['epochs']:g}",
+                    percent(r["test_accuracy"]),
+                    f"{r['timed_seconds']:.1f}",
+                    f"{r['seconds_per_epoch']:.1f}",
+                    f"{r['speedup']:.2f}x",
+                ]
+                for r in s["methods"]
+            ],
+            align="llrrrrrr",
+        ).rstrip(),
+    ]
+    lines += [
+        "",
+        "Time counts data-dependent initialisation, training and the final evaluation (with each "
+        "recipe's test-time augmentation), as airbench times itself; per-epoch validation is excluded.",
+        "",
+    ]
     return "\n".join(lines)

@@ -48,8 +48,9 @@ class ThroughputSpec:
     compile: bool = False  # torch.compile (train.compiled.COMPILE_OPTIONS), compiled in the warm-up steps
 
 
-def matmul_peak_flops(device: torch.device, dtype: torch.dtype = torch.float32, n: int = 2048,
-                      repeats: int = 5) -> float:
+def matmul_peak_flops(
+    device: torch.device, dtype: torch.dtype = torch.float32, n: int = 2048, repeats: int = 5
+) -> float:
     """The best FLOP/s of an n x n matmul: the ceiling the models are measured against."""
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
@@ -103,16 +104,26 @@ def measure(spec: ThroughputSpec) -> dict:
     precision = resolve_precision(spec.precision, device)
     c, h, _ = spec.shape
     n_images = spec.batch_size * (spec.warmup_steps + spec.steps)
-    data = load_dataset("synthetic", shape=spec.shape, num_classes=spec.num_classes, train_size=n_images,
-                        test_size=spec.batch_size)
+    data = load_dataset(
+        "synthetic", shape=spec.shape, num_classes=spec.num_classes, train_size=n_images, test_size=spec.batch_size
+    )
     options = {"widths": tuple(spec.widths)} if spec.widths else {}  # the net's own keywords, and its config's
-    config = resolve_config("resnet18-onecycle", {
-        "model": {"name": spec.model, **options},
-        "train": {"batch_size": spec.batch_size, "epochs": 1},
-        "hardware": {"precision": spec.precision, "channels_last": spec.channels_last, "device": str(device),
-                     "compile": spec.compile}})
-    loader = DeviceLoader(data.train, data.mean, data.std, spec.batch_size, device, shuffle=False,
-                          channels_last=spec.channels_last)
+    config = resolve_config(
+        "resnet18-onecycle",
+        {
+            "model": {"name": spec.model, **options},
+            "train": {"batch_size": spec.batch_size, "epochs": 1},
+            "hardware": {
+                "precision": spec.precision,
+                "channels_last": spec.channels_last,
+                "device": str(device),
+                "compile": spec.compile,
+            },
+        },
+    )
+    loader = DeviceLoader(
+        data.train, data.mean, data.std, spec.batch_size, device, shuffle=False, channels_last=spec.channels_last
+    )
     model = build_model(spec.model, spec.num_classes, c, h, **options)
     trainer = Trainer(config, model, loader, loader, device, precision, data.classes)
     batches = list(loader.epoch(0))
@@ -136,12 +147,18 @@ def measure(spec: ThroughputSpec) -> dict:
     train_ips = spec.steps * spec.batch_size / train_time
     infer_ips = spec.steps * spec.batch_size / infer_time
     return {
-        **asdict(spec), "device": str(device), "precision": precision.name,
+        **asdict(spec),
+        "device": str(device),
+        "precision": precision.name,
         "parameters": count_parameters(trainer.model),
-        "train_images_per_second": train_ips, "infer_images_per_second": infer_ips,
-        "train_warmup_seconds": warmup, "infer_warmup_seconds": infer_warmup,
-        "train_flops_per_image": train_flops, "infer_flops_per_image": infer_flops,
-        "train_flops_per_second": train_flops * train_ips, "matmul_peak_flops_per_second": peak,
+        "train_images_per_second": train_ips,
+        "infer_images_per_second": infer_ips,
+        "train_warmup_seconds": warmup,
+        "infer_warmup_seconds": infer_warmup,
+        "train_flops_per_image": train_flops,
+        "infer_flops_per_image": infer_flops,
+        "train_flops_per_second": train_flops * train_ips,
+        "matmul_peak_flops_per_second": peak,
         "matmul_peak_dtype": str(peak_dtype).removeprefix("torch."),
         "train_fraction_of_peak": train_flops * train_ips / peak,
         "peak_memory_bytes": peak_memory_bytes(device),
@@ -181,35 +198,66 @@ def bench_throughput(models: list[str] | None = None, layers: dict | None = None
         raise UserError(f"unknown model {unknown[0]!r}; known models: {', '.join(list_models())}")
     config = resolve_config(None, DEFAULTS, layers)
     t, hw, d = config.train, config.hardware, config.data
-    rows = [measure_isolated(ThroughputSpec(model=m, batch_size=t.batch_size, precision=hw.precision,
-                                            channels_last=hw.channels_last, device=hw.device,
-                                            shape=tuple(d.synthetic_shape), num_classes=d.synthetic_classes,
-                                            steps=steps)) for m in models]
+    rows = [
+        measure_isolated(
+            ThroughputSpec(
+                model=m,
+                batch_size=t.batch_size,
+                precision=hw.precision,
+                channels_last=hw.channels_last,
+                device=hw.device,
+                shape=tuple(d.synthetic_shape),
+                num_classes=d.synthetic_classes,
+                steps=steps,
+            )
+        )
+        for m in models
+    ]
     folder = new_folder(Path(config.runs_dir), "bench-throughput")
     result = {"models": rows}
     atomic_write_json(result, folder / "throughput.json")
-    bar_chart([r["model"] for r in rows], [r["train_images_per_second"] for r in rows],
-              f"training images/s ({rows[0]['device']}, {rows[0]['precision']}, batch {rows[0]['batch_size']})",
-              "images/s", folder / "throughput", annotate="{:,.0f}")
+    bar_chart(
+        [r["model"] for r in rows],
+        [r["train_images_per_second"] for r in rows],
+        f"training images/s ({rows[0]['device']}, {rows[0]['precision']}, batch {rows[0]['batch_size']})",
+        "images/s",
+        folder / "throughput",
+        annotate="{:,.0f}",
+    )
     result["folder"] = str(folder)
     return result
 
 
 def throughput_table(result: dict) -> tuple[str, list[str], list[list]]:
     """Title, columns and rows of the table `cifarbench bench throughput` prints."""
-    rows = [[r["model"], f"{r['parameters']:,}", r["train_images_per_second"], r["infer_images_per_second"],
-             f"{r['train_flops_per_image'] / 1e9:.3f}", f"{r['train_fraction_of_peak']:.1%}",
-             f"{(r['peak_memory_bytes'] or 0) / 2**20:,.0f}"] for r in result["models"]]
+    rows = [
+        [
+            r["model"],
+            f"{r['parameters']:,}",
+            r["train_images_per_second"],
+            r["infer_images_per_second"],
+            f"{r['train_flops_per_image'] / 1e9:.3f}",
+            f"{r['train_fraction_of_peak']:.1%}",
+            f"{(r['peak_memory_bytes'] or 0) / 2**20:,.0f}",
+        ]
+        for r in result["models"]
+    ]
     first = result["models"][0]
-    title = (f"throughput on {first['device']} ({first['precision']}, batch {first['batch_size']}, "
-             f"{'channels_last' if first['channels_last'] else 'NCHW'})")
-    return title, ["model", "params", "train img/s", "infer img/s", "train GFLOP/img", "of matmul peak",
-                   "peak MiB"], rows
+    title = (
+        f"throughput on {first['device']} ({first['precision']}, batch {first['batch_size']}, "
+        f"{'channels_last' if first['channels_last'] else 'NCHW'})"
+    )
+    return (
+        title,
+        ["model", "params", "train img/s", "infer img/s", "train GFLOP/img", "of matmul peak", "peak MiB"],
+        rows,
+    )
 
 
 def _options(p) -> None:
-    p.add_argument("--models", type=comma_list, metavar="M1,M2",
-                   help="default: model.name when given, else every model in the zoo")
+    p.add_argument(
+        "--models", type=comma_list, metavar="M1,M2", help="default: model.name when given, else every model in the zoo"
+    )
     p.add_argument("--steps", type=int, default=10, help="timed steps per model (default 10)")
 
 
@@ -218,10 +266,15 @@ def _report(result: dict) -> None:
     print(f"JSON and chart in {result['folder']}")
 
 
-BENCHMARKS.add("throughput", Benchmark(
-    help="training and inference images/s, FLOPs and peak memory per model",
-    description="Training and inference images/s of each model on synthetic inputs (data.synthetic_shape, "
-                "data.synthetic_classes) at train.batch_size, hardware.precision and hardware.channels_last (default: "
-                "batch 128, channels_last).",
-    options=_options, run=lambda args, layers: bench_throughput(args.models, layers, steps=args.steps),
-    report=_report))
+BENCHMARKS.add(
+    "throughput",
+    Benchmark(
+        help="training and inference images/s, FLOPs and peak memory per model",
+        description="Training and inference images/s of each model on synthetic inputs (data.synthetic_shape, "
+        "data.synthetic_classes) at train.batch_size, hardware.precision and hardware.channels_last (default: "
+        "batch 128, channels_last).",
+        options=_options,
+        run=lambda args, layers: bench_throughput(args.models, layers, steps=args.steps),
+        report=_report,
+    ),
+)

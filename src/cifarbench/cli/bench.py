@@ -25,8 +25,9 @@ def bench_command(name: str, benchmark: Benchmark):
         return 0
 
     run.__module__ = __name__  # listed with this family
-    return command(f"bench {name}", benchmark.help, description=benchmark.description, options=benchmark.options,
-                   config=True)(run)
+    return command(
+        f"bench {name}", benchmark.help, description=benchmark.description, options=benchmark.options, config=True
+    )(run)
 
 
 for _name, _benchmark in BENCHMARKS.items():
@@ -41,17 +42,29 @@ def print_bench(result: dict) -> int:
 def compare_methods_options(p) -> None:
     from cifarbench.bench.methods import METHODS
 
-    p.add_argument("--methods", type=comma_list, default=list(METHODS), metavar="R1,R2,...",
-                   help=f"recipes to compare, the first is the baseline (default: {','.join(METHODS)})")
-    p.add_argument("--quick", action="store_true",
-                   help="2,000 training / 1,000 test images and a quarter of each recipe's epochs: a pipeline check")
+    p.add_argument(
+        "--methods",
+        type=comma_list,
+        default=list(METHODS),
+        metavar="R1,R2,...",
+        help=f"recipes to compare, the first is the baseline (default: {','.join(METHODS)})",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="2,000 training / 1,000 test images and a quarter of each recipe's epochs: a pipeline check",
+    )
     p.add_argument("--quiet", action="store_true", help="results only")
 
 
-@command("compare-methods", "baseline resnet18 against airbench94/95/96: accuracy, time, speedup",
-         options=compare_methods_options, config=True,
-         description="Train the baseline and each airbench recipe on the same data and device; write comparison.md "
-                     "and comparison.json. The config options apply to every method (default dataset: cifar10).")
+@command(
+    "compare-methods",
+    "baseline resnet18 against airbench94/95/96: accuracy, time, speedup",
+    options=compare_methods_options,
+    config=True,
+    description="Train the baseline and each airbench recipe on the same data and device; write comparison.md "
+    "and comparison.json. The config options apply to every method (default dataset: cifar10).",
+)
 def cmd_compare_methods(args) -> int:
     from cifarbench.bench.methods import compare_methods
 

@@ -66,8 +66,10 @@ def cmd_data(args) -> int:
     spec = get_spec(args.dataset)
     if args.action == "download":
         ds = load_dataset(args.dataset, data_dir=args.data_dir, quiet=False)
-        print(f"{ds.name}: {len(ds.train):,} train / {len(ds.test):,} test images, "
-              f"mean {ds.mean} std {ds.std} ({ds.location})")
+        print(
+            f"{ds.name}: {len(ds.train):,} train / {len(ds.test):,} test images, "
+            f"mean {ds.mean} std {ds.std} ({ds.location})"
+        )
     else:
         _, records = ensure_files(spec, args.data_dir, download=False)  # verifies every file
         for record in records:

@@ -42,8 +42,15 @@ COMMANDS: Registry[Command] = Registry("command", error=ValueError)
 GROUPS: Registry[tuple[str, str]] = Registry("command group", error=ValueError)
 
 
-def command(name: str, help: str, *, description: str | None = None, options: Callable | None = None,
-            config: bool = False, example: tuple[str, ...] = ()):
+def command(
+    name: str,
+    help: str,
+    *,
+    description: str | None = None,
+    options: Callable | None = None,
+    config: bool = False,
+    example: tuple[str, ...] = (),
+):
     """Decorator: the function below is the command `name`'s handler."""
 
     def add(run: Callable[..., int]) -> Callable[..., int]:
@@ -68,7 +75,8 @@ def add_commands(sub, families: tuple[str, ...], only: tuple[str, ...] | None = 
             if word not in groups:
                 help_line, metavar = GROUPS.get(word)
                 groups[word] = sub.add_parser(word, help=help_line).add_subparsers(
-                    dest=word, metavar=metavar, parser_class=Parser, required=True)
+                    dest=word, metavar=metavar, parser_class=Parser, required=True
+                )
             target = groups[word]
         p = target.add_parser(entry.words[-1], help=entry.help, description=entry.description)
         p.set_defaults(func=entry.run)

@@ -40,12 +40,18 @@ def _at_least_one(text: str) -> int:
     return value
 
 
-@command("eval", "evaluate a run directory or checkpoint on its test split", options=eval_options, config=True,
-         example=("run-dir",), description="Evaluate a trained model on the test split of its dataset (or of another "
-                                           "dataset with the same classes): per-class precision, recall, F1 and the "
-                                           "most confused pairs. The checkpoint fixes the model and how it was "
-                                           "trained; the options change the data section, hardware.device, train.tta "
-                                           "(and tta_share) and train.eval_batch_size, and refuse the others.")
+@command(
+    "eval",
+    "evaluate a run directory or checkpoint on its test split",
+    options=eval_options,
+    config=True,
+    example=("run-dir",),
+    description="Evaluate a trained model on the test split of its dataset (or of another "
+    "dataset with the same classes): per-class precision, recall, F1 and the "
+    "most confused pairs. The checkpoint fixes the model and how it was "
+    "trained; the options change the data section, hardware.device, train.tta "
+    "(and tta_share) and train.eval_batch_size, and refuse the others.",
+)
 def cmd_eval(args) -> int:
     from cifarbench.api import evaluate
     from cifarbench.eval.metrics import classification_report
@@ -55,14 +61,19 @@ def cmd_eval(args) -> int:
     return 0
 
 
-@command("export", "write a run's model as safetensors, ONNX or TorchScript", options=export_options,
-         example=("run-dir", "--format", "onnx"), description="safetensors: the weights, with the model name, class "
-                                                              "names, normalisation and input shape in its metadata "
-                                                              "(eval and predict take it). onnx and torchscript: a "
-                                                              "graph that takes float32 pixels in [0, 1], shape (N, "
-                                                              "C, H, W), normalises them itself and returns logits; "
-                                                              "onnx needs pip install 'cifarbench[onnx]'. MLX runs "
-                                                              "export through their PyTorch twin.")
+@command(
+    "export",
+    "write a run's model as safetensors, ONNX or TorchScript",
+    options=export_options,
+    example=("run-dir", "--format", "onnx"),
+    description="safetensors: the weights, with the model name, class "
+    "names, normalisation and input shape in its metadata "
+    "(eval and predict take it). onnx and torchscript: a "
+    "graph that takes float32 pixels in [0, 1], shape (N, "
+    "C, H, W), normalises them itself and returns logits; "
+    "onnx needs pip install 'cifarbench[onnx]'. MLX runs "
+    "export through their PyTorch twin.",
+)
 def cmd_export(args) -> int:
     from cifarbench.export import export
 
@@ -71,8 +82,12 @@ def cmd_export(args) -> int:
     return 0
 
 
-@command("predict", "classify image files (PNG or JPEG) with a checkpoint", options=predict_options,
-         example=("run-dir", "image.png"))
+@command(
+    "predict",
+    "classify image files (PNG or JPEG) with a checkpoint",
+    options=predict_options,
+    example=("run-dir", "image.png"),
+)
 def cmd_predict(args) -> int:
     from cifarbench.eval.inference import load_model, predict
 

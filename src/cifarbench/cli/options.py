@@ -87,11 +87,13 @@ def default_text(value) -> str:
 
 def _parser_of(convert, name: str):
     """An argparse type that turns a ConfigError into argparse's one-line usage error."""
+
     def parse(text: str):
         try:
             return convert(text)
         except ConfigError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
+
     parse.__name__ = name  # argparse names the type in some messages
     return parse
 
@@ -101,11 +103,19 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     command's own arguments: the usage line names those and sums the config options up."""
     own = parser.format_usage().removeprefix("usage: ").strip()
     parser.usage = f"{own} [--config YAML] [--set SECTION.FIELD=VALUE] [--SECTION.FIELD VALUE ...]"
-    parser.add_argument("--config", metavar="YAML",
-                        help="YAML file of config sections (a run's config.yaml repeats it), applied over the recipe")
-    parser.add_argument("--set", dest="assignments", action="append", default=[], metavar="SECTION.FIELD=VALUE",
-                        help="override any config field, e.g. --set optim.nesterov=true (repeatable; the value is "
-                             "YAML)")
+    parser.add_argument(
+        "--config",
+        metavar="YAML",
+        help="YAML file of config sections (a run's config.yaml repeats it), applied over the recipe",
+    )
+    parser.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="SECTION.FIELD=VALUE",
+        help="override any config field, e.g. --set optim.nesterov=true (repeatable; the value is YAML)",
+    )
     titles = {f.name: f.metadata["help"] for f in dataclasses.fields(RunConfig)}
     groups: dict[str, argparse._ArgumentGroup] = {}
     for path, f, hint in schema_fields():
@@ -113,9 +123,11 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
         if section not in groups:
             if not section:
                 groups[section] = parser.add_argument_group(
-                    "config: the run", "Every config field is an option, --section.field VALUE; the common ones "
+                    "config: the run",
+                    "Every config field is an option, --section.field VALUE; the common ones "
                     "have a short flag too. Defaults shown are the config's own: a recipe, then the command, may "
-                    "set others. Order: defaults < recipe < --config < flags and --set.")
+                    "set others. Order: defaults < recipe < --config < flags and --set.",
+                )
             else:
                 groups[section] = parser.add_argument_group(f"config: {titles[section]} (--{section}.*)")
         _add_field(groups[section], path, f, hint)
@@ -138,19 +150,46 @@ def _add_field(group, path: str, f, hint) -> None:
     metavar = next((flag.metavar for flag in plain if flag.metavar), None) or path.rsplit(".", 1)[-1].upper()
     convert = _parser_of(lambda text: coerce(text, hint, path), path)
     if hint is bool:  # --section.flag alone means true; --section.flag false says it
-        group.add_argument(*aliases, long_flag, dest=FIELD + path, nargs="?", const=True, type=convert,
-                           default=argparse.SUPPRESS, metavar="BOOL", help=help_text)
+        group.add_argument(
+            *aliases,
+            long_flag,
+            dest=FIELD + path,
+            nargs="?",
+            const=True,
+            type=convert,
+            default=argparse.SUPPRESS,
+            metavar="BOOL",
+            help=help_text,
+        )
     else:
-        group.add_argument(*aliases, long_flag, dest=FIELD + path, type=convert, default=argparse.SUPPRESS,
-                           metavar=metavar, help=help_text)
+        group.add_argument(
+            *aliases,
+            long_flag,
+            dest=FIELD + path,
+            type=convert,
+            default=argparse.SUPPRESS,
+            metavar=metavar,
+            help=help_text,
+        )
     for flag in meta.get("flags", ()):
         if flag.value is not None:
-            group.add_argument(flag.name, dest=FIELD + path, action="store_const", const=flag.value,
-                               default=argparse.SUPPRESS, help=f"sets {path} to {default_text(flag.value)}")
+            group.add_argument(
+                flag.name,
+                dest=FIELD + path,
+                action="store_const",
+                const=flag.value,
+                default=argparse.SUPPRESS,
+                help=f"sets {path} to {default_text(flag.value)}",
+            )
         elif flag.parse is not None:
-            group.add_argument(flag.name, dest=FIELDS + path, type=_parser_of(flag.parse, path),
-                               default=argparse.SUPPRESS, metavar=flag.metavar or metavar,
-                               help=flag.help.replace("%", "%%"))
+            group.add_argument(
+                flag.name,
+                dest=FIELDS + path,
+                type=_parser_of(flag.parse, path),
+                default=argparse.SUPPRESS,
+                metavar=flag.metavar or metavar,
+                help=flag.help.replace("%", "%%"),
+            )
 
 
 def config_layers(args: argparse.Namespace) -> dict:
@@ -159,9 +198,9 @@ def config_layers(args: argparse.Namespace) -> dict:
     flags: dict = {}
     for dest, value in vars(args).items():  # in the order they were given: the last one wins
         if dest.startswith(FIELD):
-            flags = merge(flags, nested(dest[len(FIELD):], value))
+            flags = merge(flags, nested(dest[len(FIELD) :], value))
         elif dest.startswith(FIELDS):  # value: {field: value} in the section of the field named
-            path = dest[len(FIELDS):]
+            path = dest[len(FIELDS) :]
             flags = merge(flags, nested(path.rsplit(".", 1)[0], value) if "." in path else value)
     for text in args.assignments:
         flags = merge(flags, parse_assignment(text))

@@ -16,8 +16,9 @@ class HelpFormatter(argparse.HelpFormatter):
         return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
 
     def _fill_text(self, text, width, indent):
-        return textwrap.fill(" ".join(text.split()), width, initial_indent=indent, subsequent_indent=indent,
-                             break_on_hyphens=False)
+        return textwrap.fill(
+            " ".join(text.split()), width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
+        )
 
 
 class Parser(argparse.ArgumentParser):
@@ -42,4 +43,3 @@ class Parser(argparse.ArgumentParser):
 def one_of(values) -> str:
     """A choice list for --help, written from the code's own tuple so the two cannot disagree."""
     return "one of: " + ", ".join(map(str, values))
-

@@ -50,8 +50,14 @@ def options_markdown() -> str:
     sections: dict[str, list[list[str]]] = {}
     for path, f, hint in schema_fields():
         section = path.rsplit(".", 1)[0] if "." in path else ""
-        sections.setdefault(section, []).append([_flags(path, f), _cell(f.metadata.get("help", "")),
-                                                 _cell(allowed_values(f, hint)), _cell(shown_default(f))])
+        sections.setdefault(section, []).append(
+            [
+                _flags(path, f),
+                _cell(f.metadata.get("help", "")),
+                _cell(allowed_values(f, hint)),
+                _cell(shown_default(f)),
+            ]
+        )
     parts = [HEADER]
     for section, rows in sections.items():
         parts.append(f"## {'The run' if not section else f'{titles[section].capitalize()} (`{section}.*`)'}\n")

@@ -13,13 +13,23 @@ from cifarbench.errors import UserError
 
 def train_options(p) -> None:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
-    p.add_argument("--runs", type=int, default=1, metavar="N",
-                   help="N runs with seeds seed..seed+N-1; prints mean, std and 95%% CI of accuracy and time. Under "
-                        "torchrun, each process takes its share of the seeds as independent runs (no DDP)")
-    p.add_argument("--jobs", type=int, default=1, metavar="K",
-                   help="with --runs N: K runs at a time, the CPU cores shared out (one GPU each where there are "
-                        "several). A seed gives the same run whatever K at the same threads per run: fix them "
-                        "with --hardware.threads T to compare K=1 with K=2 bit for bit")
+    p.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N runs with seeds seed..seed+N-1; prints mean, std and 95%% CI of accuracy and time. Under "
+        "torchrun, each process takes its share of the seeds as independent runs (no DDP)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="K",
+        help="with --runs N: K runs at a time, the CPU cores shared out (one GPU each where there are "
+        "several). A seed gives the same run whatever K at the same threads per run: fix them "
+        "with --hardware.threads T to compare K=1 with K=2 bit for bit",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar; results only")
     add_goal_options(p, required=False)
 
@@ -28,10 +38,15 @@ def quiet_option(p) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar; results only")
 
 
-@command("train", "train a model (no flags: the best CIFAR-10 recipe on the best device)", options=train_options,
-         config=True, description="Train a model. Values resolve as: defaults < recipe < --config YAML < flags and "
-                                  "--set. Every config field is an option (--section.field); the common ones have a "
-                                  "short flag too (--lr, --epochs, --dataset).")
+@command(
+    "train",
+    "train a model (no flags: the best CIFAR-10 recipe on the best device)",
+    options=train_options,
+    config=True,
+    description="Train a model. Values resolve as: defaults < recipe < --config YAML < flags and "
+    "--set. Every config field is an option (--section.field); the common ones have a "
+    "short flag too (--lr, --epochs, --dataset).",
+)
 def cmd_train(args) -> int:
     from cifarbench.api import resume, train
     from cifarbench.train.recipes import resolve_config
@@ -48,8 +63,9 @@ def cmd_train(args) -> int:
     if args.runs > 1:
         from cifarbench.repeat import train_repeated
 
-        repeated = train_repeated(resolve_config(None, asked), args.runs, quiet=args.quiet, argv=sys.argv,
-                                  jobs=args.jobs)
+        repeated = train_repeated(
+            resolve_config(None, asked), args.runs, quiet=args.quiet, argv=sys.argv, jobs=args.jobs
+        )
         if repeated.summary is not None:  # torchrun's other ranks leave the report to rank 0
             print((repeated.folder / "summary.md").read_text(), end="")
             print(f"runs in {repeated.folder}")
@@ -74,8 +90,7 @@ def train_planned(args, asked: dict) -> int:
 
     if args.resume or args.runs != 1:
         raise UserError("--budget-s and --target plan one new run; --resume and --runs do not apply")
-    plan = make_plan(asked, budget_s=args.budget_s, target=args.target, frontier=args.frontier,
-                     clock=command_seconds)
+    plan = make_plan(asked, budget_s=args.budget_s, target=args.target, frontier=args.frontier, clock=command_seconds)
     if not args.quiet:
         print_table(*plan_table(plan))
         print(describe_choice(plan))
@@ -86,9 +101,14 @@ def train_planned(args, asked: dict) -> int:
     return 0
 
 
-@command("reproduce", "train the same config twice and show whether the runs match bit for bit",
-         options=quiet_option, config=True, description="Train twice with the same seed and compare losses, "
-                                                        "accuracy and final weights. Exit code 1 if they differ.")
+@command(
+    "reproduce",
+    "train the same config twice and show whether the runs match bit for bit",
+    options=quiet_option,
+    config=True,
+    description="Train twice with the same seed and compare losses, "
+    "accuracy and final weights. Exit code 1 if they differ.",
+)
 def cmd_reproduce(args) -> int:
     from cifarbench.reproduce import reproduce
     from cifarbench.train.recipes import resolve_config

@@ -42,10 +42,21 @@ class Flag:
     help: str = ""  # for a flag with its own parse; the others say "sets FIELD to VALUE" or share the field's
 
 
-def opt(default: Any = dataclasses.MISSING, help: str = "", *, flags: tuple[Flag, ...] | Flag = (),
-        choices: tuple | None = None, registry: str | None = None, allowed: str | None = None,
-        implies: dict | None = None, shown_default: str | None = None, also: str = "", trick: str | None = None,
-        torch_only: str | None = None, factory: Callable | None = None):
+def opt(
+    default: Any = dataclasses.MISSING,
+    help: str = "",
+    *,
+    flags: tuple[Flag, ...] | Flag = (),
+    choices: tuple | None = None,
+    registry: str | None = None,
+    allowed: str | None = None,
+    implies: dict | None = None,
+    shown_default: str | None = None,
+    also: str = "",
+    trick: str | None = None,
+    torch_only: str | None = None,
+    factory: Callable | None = None,
+):
     """A config field and what the command line says of it.
 
     choices: the values allowed, checked when the config is built and listed by --help.
@@ -59,9 +70,18 @@ def opt(default: Any = dataclasses.MISSING, help: str = "", *, flags: tuple[Flag
     trick: the field switches a trick (its name in `cifarbench ablate` tables); the default is off.
     torch_only: why MLX cannot honour the field; an MLX run needs the default (mlx/backend.py).
     """
-    metadata = {"help": help, "flags": (flags,) if isinstance(flags, Flag) else tuple(flags),
-                "choices": choices, "registry": registry, "allowed": allowed, "implies": implies or {},
-                "shown_default": shown_default, "also": also, "trick": trick, "torch_only": torch_only}
+    metadata = {
+        "help": help,
+        "flags": (flags,) if isinstance(flags, Flag) else tuple(flags),
+        "choices": choices,
+        "registry": registry,
+        "allowed": allowed,
+        "implies": implies or {},
+        "shown_default": shown_default,
+        "also": also,
+        "trick": trick,
+        "torch_only": torch_only,
+    }
     if factory is not None:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -100,7 +120,6 @@ def check_choices(section: Any, prefix: str) -> None:
         value = getattr(section, f.name)
         for entry in value if isinstance(value, tuple) else (value,):
             choice(f"{prefix}.{f.name}" + (" entry" if isinstance(value, tuple) else ""), entry, allowed)
-
 
 
 def choice(name: str, value, allowed) -> None:

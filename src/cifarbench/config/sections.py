@@ -34,28 +34,51 @@ from cifarbench.errors import ConfigError
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = opt("cifar10", "the dataset (`cifarbench list datasets`), or your own images (data/sources/)",
-                       flags=Flag("--dataset"), registry="datasets",
-                       also="folder:PATH (a subfolder per class), csv:FILE (path and label columns) or npz:FILE")
-    data_dir: str | None = opt(None, "the only folder the dataset is read from and downloaded to (default: search "
-                                     "$CIFARBENCH_DATA, ~/.cache/cifarbench, then system copies)",
-                               flags=Flag("--data-dir", metavar="DIR"))
-    download: bool = opt(True, "download the dataset when it is not here (--offline: never; fail instead)",
-                         flags=Flag("--offline", value=False))
-    coarse_labels: bool = opt(False, "cifar100's 20 superclasses instead of its 100 classes",
-                              flags=Flag("--coarse-labels", value=True))
-    val_split: float = opt(0.0, "hold out this fraction of the training split for validation, in [0, 1) "
-                                "(0: validate on the test split)", flags=Flag("--val-split", metavar="F"))
-    train_subset: int | None = opt(None, "train on the first N training images only",
-                                   flags=Flag("--train-subset", metavar="N"))
-    test_subset: int | None = opt(None, "evaluate on the first N test images only",
-                                  flags=Flag("--test-subset", metavar="N"))
-    image_size: int | None = opt(None, "your own images: the square side they are resized to (null: the median "
-                                       "side, rounded to a multiple of 8)")
-    test_split: float = opt(0.2, "your own images without a test split: the share of each class held out for "
-                                 "testing, in (0, 1); the same split for every run (seed 0, recorded)")
-    skip_bad: bool = opt(False, "your own images: skip files that are not readable images (counted and listed in "
-                                "run_log.json) instead of refusing the dataset")
+    dataset: str = opt(
+        "cifar10",
+        "the dataset (`cifarbench list datasets`), or your own images (data/sources/)",
+        flags=Flag("--dataset"),
+        registry="datasets",
+        also="folder:PATH (a subfolder per class), csv:FILE (path and label columns) or npz:FILE",
+    )
+    data_dir: str | None = opt(
+        None,
+        "the only folder the dataset is read from and downloaded to (default: search "
+        "$CIFARBENCH_DATA, ~/.cache/cifarbench, then system copies)",
+        flags=Flag("--data-dir", metavar="DIR"),
+    )
+    download: bool = opt(
+        True,
+        "download the dataset when it is not here (--offline: never; fail instead)",
+        flags=Flag("--offline", value=False),
+    )
+    coarse_labels: bool = opt(
+        False, "cifar100's 20 superclasses instead of its 100 classes", flags=Flag("--coarse-labels", value=True)
+    )
+    val_split: float = opt(
+        0.0,
+        "hold out this fraction of the training split for validation, in [0, 1) (0: validate on the test split)",
+        flags=Flag("--val-split", metavar="F"),
+    )
+    train_subset: int | None = opt(
+        None, "train on the first N training images only", flags=Flag("--train-subset", metavar="N")
+    )
+    test_subset: int | None = opt(
+        None, "evaluate on the first N test images only", flags=Flag("--test-subset", metavar="N")
+    )
+    image_size: int | None = opt(
+        None, "your own images: the square side they are resized to (null: the median side, rounded to a multiple of 8)"
+    )
+    test_split: float = opt(
+        0.2,
+        "your own images without a test split: the share of each class held out for "
+        "testing, in (0, 1); the same split for every run (seed 0, recorded)",
+    )
+    skip_bad: bool = opt(
+        False,
+        "your own images: skip files that are not readable images (counted and listed in "
+        "run_log.json) instead of refusing the dataset",
+    )
     path_column: str = opt("path", "csv:FILE: the column of image paths (relative to the CSV)")
     label_column: str = opt("label", "csv:FILE: the column of class names")
     split_column: str = opt("split", "csv:FILE: the optional column saying train or test")
@@ -82,29 +105,44 @@ class DataConfig:
 class ModelConfig:
     name: str = opt("resnet18", "the model (`cifarbench list models`)", flags=Flag("--model"), registry="models")
     whiten_bias_epochs: int | None = opt(
-        None, "airbench: train the whitening layer's bias for this many epochs, then freeze it (null: never freeze)",
-        trick="frozen whitening bias", torch_only="airbench's whitening layer is PyTorch-only")
-    data_init: bool = opt(True, "models with a data-dependent first layer (airbench's whitening): set it from the "
-                                "training images before the first step; false leaves its random init (still "
-                                "frozen), for ablations")
-    identity_init: bool = opt(True, "airbench's convs start as identity (dirac) on their first in_channels "
-                                    "filters; false: PyTorch's init")
-    zero_init_residual: bool = opt(False, "resnets: zero the last BatchNorm weight of every residual branch, so "
-                                          "each block starts as its shortcut (Goyal et al. 2017, arXiv 1706.02677; "
-                                          "torchvision's zero_init_residual)", trick="zero-init residual")
+        None,
+        "airbench: train the whitening layer's bias for this many epochs, then freeze it (null: never freeze)",
+        trick="frozen whitening bias",
+        torch_only="airbench's whitening layer is PyTorch-only",
+    )
+    data_init: bool = opt(
+        True,
+        "models with a data-dependent first layer (airbench's whitening): set it from the "
+        "training images before the first step; false leaves its random init (still "
+        "frozen), for ablations",
+    )
+    identity_init: bool = opt(
+        True, "airbench's convs start as identity (dirac) on their first in_channels filters; false: PyTorch's init"
+    )
+    zero_init_residual: bool = opt(
+        False,
+        "resnets: zero the last BatchNorm weight of every residual branch, so "
+        "each block starts as its shortcut (Goyal et al. 2017, arXiv 1706.02677; "
+        "torchvision's zero_init_residual)",
+        trick="zero-init residual",
+    )
 
     widths: tuple[int, ...] | None = opt(
-        None, "airbench nets: one conv group per width, so their count is the depth (null: the net's own, e.g. "
-              "airbench-tiny's 16,32,64)",
-        torch_only="airbench is PyTorch-only")
+        None,
+        "airbench nets: one conv group per width, so their count is the depth (null: the net's own, e.g. "
+        "airbench-tiny's 16,32,64)",
+        torch_only="airbench is PyTorch-only",
+    )
 
     def __post_init__(self):
         # the name is checked against the model registry by recipes.check_registered
         if self.whiten_bias_epochs is not None and self.whiten_bias_epochs < 0:
             raise ConfigError(f"model.whiten_bias_epochs {self.whiten_bias_epochs} must be >= 0")
         if self.widths is not None and (not self.widths or min(self.widths) < 1):
-            raise ConfigError(f"model.widths {','.join(map(str, self.widths)) or '(empty)'} must be one or more "
-                              "positive integers, or null (the net's own)")
+            raise ConfigError(
+                f"model.widths {','.join(map(str, self.widths)) or '(empty)'} must be one or more "
+                "positive integers, or null (the net's own)"
+            )
 
 
 @dataclass(frozen=True)
@@ -116,25 +154,42 @@ class OptimConfig:
     weight_decay: float = opt(5e-4, "L2 weight decay (>= 0)", flags=Flag("--weight-decay"))
     betas: tuple[float, float] = opt((0.9, 0.999), "adam, adamw: the two betas")
     rho: float = opt(0.9, "adadelta: rho")
-    label_smoothing: float = opt(0.0, "label smoothing of the loss, in [0, 1)", flags=Flag("--label-smoothing"),
-                                trick="label smoothing")
-    grad_clip: float | None = opt(None, "clip the gradients' global L2 norm to this (null: no clipping)",
-                                  torch_only="gradient clipping is PyTorch-only")
-    loss_reduction: str = opt("mean", "per-example losses averaged or summed (airbench sums)",
-                              choices=LOSS_REDUCTIONS)
-    decoupled: bool = opt(False, "airbench's decoupled form: lr and weight decay given per 1024 examples, "
-                                 "momentum-free", torch_only="airbench's decoupled SGD is PyTorch-only")
-    bias_lr_scale: float = opt(1.0, "multiplies the lr (not the decay) of BatchNorm biases", trick="bias lr scale",
-                               torch_only="per-group learning rates are PyTorch-only")
-    lookahead: bool = opt(False, "airbench's lookahead: every lookahead_every steps, weights <- EMA of weights "
-                                 "with decay lookahead_decay ** lookahead_every * (step / total) ** 3, and a final "
-                                 "copy at the last step", trick="lookahead",
-                          torch_only="airbench's lookahead is PyTorch-only")
+    label_smoothing: float = opt(
+        0.0, "label smoothing of the loss, in [0, 1)", flags=Flag("--label-smoothing"), trick="label smoothing"
+    )
+    grad_clip: float | None = opt(
+        None,
+        "clip the gradients' global L2 norm to this (null: no clipping)",
+        torch_only="gradient clipping is PyTorch-only",
+    )
+    loss_reduction: str = opt("mean", "per-example losses averaged or summed (airbench sums)", choices=LOSS_REDUCTIONS)
+    decoupled: bool = opt(
+        False,
+        "airbench's decoupled form: lr and weight decay given per 1024 examples, momentum-free",
+        torch_only="airbench's decoupled SGD is PyTorch-only",
+    )
+    bias_lr_scale: float = opt(
+        1.0,
+        "multiplies the lr (not the decay) of BatchNorm biases",
+        trick="bias lr scale",
+        torch_only="per-group learning rates are PyTorch-only",
+    )
+    lookahead: bool = opt(
+        False,
+        "airbench's lookahead: every lookahead_every steps, weights <- EMA of weights "
+        "with decay lookahead_decay ** lookahead_every * (step / total) ** 3, and a final "
+        "copy at the last step",
+        trick="lookahead",
+        torch_only="airbench's lookahead is PyTorch-only",
+    )
     lookahead_every: int = opt(5, "lookahead: steps between syncs (>= 1)")
     lookahead_decay: float = opt(0.95, "lookahead: EMA decay per step, in (0, 1]")
-    aux_momentum: float = opt(0.85, "muon (train/muon.py): Nesterov SGD momentum of the parameters Muon does not "
-                                    "take (biases, the linear head); lr, momentum and nesterov are Muon's, for the "
-                                    "conv filters; weight_decay is per example (x batch size), decoupled")
+    aux_momentum: float = opt(
+        0.85,
+        "muon (train/muon.py): Nesterov SGD momentum of the parameters Muon does not "
+        "take (biases, the linear head); lr, momentum and nesterov are Muon's, for the "
+        "conv filters; weight_decay is per example (x batch size), decoupled",
+    )
     bias_lr: float | None = opt(None, "muon: lr of the biases (BatchNorm, whitening); required with muon")
     head_lr: float | None = opt(None, "muon: lr of the linear head; required with muon")
     ns_steps: int = opt(3, "muon: Newton-Schulz iterations per update (airbench94_muon.py uses 3)")
@@ -178,10 +233,12 @@ class ScheduleConfig:
     start_factor: float = opt(0.2, "triangle: lr factor at step 0")
     end_factor: float = opt(0.07, "triangle: lr factor at the last step")
     pace: tuple[float, ...] | None = opt(
-        None, "the schedule's progress per step, one rate for each 8 steps, as a run that annealed on the clock "
-              "(a planned --budget-s) took them: it writes them into its config.yaml, so replaying that file takes "
-              "the same steps with the same schedule (null: one step, one step of the schedule)",
-        torch_only="MLX runs follow the step count")
+        None,
+        "the schedule's progress per step, one rate for each 8 steps, as a run that annealed on the clock "
+        "(a planned --budget-s) took them: it writes them into its config.yaml, so replaying that file takes "
+        "the same steps with the same schedule (null: one step, one step of the schedule)",
+        torch_only="MLX runs follow the step count",
+    )
 
     def __post_init__(self):
         check_choices(self, "schedule")
@@ -195,11 +252,14 @@ class ScheduleConfig:
             positive("schedule.max_lr", self.max_lr)
         if self.pace is not None:
             if not self.pace or min(self.pace) <= 0:
-                raise ConfigError("schedule.pace must be one or more positive rates (a clocked run's config.yaml "
-                                  "holds them), or null")
+                raise ConfigError(
+                    "schedule.pace must be one or more positive rates (a clocked run's config.yaml holds them), or null"
+                )
             if self.interval != "batch" or self.name == "onecycle":
-                raise ConfigError(f"schedule.pace needs a per-batch schedule other than onecycle; {self.name} "
-                                  f"every {self.interval} follows the step count only")
+                raise ConfigError(
+                    f"schedule.pace needs a per-batch schedule other than onecycle; {self.name} "
+                    f"every {self.interval} follows the step count only"
+                )
 
 
 @dataclass(frozen=True)
@@ -208,26 +268,51 @@ class TrainConfig:
     batch_size: int = opt(128, "training batch size", flags=Flag("--batch-size"))
     eval_batch_size: int = opt(1000, "evaluation batch size")
     seed: int = opt(0, "the seed (with --runs N, the first of N)", flags=Flag("--seed"))
-    deterministic: bool = opt(False, "deterministic algorithms (slower on GPU; the same losses bit for bit)",
-                              flags=Flag("--deterministic", value=True),
-                              torch_only="MLX has no deterministic-algorithms switch")
-    nonfinite: str = opt("stop", "a non-finite loss: stop the run keeping the last good checkpoint, or skip such "
-                                 "steps and count them (costs one device sync per step)",
-                         flags=Flag("--nonfinite"), choices=NONFINITE,
-                         torch_only="MLX runs stop on a non-finite loss")
-    trainer: str = opt("plain", "hybrid: skip backward passes where the update can be predicted (warmup -> full "
-                                "-> predict with corrections and a divergence detector; train/hybrid.py); knobs: "
-                                "--hybrid.*", flags=Flag("--trainer"), choices=TRAINERS,
-                       torch_only="the hybrid trainer is a policy of the PyTorch loop")
-    framework: str = opt("torch", "torch (every model and recipe) or mlx: Apple's MLX (Metal on Apple silicon, CPU "
-                                  "on Linux; pip install 'cifarbench[mlx]'; models small-resnet, resnet18)",
-                         flags=Flag("--framework"), choices=FRAMEWORKS)
+    deterministic: bool = opt(
+        False,
+        "deterministic algorithms (slower on GPU; the same losses bit for bit)",
+        flags=Flag("--deterministic", value=True),
+        torch_only="MLX has no deterministic-algorithms switch",
+    )
+    nonfinite: str = opt(
+        "stop",
+        "a non-finite loss: stop the run keeping the last good checkpoint, or skip such "
+        "steps and count them (costs one device sync per step)",
+        flags=Flag("--nonfinite"),
+        choices=NONFINITE,
+        torch_only="MLX runs stop on a non-finite loss",
+    )
+    trainer: str = opt(
+        "plain",
+        "hybrid: skip backward passes where the update can be predicted (warmup -> full "
+        "-> predict with corrections and a divergence detector; train/hybrid.py); knobs: "
+        "--hybrid.*",
+        flags=Flag("--trainer"),
+        choices=TRAINERS,
+        torch_only="the hybrid trainer is a policy of the PyTorch loop",
+    )
+    framework: str = opt(
+        "torch",
+        "torch (every model and recipe) or mlx: Apple's MLX (Metal on Apple silicon, CPU "
+        "on Linux; pip install 'cifarbench[mlx]'; models small-resnet, resnet18)",
+        flags=Flag("--framework"),
+        choices=FRAMEWORKS,
+    )
     eval_every: int = opt(1, "epochs between validations (the last epoch is always validated)")
-    tta: int = opt(0, "test-time augmentation of the final evaluation: 0 none, 1 mirror, 2 mirror and 1-pixel "
-                      "translations", flags=Flag("--tta"), choices=TTA_LEVELS, trick="TTA")
-    tta_share: float | None = opt(None, "selective TTA: the views past the plain one only for this share of each "
-                                        "evaluation batch, its least confident images (null: every image)",
-                                  flags=Flag("--tta-share", metavar="SHARE"), trick="selective TTA")
+    tta: int = opt(
+        0,
+        "test-time augmentation of the final evaluation: 0 none, 1 mirror, 2 mirror and 1-pixel translations",
+        flags=Flag("--tta"),
+        choices=TTA_LEVELS,
+        trick="TTA",
+    )
+    tta_share: float | None = opt(
+        None,
+        "selective TTA: the views past the plain one only for this share of each "
+        "evaluation batch, its least confident images (null: every image)",
+        flags=Flag("--tta-share", metavar="SHARE"),
+        trick="selective TTA",
+    )
     drop_last: bool = opt(False, "drop the last, smaller training batch of each epoch")
 
     def __post_init__(self):
@@ -248,21 +333,40 @@ class HardwareConfig:
     """Where a run computes and how: the device, the number format, the memory layout, compilation,
     CPU threads, and how long a distributed collective may wait."""
 
-    device: str = opt("auto", "auto: cuda, then mps, then cpu; cuda:N picks a GPU", flags=Flag("--device"),
-                      allowed="one of: " + ", ".join(DEVICES) + ", or cuda:N")
-    precision: str = opt("auto", "bf16/fp16: autocast; -pure: weights, activations and gradients in that dtype, "
-                                 "BatchNorm in fp32, no loss scaling. auto: fp16-pure on CUDA for recipes with a "
-                                 "summed loss (airbench's), fp16 otherwise; bf16 on a CPU with native bf16; else fp32",
-                         flags=Flag("--precision"), choices=PRECISIONS)
-    channels_last: bool = opt(False, "NHWC memory format", flags=Flag("--channels-last", value=True),
-                              trick="channels last", torch_only="MLX models are NHWC already")
-    compile: bool = opt(False, "torch.compile the model; compilation runs in a warm-up before the clock and is "
-                               "reported apart (run_log compile_seconds); --runs N reuses the compiled model",
-                        flags=Flag("--compile", value=True),
-                        torch_only="MLX compiles the whole step with mx.compile itself")
-    threads: int | None = opt(None, "CPU threads per run (null: one per core this process may use). Results depend "
-                                    "on it in the last bits (summation order), so fix it to compare runs trained "
-                                    "with different --jobs")
+    device: str = opt(
+        "auto",
+        "auto: cuda, then mps, then cpu; cuda:N picks a GPU",
+        flags=Flag("--device"),
+        allowed="one of: " + ", ".join(DEVICES) + ", or cuda:N",
+    )
+    precision: str = opt(
+        "auto",
+        "bf16/fp16: autocast; -pure: weights, activations and gradients in that dtype, "
+        "BatchNorm in fp32, no loss scaling. auto: fp16-pure on CUDA for recipes with a "
+        "summed loss (airbench's), fp16 otherwise; bf16 on a CPU with native bf16; else fp32",
+        flags=Flag("--precision"),
+        choices=PRECISIONS,
+    )
+    channels_last: bool = opt(
+        False,
+        "NHWC memory format",
+        flags=Flag("--channels-last", value=True),
+        trick="channels last",
+        torch_only="MLX models are NHWC already",
+    )
+    compile: bool = opt(
+        False,
+        "torch.compile the model; compilation runs in a warm-up before the clock and is "
+        "reported apart (run_log compile_seconds); --runs N reuses the compiled model",
+        flags=Flag("--compile", value=True),
+        torch_only="MLX compiles the whole step with mx.compile itself",
+    )
+    threads: int | None = opt(
+        None,
+        "CPU threads per run (null: one per core this process may use). Results depend "
+        "on it in the last bits (summation order), so fix it to compare runs trained "
+        "with different --jobs",
+    )
     dist_timeout: float = opt(300.0, "seconds a distributed collective may wait for a missing rank")
 
     def __post_init__(self):
@@ -271,30 +375,47 @@ class HardwareConfig:
         check_choices(self, "hardware")
         positive("hardware.dist_timeout", self.dist_timeout)
         if self.threads is not None and self.threads < 1:
-            raise ConfigError(f"hardware.threads {self.threads} must be a positive number of threads (or null: all "
-                              "cores)")
+            raise ConfigError(
+                f"hardware.threads {self.threads} must be a positive number of threads (or null: all cores)"
+            )
 
 
 @dataclass(frozen=True)
 class OutputConfig:
     """What a run leaves besides its metrics: checkpoints, plots, and the loggers its numbers go to."""
 
-    checkpoint_every: int = opt(1, "epochs between checkpoints (0: only at the end)",
-                                flags=Flag("--checkpoint-every", parse=checkpoint_interval, metavar="N|Nsteps",
-                                           help="N: output.checkpoint_every N; Nsteps (e.g. 500steps): "
-                                                "output.checkpoint_every_steps N"))
-    checkpoint_every_steps: int = opt(0, "also a checkpoint every N optimizer steps, mid-epoch included (0: off); "
-                                         "--checkpoint-every 500steps sets it. A resumed run continues bit for bit",
-                                 torch_only="MLX runs save weights at epoch ends only (and cannot --resume)")
-    plots: bool = opt(True, "draw curves, per-class bars and confusion matrices into the run directory "
-                            "(`cifarbench plot RUN_DIR` draws them later)", flags=Flag("--no-plots", value=False))
-    loggers: tuple[str, ...] = opt(("csv",), "where a run's numbers are also sent, comma-separated (none: no "
-                                             "logger); csv writes metrics.csv in the run directory; tensorboard, "
-                                             "mlflow and wandb each need their extra, e.g. pip install "
-                                             "'cifarbench[tensorboard]'; MLFLOW_TRACKING_URI and WANDB_MODE=offline "
-                                             "are honoured", flags=Flag("--logger", parse=logger_names, metavar="NAMES",
-                                                        help="output.loggers, comma-separated, or none"),
-                                   registry="loggers")
+    checkpoint_every: int = opt(
+        1,
+        "epochs between checkpoints (0: only at the end)",
+        flags=Flag(
+            "--checkpoint-every",
+            parse=checkpoint_interval,
+            metavar="N|Nsteps",
+            help="N: output.checkpoint_every N; Nsteps (e.g. 500steps): output.checkpoint_every_steps N",
+        ),
+    )
+    checkpoint_every_steps: int = opt(
+        0,
+        "also a checkpoint every N optimizer steps, mid-epoch included (0: off); "
+        "--checkpoint-every 500steps sets it. A resumed run continues bit for bit",
+        torch_only="MLX runs save weights at epoch ends only (and cannot --resume)",
+    )
+    plots: bool = opt(
+        True,
+        "draw curves, per-class bars and confusion matrices into the run directory "
+        "(`cifarbench plot RUN_DIR` draws them later)",
+        flags=Flag("--no-plots", value=False),
+    )
+    loggers: tuple[str, ...] = opt(
+        ("csv",),
+        "where a run's numbers are also sent, comma-separated (none: no "
+        "logger); csv writes metrics.csv in the run directory; tensorboard, "
+        "mlflow and wandb each need their extra, e.g. pip install "
+        "'cifarbench[tensorboard]'; MLFLOW_TRACKING_URI and WANDB_MODE=offline "
+        "are honoured",
+        flags=Flag("--logger", parse=logger_names, metavar="NAMES", help="output.loggers, comma-separated, or none"),
+        registry="loggers",
+    )
 
     def __post_init__(self):
         if isinstance(self.loggers, str) or len(set(self.loggers)) != len(self.loggers):
@@ -310,19 +431,33 @@ class Augment:
     """What happens to each training image, in this order: flip, crop, rotate, cutout, then the scaling of
     progressive resizing."""
 
-    flip: str = opt("none", "random: each image with p=0.5; alternating: airbench's derandomised flip",
-                    flags=Flag("--flip"), choices=FLIP_MODES, trick="flip")
-    crop_padding: int = opt(0, "random crop after padding each side by this many pixels (= translate)",
-                            flags=Flag("--crop-padding", metavar="PX"), trick="translate")
-    pad_mode: str = opt("zeros", "zeros: torchvision RandomCrop(padding=p); reflect: airbench's translate",
-                        choices=PAD_MODES)
+    flip: str = opt(
+        "none",
+        "random: each image with p=0.5; alternating: airbench's derandomised flip",
+        flags=Flag("--flip"),
+        choices=FLIP_MODES,
+        trick="flip",
+    )
+    crop_padding: int = opt(
+        0,
+        "random crop after padding each side by this many pixels (= translate)",
+        flags=Flag("--crop-padding", metavar="PX"),
+        trick="translate",
+    )
+    pad_mode: str = opt(
+        "zeros", "zeros: torchvision RandomCrop(padding=p); reflect: airbench's translate", choices=PAD_MODES
+    )
     rotate_degrees: float = opt(0.0, "uniform rotation in [-d, d]", trick="rotation")
-    cutout: int = opt(0, "zero a random square of this side (DeVries & Taylor 2017; airbench96 uses 12)",
-                      trick="cutout")
-    progressive_from: int = opt(0, "progressive resizing: the first epoch's training images scaled down to this "
-                                   "height (bilinear, antialiased), growing linearly to full size at epoch "
-                                   "progressive_epochs; evaluation is always at full size (0: off)",
-                                trick="progressive resizing")
+    cutout: int = opt(
+        0, "zero a random square of this side (DeVries & Taylor 2017; airbench96 uses 12)", trick="cutout"
+    )
+    progressive_from: int = opt(
+        0,
+        "progressive resizing: the first epoch's training images scaled down to this "
+        "height (bilinear, antialiased), growing linearly to full size at epoch "
+        "progressive_epochs; evaluation is always at full size (0: off)",
+        trick="progressive resizing",
+    )
     progressive_epochs: int = opt(2, "progressive resizing: the first epoch trained at full size (>= 1)")
 
     def __post_init__(self):
@@ -345,10 +480,17 @@ HYBRID_PRESETS = {
 class HybridConfig:
     """Knobs of the hybrid predictive trainer (train/hybrid.py explains each)."""
 
-    preset: str = opt("conservative", "; ".join(f"{name}: tau {v['tau']:.2f}, horizon {v['horizon']}, correction "
-                                                f"every {v['correct_every']}" for name, v in HYBRID_PRESETS.items())
-                      + "; a preset given asks for the hybrid trainer", flags=Flag("--hybrid-preset"),
-                      choices=tuple(HYBRID_PRESETS), implies={"train": {"trainer": "hybrid"}})
+    preset: str = opt(
+        "conservative",
+        "; ".join(
+            f"{name}: tau {v['tau']:.2f}, horizon {v['horizon']}, correction every {v['correct_every']}"
+            for name, v in HYBRID_PRESETS.items()
+        )
+        + "; a preset given asks for the hybrid trainer",
+        flags=Flag("--hybrid-preset"),
+        choices=tuple(HYBRID_PRESETS),
+        implies={"train": {"trainer": "hybrid"}},
+    )
     warmup: int = opt(50, "W: real steps before anything is predicted")
     full: int = opt(20, "F: real steps in each full block (their losses calibrate the detector)")
     horizon: int | None = opt(None, "H: most steps in one predict phase (null: the preset's)")
@@ -382,8 +524,13 @@ class HybridConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    recipe: str = opt("custom", "a named recipe (`cifarbench list recipes`)", flags=Flag("--recipe"),
-                      registry="recipes", shown_default="the model's own recipe with --model, else {registry_default}")
+    recipe: str = opt(
+        "custom",
+        "a named recipe (`cifarbench list recipes`)",
+        flags=Flag("--recipe"),
+        registry="recipes",
+        shown_default="the model's own recipe with --model, else {registry_default}",
+    )
     data: DataConfig = opt(factory=DataConfig, help="data")
     augment: Augment = opt(factory=Augment, help="augmentation")
     model: ModelConfig = opt(factory=ModelConfig, help="model")
@@ -406,10 +553,15 @@ class RunConfig:
 
 # Fields that moved out of the training section into their own; the old path (a run folder's
 # config.yaml, a frontier's or a study's layers, `--set train.device=cpu`) still means the new one.
-MOVED = {**{f"train.{name}": f"hardware.{name}"
-            for name in ("device", "precision", "channels_last", "compile", "threads", "dist_timeout")},
-         **{f"train.{name}": f"output.{name}"
-            for name in ("checkpoint_every", "checkpoint_every_steps", "plots", "loggers")}}
+MOVED = {
+    **{
+        f"train.{name}": f"hardware.{name}"
+        for name in ("device", "precision", "channels_last", "compile", "threads", "dist_timeout")
+    },
+    **{
+        f"train.{name}": f"output.{name}" for name in ("checkpoint_every", "checkpoint_every_steps", "plots", "loggers")
+    },
+}
 
 
 def current_paths(values: dict) -> dict:

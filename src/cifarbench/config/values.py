@@ -99,7 +99,7 @@ def coerce(value: Any, hint, name: str):
 
 
 def nested(path: str, value) -> dict:
-    """"optim.lr", 0.1 -> {"optim": {"lr": 0.1}}."""
+    """ "optim.lr", 0.1 -> {"optim": {"lr": 0.1}}."""
     for part in reversed(path.split(".")):
         value = {part: value}
     return value
@@ -157,4 +157,3 @@ def load_yaml(path: str | Path) -> dict:
     if not isinstance(values, dict):
         raise ConfigError(f"config file {path} must hold a mapping of sections, not {type(values).__name__}")
     return values
-

@@ -66,9 +66,11 @@ class CallbackList(Callback):
 
     def __getattribute__(self, name: str):
         if name.startswith("on_"):
+
             def call_all(*args, **kwargs):
                 for cb in object.__getattribute__(self, "callbacks"):
                     getattr(cb, name)(*args, **kwargs)
+
             return call_all
         return object.__getattribute__(self, name)
 

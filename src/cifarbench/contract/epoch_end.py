@@ -9,11 +9,19 @@ from cifarbench.eval.evaluate import Evaluation
 from cifarbench.eval.metrics import per_class_accuracy
 
 
-def epoch_record(epoch: int, step: int, train_loss: float, train_accuracy: float, lr: float, seconds: float,
-                 images: int) -> dict:
+def epoch_record(
+    epoch: int, step: int, train_loss: float, train_accuracy: float, lr: float, seconds: float, images: int
+) -> dict:
     """The history record of epoch `epoch` (0-based) before its validation."""
-    return {"epoch": epoch + 1, "step": step, "train_loss": train_loss, "train_accuracy": train_accuracy, "lr": lr,
-            "epoch_seconds": seconds, "images_per_second": images / seconds if seconds > 0 else None}
+    return {
+        "epoch": epoch + 1,
+        "step": step,
+        "train_loss": train_loss,
+        "train_accuracy": train_accuracy,
+        "lr": lr,
+        "epoch_seconds": seconds,
+        "images_per_second": images / seconds if seconds > 0 else None,
+    }
 
 
 def validates(epoch: int, num_epochs: int, eval_every: int, stopping: bool = False) -> bool:
@@ -23,9 +31,11 @@ def validates(epoch: int, num_epochs: int, eval_every: int, stopping: bool = Fal
 
 def add_validation(record: dict, result: Evaluation, num_classes: int, state) -> None:
     """The validation's figures into `record`; `state` (a TrainState) keeps the best epoch."""
-    record.update(val_loss=result.loss, val_accuracy=result.accuracy,
-                  val_per_class_accuracy=per_class_accuracy(result.predictions.numpy(), result.labels.numpy(),
-                                                            num_classes))
+    record.update(
+        val_loss=result.loss,
+        val_accuracy=result.accuracy,
+        val_per_class_accuracy=per_class_accuracy(result.predictions.numpy(), result.labels.numpy(), num_classes),
+    )
     if result.accuracy > state.best_val_accuracy:
         state.best_val_accuracy, state.best_epoch = result.accuracy, record["epoch"]
 
@@ -33,6 +43,8 @@ def add_validation(record: dict, result: Evaluation, num_classes: int, state) ->
 def epoch_line(record: dict, num_epochs: int) -> str:
     """The one line the console shows for an ended epoch."""
     val = f" | val {record['val_loss']:.4f} {record['val_accuracy']:.2%}" if "val_accuracy" in record else ""
-    return (f"epoch {record['epoch']}/{num_epochs} | train {record['train_loss']:.4f} "
-            f"{record['train_accuracy']:.2%}{val} | {record['epoch_seconds']:.1f}s "
-            f"{record['images_per_second'] or 0:,.0f} img/s")
+    return (
+        f"epoch {record['epoch']}/{num_epochs} | train {record['train_loss']:.4f} "
+        f"{record['train_accuracy']:.2%}{val} | {record['epoch_seconds']:.1f}s "
+        f"{record['images_per_second'] or 0:,.0f} img/s"
+    )

@@ -117,8 +117,14 @@ def _download(url: str, target: Path, expected: RemoteFile, quiet: bool) -> None
     try:
         with urllib.request.urlopen(url, timeout=60) as response, open(part, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or None
-            with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                          TransferSpeedColumn(), disable=quiet, transient=True) as bar:
+            with Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                disable=quiet,
+                transient=True,
+            ) as bar:
                 task = bar.add_task(f"download {target.name}", total=total)
                 for block in iter(lambda: response.read(1 << 20), b""):
                     out.write(block)
@@ -152,8 +158,10 @@ def _missing_message(spec: DatasetSpec, root: Path, errors: list[str]) -> str:
     local = [n for n in DATASETS if n != spec.name and find_raw_copy(n) is not None]
     hint = f"; datasets already on this machine: {', '.join(local)}" if local else ""
     why = f" (download failed: {errors[-1]})" if errors else " (downloads are off)"
-    return (f"dataset {spec.name!r} is not on this machine{why}; put {wanted} "
-            f"(from {spec.mirrors[0]}) in {root / spec.name}{hint}")
+    return (
+        f"dataset {spec.name!r} is not on this machine{why}; put {wanted} "
+        f"(from {spec.mirrors[0]}) in {root / spec.name}{hint}"
+    )
 
 
 def find_raw_copy(name: str, data_dir: str | os.PathLike | None = None) -> Path | None:
@@ -166,8 +174,9 @@ def find_raw_copy(name: str, data_dir: str | os.PathLike | None = None) -> Path 
     return found[0].parent if all(found) else None
 
 
-def ensure_files(spec: DatasetSpec, data_dir=None, download: bool = True,
-                 quiet: bool = False) -> tuple[Path, list[dict]]:
+def ensure_files(
+    spec: DatasetSpec, data_dir=None, download: bool = True, quiet: bool = False
+) -> tuple[Path, list[dict]]:
     """A folder holding every verified file the parser needs, downloading what is missing, and
     the records of the files verified (verify_file)."""
     folders = search_folders(spec.name, data_dir)
@@ -187,8 +196,10 @@ def ensure_files(spec: DatasetSpec, data_dir=None, download: bool = True,
         paths.append(path)
     if not spec.members:
         if len({p.parent for p in paths}) > 1:
-            raise DataError(f"dataset {spec.name!r}: files are split between {sorted({str(p.parent) for p in paths})}; "
-                            "put them in one folder")
+            raise DataError(
+                f"dataset {spec.name!r}: files are split between {sorted({str(p.parent) for p in paths})}; "
+                "put them in one folder"
+            )
         return paths[0].parent, records
     extracted = _extract(spec, paths[0], root / spec.name)
     return extracted, records + [verify_file(extracted / m.name, m) for m in spec.members]

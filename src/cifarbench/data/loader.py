@@ -52,9 +52,22 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
 class DeviceLoader:
     """Normalised (and for training, augmented) batches from a split kept on `device`."""
 
-    def __init__(self, split: Split, mean, std, batch_size: int, device: torch.device | str = "cpu", *,
-                 augment: Augment = Augment(), shuffle: bool = True, drop_last: bool = False, seed: int = 0,
-                 rank: int = 0, world_size: int = 1, channels_last: bool = False):
+    def __init__(
+        self,
+        split: Split,
+        mean,
+        std,
+        batch_size: int,
+        device: torch.device | str = "cpu",
+        *,
+        augment: Augment = Augment(),
+        shuffle: bool = True,
+        drop_last: bool = False,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        channels_last: bool = False,
+    ):
         if batch_size < 1:
             raise ConfigError(f"batch_size {batch_size} must be at least 1")
         self.device = torch.device(device)
@@ -71,11 +84,15 @@ class DeviceLoader:
         if self.local_size() < 1:
             raise ConfigError(f"the split has {len(self.labels)} images, too few for {world_size} ranks")
         if augment.progressive_from >= self.images.shape[-2]:
-            raise ConfigError(f"augment.progressive_from {augment.progressive_from} must be smaller than the images' "
-                              f"height {self.images.shape[-2]} (0: off)")
+            raise ConfigError(
+                f"augment.progressive_from {augment.progressive_from} must be smaller than the images' "
+                f"height {self.images.shape[-2]} (0: off)"
+            )
         if drop_last and self.local_size() < batch_size:
-            raise ConfigError(f"batch_size {batch_size} is larger than the {self.local_size()} training images "
-                              "(with drop_last every batch must be full)")
+            raise ConfigError(
+                f"batch_size {batch_size} is larger than the {self.local_size()} training images "
+                "(with drop_last every batch must be full)"
+            )
 
     def __len__(self) -> int:
         n = self.local_size()
@@ -105,8 +122,13 @@ class DeviceLoader:
             angles = ((torch.rand(n, generator=gen) * 2 - 1) * aug.rotate_degrees).to(self.device)
         if aug.cutout:
             h, w = self.images.shape[-2:]
-            corners = torch.stack([torch.randint(0, h - aug.cutout + 1, (n,), generator=gen),
-                                   torch.randint(0, w - aug.cutout + 1, (n,), generator=gen)], 1).to(self.device)
+            corners = torch.stack(
+                [
+                    torch.randint(0, h - aug.cutout + 1, (n,), generator=gen),
+                    torch.randint(0, w - aug.cutout + 1, (n,), generator=gen),
+                ],
+                1,
+            ).to(self.device)
         size = self.training_size(epoch)
         for b in range(start_batch, len(self)):
             idx = order[b * self.batch_size : (b + 1) * self.batch_size]
@@ -139,8 +161,10 @@ class DeviceLoader:
     def batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Every image once, in order, normalised, not augmented (for evaluation)."""
         for start in range(0, len(self.labels), self.batch_size):
-            yield (self.normalise(self.images[start : start + self.batch_size]),
-                   self.labels[start : start + self.batch_size])
+            yield (
+                self.normalise(self.images[start : start + self.batch_size]),
+                self.labels[start : start + self.batch_size],
+            )
 
 
 def random_crop(x: torch.Tensor, padding: int, shifts: torch.Tensor, pad_mode: str = "zeros") -> torch.Tensor:

@@ -31,8 +31,10 @@ def cache_lock(folder: Path, timeout: float = 3600.0):
         log.warning("no lock on %s (%s); not safe against a second process filling it", folder, exc)
         lock = None
     except Timeout:
-        raise DataError(f"{folder} has been locked by another process for {timeout:.0f} s; if none is running, "
-                        f"delete {folder / LOCK_NAME}") from None
+        raise DataError(
+            f"{folder} has been locked by another process for {timeout:.0f} s; if none is running, "
+            f"delete {folder / LOCK_NAME}"
+        ) from None
     try:
         yield
     finally:

@@ -64,12 +64,27 @@ class PreparedData:
 
 def load_configured_dataset(config: RunConfig, quiet: bool = False) -> ImageDataset:
     d = config.data
-    custom = Options(image_size=d.image_size, test_split=d.test_split, skip_bad=d.skip_bad, path_column=d.path_column,
-                     label_column=d.label_column, split_column=d.split_column)
+    custom = Options(
+        image_size=d.image_size,
+        test_split=d.test_split,
+        skip_bad=d.skip_bad,
+        path_column=d.path_column,
+        label_column=d.label_column,
+        split_column=d.split_column,
+    )
     return load_dataset(
-        d.dataset, data_dir=d.data_dir, download=d.download, coarse_labels=d.coarse_labels, quiet=quiet,
-        custom=custom, shape=d.synthetic_shape, num_classes=d.synthetic_classes, train_size=d.synthetic_train_size,
-        test_size=d.synthetic_test_size, seed=config.train.seed)
+        d.dataset,
+        data_dir=d.data_dir,
+        download=d.download,
+        coarse_labels=d.coarse_labels,
+        quiet=quiet,
+        custom=custom,
+        shape=d.synthetic_shape,
+        num_classes=d.synthetic_classes,
+        train_size=d.synthetic_train_size,
+        test_size=d.synthetic_test_size,
+        seed=config.train.seed,
+    )
 
 
 def prepare_data(config: RunConfig, quiet: bool = False, final: str = "test") -> PreparedData:
@@ -79,12 +94,18 @@ def prepare_data(config: RunConfig, quiet: bool = False, final: str = "test") ->
     if final not in FINAL_SPLITS:
         raise ConfigError(f"final evaluation split {final!r} is not one of {', '.join(FINAL_SPLITS)}")
     if final == "validation" and d.val_split <= 0:
-        raise ConfigError("a run that must not read the test split needs a validation split carved from the "
-                          f"training data: data.val_split is {d.val_split}, give a fraction such as 0.1")
+        raise ConfigError(
+            "a run that must not read the test split needs a validation split carved from the "
+            f"training data: data.val_split is {d.val_split}, give a fraction such as 0.1"
+        )
     dataset = load_configured_dataset(config, quiet)
     if final == "validation":
-        dataset = dataclasses.replace(dataset, test=SealedSplit("this run validates on data held out of the "
-                                                                "training split and never reads the test split"))
+        dataset = dataclasses.replace(
+            dataset,
+            test=SealedSplit(
+                "this run validates on data held out of the training split and never reads the test split"
+            ),
+        )
     train_split = dataset.train.take(slice(0, d.train_subset)) if d.train_subset else dataset.train
     test_split = dataset.test if final == "validation" else test_split_of(config, dataset)
     if d.val_split > 0:
@@ -98,17 +119,28 @@ def test_split_of(config: RunConfig, dataset: ImageDataset) -> Split:
     return dataset.test.take(slice(0, d.test_subset)) if d.test_subset else dataset.test
 
 
-def make_loaders(config: RunConfig, data: PreparedData, device: torch.device, rank: int = 0,
-                 world_size: int = 1) -> tuple[DeviceLoader, DeviceLoader]:
+def make_loaders(
+    config: RunConfig, data: PreparedData, device: torch.device, rank: int = 0, world_size: int = 1
+) -> tuple[DeviceLoader, DeviceLoader]:
     """The training loader (this rank's share of each global batch) and the validation loader."""
     t = config.train
     if t.batch_size > len(data.train):
         raise ConfigError(f"train.batch_size {t.batch_size} is larger than the {len(data.train)} training images")
-    stats = dict(mean=data.dataset.mean, std=data.dataset.std, device=device, channels_last=config.hardware.channels_last)
+    stats = dict(
+        mean=data.dataset.mean, std=data.dataset.std, device=device, channels_last=config.hardware.channels_last
+    )
     # each rank takes its share of the global batch, from its shard of the epoch's order
-    train_loader = DeviceLoader(data.train, batch_size=local_batch_size(t.batch_size, world_size),
-                                augment=config.augment, shuffle=True, drop_last=t.drop_last, seed=t.seed, rank=rank,
-                                world_size=world_size, **stats)
+    train_loader = DeviceLoader(
+        data.train,
+        batch_size=local_batch_size(t.batch_size, world_size),
+        augment=config.augment,
+        shuffle=True,
+        drop_last=t.drop_last,
+        seed=t.seed,
+        rank=rank,
+        world_size=world_size,
+        **stats,
+    )
     val_loader = DeviceLoader(data.val, batch_size=t.eval_batch_size, shuffle=False, seed=t.seed, **stats)
     return train_loader, val_loader
 
@@ -116,13 +148,21 @@ def make_loaders(config: RunConfig, data: PreparedData, device: torch.device, ra
 def local_batch_size(global_batch: int, world_size: int) -> int:
     """Each rank's share of the global batch (--batch-size is global at any world size)."""
     if global_batch % world_size:
-        raise ConfigError(f"train.batch_size {global_batch} (the global batch) must be divisible by the "
-                          f"{world_size} processes")
+        raise ConfigError(
+            f"train.batch_size {global_batch} (the global batch) must be divisible by the {world_size} processes"
+        )
     return global_batch // world_size
 
 
 def final_loader(config: RunConfig, data: PreparedData, device: torch.device) -> DeviceLoader:
     """The loader of the final evaluation: the test split, or the validation split of a run
     that must not read the test split."""
-    return DeviceLoader(data.final_split, data.dataset.mean, data.dataset.std, config.train.eval_batch_size, device,
-                        shuffle=False, channels_last=config.hardware.channels_last)
+    return DeviceLoader(
+        data.final_split,
+        data.dataset.mean,
+        data.dataset.std,
+        config.train.eval_batch_size,
+        device,
+        shuffle=False,
+        channels_last=config.hardware.channels_last,
+    )

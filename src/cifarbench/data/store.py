@@ -47,9 +47,16 @@ def _to_cache(arrays: dict, files: list[dict]) -> dict:
     return cache
 
 
-def load_dataset(name: str, data_dir=None, download: bool = True, coarse_labels: bool = False,
-                 quiet: bool = False, spec: DatasetSpec | None = None, custom: Options | None = None,
-                 **synthetic) -> ImageDataset:
+def load_dataset(
+    name: str,
+    data_dir=None,
+    download: bool = True,
+    coarse_labels: bool = False,
+    quiet: bool = False,
+    spec: DatasetSpec | None = None,
+    custom: Options | None = None,
+    **synthetic,
+) -> ImageDataset:
     """Load a dataset by name as uint8 tensors, from the parsed cache when it is there; a name
     folder:PATH, csv:FILE or npz:FILE is the user's own images (data/sources/, `custom` its options)."""
     if is_custom(name):
@@ -60,8 +67,10 @@ def load_dataset(name: str, data_dir=None, download: bool = True, coarse_labels:
         return make_synthetic(**synthetic)
     spec = spec or get_spec(name)
     if data_dir is not None and not download and not Path(data_dir).expanduser().is_dir():
-        raise DataError(f"data folder {data_dir} does not exist and downloads are off; create it with the "
-                        f"{spec.name} files in it, or allow downloads")
+        raise DataError(
+            f"data folder {data_dir} does not exist and downloads are off; create it with the "
+            f"{spec.name} files in it, or allow downloads"
+        )
     cache_path = cache_root(data_dir) / spec.name / CACHE_NAME
     cache = _read_cache(cache_path)
     location = str(cache_path.parent)
@@ -111,9 +120,18 @@ def _dataset_from_cache(name: str, cache: dict, coarse_labels: bool, location: s
 
 def dataset_table() -> tuple[list[str], list[list[str]]]:
     """Columns and rows of `cifarbench list datasets`: each dataset and where it is on this machine."""
-    rows = [[name, str(spec.num_classes), "x".join(map(str, spec.shape)), str(locate(name) or "no"), spec.source]
-            for name, spec in DATASETS.items()]
+    rows = [
+        [name, str(spec.num_classes), "x".join(map(str, spec.shape)), str(locate(name) or "no"), spec.source]
+        for name, spec in DATASETS.items()
+    ]
     rows.append(["synthetic", "any", "any", "generated", "cifarbench (for benchmarks and tests)"])
-    rows.append([", ".join(f"{kind}:PATH" for kind in SOURCES), "yours", "any (resized to one)", "yours",
-                 "your own images (docs: guides/data.md)"])
+    rows.append(
+        [
+            ", ".join(f"{kind}:PATH" for kind in SOURCES),
+            "yours",
+            "any (resized to one)",
+            "yours",
+            "your own images (docs: guides/data.md)",
+        ]
+    )
     return ["dataset", "classes", "shape", "on this machine", "source"], rows

@@ -14,12 +14,20 @@ from cifarbench.data.dataset import ImageDataset, Split, channel_stats
 from cifarbench.errors import DataError
 
 
-def make_synthetic(shape: tuple[int, int, int] = (3, 32, 32), num_classes: int = 10, train_size: int = 5000,
-                   test_size: int = 1000, seed: int = 0, signal: float = 0.5) -> ImageDataset:
+def make_synthetic(
+    shape: tuple[int, int, int] = (3, 32, 32),
+    num_classes: int = 10,
+    train_size: int = 5000,
+    test_size: int = 1000,
+    seed: int = 0,
+    signal: float = 0.5,
+) -> ImageDataset:
     c, h, w = shape
     if min(c, h, w) < 1 or num_classes < 2 or train_size < 1 or test_size < 1:
-        raise DataError(f"synthetic dataset needs positive sizes and at least 2 classes, got shape {shape}, "
-                        f"{num_classes} classes, {train_size}/{test_size} images")
+        raise DataError(
+            f"synthetic dataset needs positive sizes and at least 2 classes, got shape {shape}, "
+            f"{num_classes} classes, {train_size}/{test_size} images"
+        )
     gen = torch.Generator().manual_seed(seed)
     # low-frequency prototypes: a 4x4 random pattern per class and channel, upsampled
     coarse = torch.rand(num_classes, c, 4, 4, generator=gen)
@@ -33,5 +41,12 @@ def make_synthetic(shape: tuple[int, int, int] = (3, 32, 32), num_classes: int =
 
     train, test = split(train_size), split(test_size)
     mean, std = channel_stats(train.images)
-    return ImageDataset(name="synthetic", classes=[f"class{i}" for i in range(num_classes)], train=train,
-                        test=test, mean=mean, std=std, location=f"generated (seed {seed})")
+    return ImageDataset(
+        name="synthetic",
+        classes=[f"class{i}" for i in range(num_classes)],
+        train=train,
+        test=test,
+        mean=mean,
+        std=std,
+        location=f"generated (seed {seed})",
+    )

@@ -34,9 +34,13 @@ class Evaluation:
 
 
 @torch.no_grad()
-def evaluate(forward: Callable[[torch.Tensor], torch.Tensor], batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
-             tta: int = 0, precision: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
-             tta_share: float | None = None) -> Evaluation:
+def evaluate(
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    tta: int = 0,
+    precision: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+    tta_share: float | None = None,
+) -> Evaluation:
     """Logits of every batch (with `tta` views, past the plain one only for the least confident
     `tta_share` of each batch when it is given), gathered on the CPU; `precision` is the
     autocast context the forward runs in (devices.autocast)."""
@@ -48,5 +52,6 @@ def evaluate(forward: Callable[[torch.Tensor], torch.Tensor], batches: Iterable[
         labels.append(targets.cpu())
         extra += given
     all_logits, all_labels = torch.cat(logits), torch.cat(labels)
-    return Evaluation(all_logits, all_labels, float(F.cross_entropy(all_logits, all_labels)),
-                      extra / max(1, len(all_labels)))
+    return Evaluation(
+        all_logits, all_labels, float(F.cross_entropy(all_logits, all_labels)), extra / max(1, len(all_labels))
+    )

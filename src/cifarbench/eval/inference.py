@@ -45,27 +45,44 @@ def model_from_checkpoint(ckpt: dict, path: str | Path, device: str = "auto") ->
     meta = ckpt["data"]
     try:
         config = RunConfig.from_dict(ckpt["config"])
-        model = build_model_for(ckpt["model_name"], tuple(meta["shape"]), len(meta["classes"]),
-                                **model_options(config.model))
+        model = build_model_for(
+            ckpt["model_name"], tuple(meta["shape"]), len(meta["classes"]), **model_options(config.model)
+        )
     except ConfigError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     try:
         model.load_state_dict(ckpt["model"], strict=True)
     except (RuntimeError, TypeError, ValueError, KeyError, AttributeError) as exc:
-        raise CheckpointError(f"{path}: weights do not fit model {ckpt['model_name']!r} "
-                              f"({str(exc).splitlines()[0]})") from None
-    return LoadedModel(model.to(dev).eval(), config, list(meta["classes"]), tuple(meta["mean"]), tuple(meta["std"]),
-                       tuple(meta["shape"]), dev)
+        raise CheckpointError(
+            f"{path}: weights do not fit model {ckpt['model_name']!r} ({str(exc).splitlines()[0]})"
+        ) from None
+    return LoadedModel(
+        model.to(dev).eval(),
+        config,
+        list(meta["classes"]),
+        tuple(meta["mean"]),
+        tuple(meta["std"]),
+        tuple(meta["shape"]),
+        dev,
+    )
 
 
-def evaluate_loaded(loaded: LoadedModel, images: torch.Tensor, labels: torch.Tensor, tta: int = 0,
-                    batch_size: int = 1000, tta_share: float | None = None) -> dict:
+def evaluate_loaded(
+    loaded: LoadedModel,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    tta: int = 0,
+    batch_size: int = 1000,
+    tta_share: float | None = None,
+) -> dict:
     if images.shape[1:] != torch.Size(loaded.shape):
-        raise CheckpointError(f"the checkpoint's model takes {tuple(loaded.shape)} images, the data has "
-                              f"{tuple(images.shape[1:])}")
+        raise CheckpointError(
+            f"the checkpoint's model takes {tuple(loaded.shape)} images, the data has {tuple(images.shape[1:])}"
+        )
     if int(labels.max()) >= len(loaded.classes):
-        raise CheckpointError(f"the data has labels up to {int(labels.max())}, the checkpoint knows "
-                              f"{len(loaded.classes)} classes")
+        raise CheckpointError(
+            f"the data has labels up to {int(labels.max())}, the checkpoint knows {len(loaded.classes)} classes"
+        )
     loader = DeviceLoader(Split(images, labels), loaded.mean, loaded.std, batch_size, loaded.device, shuffle=False)
     amp = resolve_precision(loaded.config.hardware.precision, loaded.device).inference_dtype()
     result = evaluate(loaded.model, loader.batches(), tta, lambda: autocast(loaded.device, amp), tta_share)
@@ -113,4 +130,6 @@ def predict(loaded: LoadedModel, paths: list[str], top_k: int = 3) -> list[list[
     probs = torch.softmax(loaded.model(x).float(), dim=1).cpu()
     k = min(top_k, len(loaded.classes))
     values, indices = probs.topk(k, dim=1)
-    return [[(loaded.classes[i], float(v)) for v, i in zip(vs, ids)] for vs, ids in zip(values.tolist(), indices.tolist())]
+    return [
+        [(loaded.classes[i], float(v)) for v, i in zip(vs, ids)] for vs, ids in zip(values.tolist(), indices.tolist())
+    ]

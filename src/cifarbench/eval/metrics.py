@@ -36,13 +36,21 @@ def classification_metrics(logits: np.ndarray, labels: np.ndarray, classes: list
         "num_examples": int(len(labels)),
         "accuracy": float((preds == labels).mean()) if len(labels) else 0.0,
         "per_class": {
-            name: {"accuracy": float(recall[i]), "precision": float(precision[i]), "recall": float(recall[i]),
-                   "f1": float(f1[i]), "support": int(support[i])}
+            name: {
+                "accuracy": float(recall[i]),
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
             for i, name in enumerate(classes)
         },
         "macro": {"precision": float(precision.mean()), "recall": float(recall.mean()), "f1": float(f1.mean())},
-        "weighted": {"precision": float((precision * weights).sum()), "recall": float((recall * weights).sum()),
-                     "f1": float((f1 * weights).sum())},
+        "weighted": {
+            "precision": float((precision * weights).sum()),
+            "recall": float((recall * weights).sum()),
+            "f1": float((f1 * weights).sum()),
+        },
         "confusion_matrix": cm.tolist(),
         "confusion_matrix_normalized": _safe_div(cm.astype(np.float64), support[:, None]).round(6).tolist(),
         "classes": list(classes),

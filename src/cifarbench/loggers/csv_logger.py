@@ -59,4 +59,3 @@ def _number(text: str):
 def _is_final(row: dict) -> bool:
     """The row of the final evaluation (its split's accuracy: test, or validation for a tune trial)."""
     return "test_accuracy" in row or "validation_accuracy" in row
-

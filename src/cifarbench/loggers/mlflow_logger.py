@@ -31,15 +31,21 @@ class MlflowLogger(RunLogger):
         if mlflow.get_experiment_by_name(EXPERIMENT) is None:
             local = uri.startswith(("sqlite:", "file:")) or "://" not in uri
             try:
-                mlflow.create_experiment(EXPERIMENT, artifact_location=(runs_dir / "mlartifacts").as_uri()
-                                         if local else None)
+                mlflow.create_experiment(
+                    EXPERIMENT, artifact_location=(runs_dir / "mlartifacts").as_uri() if local else None
+                )
             except mlflow.exceptions.MlflowException:  # another process created it first
                 pass
         mlflow.set_experiment(EXPERIMENT)
         self.active = mlflow.start_run(run_name=run.path.name)
         mlflow.log_params({k: str(v) for k, v in flat_config(config).items()})
-        mlflow.set_tags({"cifarbench.run_dir": str(run.path), "cifarbench.dataset": config.data.dataset,
-                         "cifarbench.model": config.model.name})
+        mlflow.set_tags(
+            {
+                "cifarbench.run_dir": str(run.path),
+                "cifarbench.dataset": config.data.dataset,
+                "cifarbench.model": config.model.name,
+            }
+        )
 
     def log_epoch(self, record):
         values = {k: v for k, v in scalars(record).items() if k not in ("epoch", "step")}
@@ -51,4 +57,3 @@ class MlflowLogger(RunLogger):
             self.mlflow.log_metrics({f"{split}_accuracy": metrics["accuracy"], f"{split}_loss": metrics["loss"]})
         self.mlflow.log_artifacts(str(self.run.path))
         self.mlflow.end_run(status=STATUS.get(status, "FAILED"))
-

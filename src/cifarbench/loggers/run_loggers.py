@@ -36,8 +36,13 @@ class LoggerSet(Callback):
             try:
                 getattr(logger, method)(*args)
             except Exception as exc:  # noqa: BLE001 - any failure of a tracker's library
-                log.warning("logger %s failed in %s (%s: %s); the run goes on without it", logger.name, method,
-                            type(exc).__name__, exc)
+                log.warning(
+                    "logger %s failed in %s (%s: %s); the run goes on without it",
+                    logger.name,
+                    method,
+                    type(exc).__name__,
+                    exc,
+                )
                 self.loggers.remove(logger)
 
     def start(self, run: RunDir, config: RunConfig, run_log: dict) -> None:
@@ -55,4 +60,3 @@ class LoggerSet(Callback):
         if self.started:
             self._each("finish", status, metrics)
             self.started = False
-

@@ -31,4 +31,3 @@ class TensorBoardLogger(RunLogger):
             self.writer.add_scalar(f"{split}_accuracy", metrics["accuracy"], self.step)
             self.writer.add_scalar(f"{split}_loss", metrics["loss"], self.step)
         self.writer.close()
-

@@ -22,12 +22,19 @@ class WandbLogger(RunLogger):
         import wandb
 
         self.wandb = wandb
-        self.active = wandb.init(project=os.environ.get("WANDB_PROJECT", "cifarbench"), name=run.path.name,
-                                 dir=str(run.path), config=flat_config(config), reinit="finish_previous")
+        self.active = wandb.init(
+            project=os.environ.get("WANDB_PROJECT", "cifarbench"),
+            name=run.path.name,
+            dir=str(run.path),
+            config=flat_config(config),
+            reinit="finish_previous",
+        )
 
     def log_epoch(self, record):
-        self.active.log({k: v for k, v in scalars(record).items() if k != "epoch"} | {"epoch": record.get("epoch")},
-                        step=int(record.get("epoch", 0)))
+        self.active.log(
+            {k: v for k, v in scalars(record).items() if k != "epoch"} | {"epoch": record.get("epoch")},
+            step=int(record.get("epoch", 0)),
+        )
 
     def finish(self, status, metrics):
         if metrics is not None:
@@ -40,4 +47,3 @@ class WandbLogger(RunLogger):
         # at once it was sometimes only its 7-byte header, or cut mid-record); teardown waits for it,
         # so the offline run is whole, ready for `wandb sync`, when the run says it is done
         self.wandb.teardown()
-

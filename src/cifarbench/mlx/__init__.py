@@ -15,6 +15,7 @@ def require_mlx():
     try:
         import mlx.core as mx
     except ImportError:
-        raise UserError('--framework mlx needs MLX: pip install "cifarbench[mlx]" (mlx[cpu] on Linux, Metal on '
-                        "Apple silicon)") from None
+        raise UserError(
+            '--framework mlx needs MLX: pip install "cifarbench[mlx]" (mlx[cpu] on Linux, Metal on Apple silicon)'
+        ) from None
     return mx

@@ -43,8 +43,9 @@ from cifarbench.train import distributed
 # the value means in MLX anyway). Anything else is refused with the field and the value.
 # What MLX cannot honour: every config field whose metadata says why (config/sections.py `torch_only`);
 # an MLX run needs the field's default.
-REQUIRED_VALUES = {path: (f.default, f.metadata["torch_only"]) for path, f, _ in schema_fields()
-                   if f.metadata["torch_only"]}
+REQUIRED_VALUES = {
+    path: (f.default, f.metadata["torch_only"]) for path, f, _ in schema_fields() if f.metadata["torch_only"]
+}
 MLX_OPTIMIZERS = ("sgd", "adam", "adamw")
 MLX_PRECISIONS = ("auto", "fp32")
 
@@ -56,15 +57,20 @@ def check_supported(config: RunConfig) -> None:
     if config.model.name not in MLX_MODELS:
         raise ConfigError(f"model.name {config.model.name!r} has no MLX version; MLX models: {', '.join(MLX_MODELS)}")
     if config.optim.name not in MLX_OPTIMIZERS:
-        raise ConfigError(f"optim.name {config.optim.name!r} is not available with --framework mlx "
-                          f"({', '.join(MLX_OPTIMIZERS)})")
+        raise ConfigError(
+            f"optim.name {config.optim.name!r} is not available with --framework mlx ({', '.join(MLX_OPTIMIZERS)})"
+        )
     if config.optim.name == "adam" and config.optim.weight_decay:
         # torch's Adam adds L2 decay to the gradient; MLX's Adam has none: adamw decouples it
-        raise ConfigError(f"optim.weight_decay {config.optim.weight_decay} with optim.name 'adam' is not available "
-                          "with --framework mlx; use optim.name adamw")
+        raise ConfigError(
+            f"optim.weight_decay {config.optim.weight_decay} with optim.name 'adam' is not available "
+            "with --framework mlx; use optim.name adamw"
+        )
     if config.hardware.precision not in MLX_PRECISIONS:
-        raise ConfigError(f"hardware.precision {config.hardware.precision!r} is not available with --framework mlx, "
-                          "which trains in fp32")
+        raise ConfigError(
+            f"hardware.precision {config.hardware.precision!r} is not available with --framework mlx, "
+            "which trains in fp32"
+        )
     values = config.to_dict()
     refused = []
     for field, (required, why) in REQUIRED_VALUES.items():
@@ -148,12 +154,18 @@ def build_optimizer(config: RunConfig):
             return super().apply_single(gradient, parameter, state)
 
     if o.name == "sgd":
-        opt = ScheduledSGD(learning_rate=o.lr, momentum=o.momentum, weight_decay=o.weight_decay,
-                           nesterov=o.nesterov and o.momentum > 0)
+        opt = ScheduledSGD(
+            learning_rate=o.lr, momentum=o.momentum, weight_decay=o.weight_decay, nesterov=o.nesterov and o.momentum > 0
+        )
         opt.state["momentum"] = mx.array(o.momentum)
     else:
-        opt = ScheduledAdamW(learning_rate=o.lr, betas=list(o.betas), eps=1e-8,
-                             weight_decay=o.weight_decay if o.name == "adamw" else 0.0, bias_correction=True)
+        opt = ScheduledAdamW(
+            learning_rate=o.lr,
+            betas=list(o.betas),
+            eps=1e-8,
+            weight_decay=o.weight_decay if o.name == "adamw" else 0.0,
+            bias_correction=True,
+        )
         opt.state["beta1"] = mx.array(o.betas[0])
     return opt
 
@@ -207,9 +219,13 @@ class MlxBackend(Backend):
     def describe(self) -> dict:
         from cifarbench.mlx.models import count_mlx_parameters
 
-        return {**fingerprint(), "mlx_device": str(self.device),
-                "device": f"mlx:{'cpu' if self.device == self.mx.cpu else 'gpu'}", "precision": "fp32",
-                "parameters": count_mlx_parameters(self.model)}
+        return {
+            **fingerprint(),
+            "mlx_device": str(self.device),
+            "device": f"mlx:{'cpu' if self.device == self.mx.cpu else 'gpu'}",
+            "precision": "fp32",
+            "parameters": count_mlx_parameters(self.model),
+        }
 
     @property
     def num_epochs(self) -> int:
@@ -267,8 +283,9 @@ class MlxBackend(Backend):
             if not np.isfinite(train_loss):
                 reason = f"the training loss became {train_loss} in epoch {epoch + 1}; lower the learning rate"
                 raise RunStopped(f"run failed: {reason}", 1, record={"failure": reason})
-            record = epoch_record(epoch, state.step, train_loss, float(correct.item()) / max(1, seen),
-                                  shadow.values()[0], seconds, seen)
+            record = epoch_record(
+                epoch, state.step, train_loss, float(correct.item()) / max(1, seen), shadow.values()[0], seconds, seen
+            )
             last = epoch + 1 == self.num_epochs
             if validates(epoch, self.num_epochs, t.eval_every):
                 started = time.perf_counter()

@@ -65,8 +65,7 @@ def adaptive_avg_pool(x: mx.array, size: int) -> mx.array:
     rows = []
     for i in range(size):
         r0, r1 = (i * h) // size, -(-((i + 1) * h) // size)
-        cols = [mx.mean(x[:, r0:r1, (j * w) // size : -(-((j + 1) * w) // size), :], axis=(1, 2))
-                for j in range(size)]
+        cols = [mx.mean(x[:, r0:r1, (j * w) // size : -(-((j + 1) * w) // size), :], axis=(1, 2)) for j in range(size)]
         rows.append(mx.stack(cols, axis=1))
     return mx.stack(rows, axis=1)  # (B, size, size, C)
 
@@ -80,8 +79,15 @@ class SmallResNet(nn.Module):
         self.res2 = nn.Sequential(conv_bn(128, 128), ReLU(), conv_bn(128, 128))
         # the PyTorch head is Sequential(pool, flatten, dropout, linear, relu, dropout, linear): the
         # same indices here keep the state-dict keys aligned (head.layers.3 = head.3)
-        self.head = nn.Sequential(Identity(), Identity(), nn.Dropout(dropout), nn.Linear(512, 256), ReLU(),
-                                  nn.Dropout(dropout), nn.Linear(256, num_classes))
+        self.head = nn.Sequential(
+            Identity(),
+            Identity(),
+            nn.Dropout(dropout),
+            nn.Linear(512, 256),
+            ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(256, num_classes),
+        )
 
     def __call__(self, x):
         x = self.stem(x)

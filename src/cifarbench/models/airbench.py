@@ -109,9 +109,18 @@ class ConvGroup(nn.Module):
 
 
 class Airbench(nn.Module):
-    def __init__(self, num_classes: int, in_channels: int, widths: tuple[int, ...],
-                 bn_momentum: float, residual: bool = False, scale: float = 1 / 9, head_std: float | None = None,
-                 zero_whiten_bias: bool = True, activation: str = "gelu"):
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int,
+        widths: tuple[int, ...],
+        bn_momentum: float,
+        residual: bool = False,
+        scale: float = 1 / 9,
+        head_std: float | None = None,
+        zero_whiten_bias: bool = True,
+        activation: str = "gelu",
+    ):
         super().__init__()
         self.whiten = WhiteningConv(in_channels, zero_bias=zero_whiten_bias)
         self.activ = ACTIVATIONS[activation]()
@@ -157,8 +166,9 @@ def airbench94_muon(num_classes: int, in_channels: int, image_size: int, widths:
     # airbench94's net with the Muon record's head: logits divided by the last width (CifarNet.forward:
     # head(x) / x.size(-1)), head weights rescaled to std 1 (CifarNet.reset), the whitening bias at
     # PyTorch's default init (reset() re-initialises every conv), BatchNorm momentum 0.6
-    return Airbench(num_classes, in_channels, widths, bn_momentum=0.6, scale=1 / widths[-1], head_std=1.0,
-                    zero_whiten_bias=False)
+    return Airbench(
+        num_classes, in_channels, widths, bn_momentum=0.6, scale=1 / widths[-1], head_std=1.0, zero_whiten_bias=False
+    )
 
 
 @airbench_net("airbench95", source="Jordan 2024, arXiv 2404.00498; airbench/lib_airbench95.py")
@@ -185,18 +195,18 @@ def airbench_tiny(num_classes: int, in_channels: int, image_size: int, widths: W
     return Airbench(num_classes, in_channels, widths, bn_momentum=0.6)
 
 
-@airbench_net("airbench-tiny-silu", source="cifarbench: airbench-tiny with SiLU for GELU (hiverge/cifar10-speedrun's "
-                                           "change), for the levers ablation")
-def airbench_tiny_silu(num_classes: int, in_channels: int, image_size: int,
-                       widths: Widths = (16, 32, 64)) -> Airbench:
+@airbench_net(
+    "airbench-tiny-silu",
+    source="cifarbench: airbench-tiny with SiLU for GELU (hiverge/cifar10-speedrun's change), for the levers ablation",
+)
+def airbench_tiny_silu(num_classes: int, in_channels: int, image_size: int, widths: Widths = (16, 32, 64)) -> Airbench:
     return Airbench(num_classes, in_channels, widths, bn_momentum=0.6, activation="silu")
 
 
-@airbench_net("airbench-tiny-muon", source="cifarbench: airbench-tiny with airbench94_muon's head, for the Muon "
-                                           "recipe")
-def airbench_tiny_muon(num_classes: int, in_channels: int, image_size: int,
-                       widths: Widths = (16, 32, 64)) -> Airbench:
+@airbench_net("airbench-tiny-muon", source="cifarbench: airbench-tiny with airbench94_muon's head, for the Muon recipe")
+def airbench_tiny_muon(num_classes: int, in_channels: int, image_size: int, widths: Widths = (16, 32, 64)) -> Airbench:
     # the Muon recipe's lrs are set for its head (logits / last width, weights at std 1): airbench-tiny's
     # airbench94 head (logits / 9) diverges under them in the first epoch
-    return Airbench(num_classes, in_channels, widths, bn_momentum=0.6, scale=1 / widths[-1], head_std=1.0,
-                    zero_whiten_bias=False)
+    return Airbench(
+        num_classes, in_channels, widths, bn_momentum=0.6, scale=1 / widths[-1], head_std=1.0, zero_whiten_bias=False
+    )

@@ -20,8 +20,12 @@ class ThreeConvNet(nn.Module):
             c = width
         self.features = nn.Sequential(*layers, nn.Flatten())  # (B, 128 * 4 * 4) at 32x32
         self.classifier = nn.Sequential(
-            nn.Dropout(dropout), nn.Linear(flat_features(self.features, in_channels, image_size), 512), nn.ReLU(),
-            nn.Dropout(dropout), nn.Linear(512, 256), nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(flat_features(self.features, in_channels, image_size), 512),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(512, 256),
+            nn.ReLU(),
             nn.Linear(256, num_classes),
         )
 
@@ -35,13 +39,19 @@ class MnistNet(nn.Module):
     def __init__(self, num_classes: int, in_channels: int, image_size: int):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 32, 3), nn.ReLU(),
-            nn.Conv2d(32, 64, 3), nn.ReLU(),
-            nn.MaxPool2d(2), nn.Dropout(0.25), nn.Flatten(),  # (B, 9216) at 28x28
+            nn.Conv2d(in_channels, 32, 3),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 3),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Dropout(0.25),
+            nn.Flatten(),  # (B, 9216) at 28x28
         )
         self.classifier = nn.Sequential(
-            nn.Linear(flat_features(self.features, in_channels, image_size), 128), nn.ReLU(),
-            nn.Dropout(0.5), nn.Linear(128, num_classes),
+            nn.Linear(flat_features(self.features, in_channels, image_size), 128),
+            nn.ReLU(),
+            nn.Dropout(0.5),
+            nn.Linear(128, num_classes),
         )
 
     def forward(self, x):

@@ -22,8 +22,10 @@ def build_configured_model(model: ModelConfig, shape: tuple[int, int, int], num_
     if not model.identity_init:
         drop_identity_init(net)
     if model.zero_init_residual and zero_init_residual(net) == 0:
-        raise ConfigError(f"model.zero_init_residual: {model.name!r} has no residual blocks (resnet18, resnet34, "
-                          "resnet50 and small-resnet have)")
+        raise ConfigError(
+            f"model.zero_init_residual: {model.name!r} has no residual blocks (resnet18, resnet34, "
+            "resnet50 and small-resnet have)"
+        )
     return net
 
 
@@ -50,5 +52,6 @@ def fits(net: nn.Module, name: str, shape: tuple[int, int, int], remedy: str = S
 
 
 def _too_small(name: str, shape: tuple[int, int, int], exc: RuntimeError, remedy: str = SMALL_IMAGES) -> ConfigError:
-    return ConfigError(f"model {name!r} cannot take {'x'.join(map(str, shape))} images "
-                       f"({str(exc).splitlines()[0][:100]}); {remedy}")
+    return ConfigError(
+        f"model {name!r} cannot take {'x'.join(map(str, shape))} images ({str(exc).splitlines()[0][:100]}); {remedy}"
+    )

@@ -15,19 +15,26 @@ __all__ = ["LeNet"]
 
 
 class LeNet(nn.Module):
-    def __init__(self, num_classes: int, in_channels: int, image_size: int,
-                 channels: tuple[int, int], hidden: tuple[int, int]):
+    def __init__(
+        self, num_classes: int, in_channels: int, image_size: int, channels: tuple[int, int], hidden: tuple[int, int]
+    ):
         super().__init__()
         c1, c2 = channels
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, c1, 5), nn.ReLU(), nn.MaxPool2d(2),  # 32 -> 28 -> 14
-            nn.Conv2d(c1, c2, 5), nn.ReLU(), nn.MaxPool2d(2),  # 14 -> 10 -> 5
+            nn.Conv2d(in_channels, c1, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 32 -> 28 -> 14
+            nn.Conv2d(c1, c2, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 14 -> 10 -> 5
             nn.Flatten(),
         )
         h1, h2 = hidden
         self.classifier = nn.Sequential(
-            nn.Linear(flat_features(self.features, in_channels, image_size), h1), nn.ReLU(),
-            nn.Linear(h1, h2), nn.ReLU(),
+            nn.Linear(flat_features(self.features, in_channels, image_size), h1),
+            nn.ReLU(),
+            nn.Linear(h1, h2),
+            nn.ReLU(),
             nn.Linear(h2, num_classes),
         )
 

@@ -42,8 +42,7 @@ def list_models(pattern: str = "*") -> list[str]:
     return MODELS.names(pattern)
 
 
-def build_model(name: str, num_classes: int = 10, in_channels: int = 3, image_size: int = 32,
-                **options) -> nn.Module:
+def build_model(name: str, num_classes: int = 10, in_channels: int = 3, image_size: int = 32, **options) -> nn.Module:
     entry = MODELS.get(name)
     check_options(name, options)
     return entry.factory(num_classes, in_channels, image_size, **options)
@@ -54,8 +53,9 @@ def check_options(name: str, options) -> None:
     for option in options:
         if option not in MODELS[name].options:
             takers = [n for n in list_models() if option in MODELS[n].options]
-            raise ConfigError(f"model.{option}: {name!r} has no {option} option (models that have: "
-                              f"{', '.join(takers) or 'none'})")
+            raise ConfigError(
+                f"model.{option}: {name!r} has no {option} option (models that have: {', '.join(takers) or 'none'})"
+            )
 
 
 def build_model_for(name: str, shape: tuple[int, int, int], num_classes: int, **options) -> nn.Module:
@@ -93,6 +93,13 @@ def flat_features(features: nn.Module, in_channels: int, image_size: int) -> int
 
 def model_table() -> tuple[list[str], list[list[str]]]:
     """Columns and rows of `cifarbench list models`: every model with its parameter count."""
-    rows = [[name, f"{count_parameters(build_model(name, 10, 3, 32)):,}", "3x32x32, 1x28x28 (any square)",
-             MODELS[name].source] for name in sorted(MODELS)]
+    rows = [
+        [
+            name,
+            f"{count_parameters(build_model(name, 10, 3, 32)):,}",
+            "3x32x32, 1x28x28 (any square)",
+            MODELS[name].source,
+        ]
+        for name in sorted(MODELS)
+    ]
     return ["model", "parameters (3x32x32, 10 classes)", "inputs", "source"], rows

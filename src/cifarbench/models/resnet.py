@@ -91,8 +91,13 @@ class SmallResNet(nn.Module):
         self.down = nn.Sequential(nn.MaxPool2d(2), conv_bn(64, 128), nn.ReLU(), nn.MaxPool2d(2))
         self.res2 = nn.Sequential(conv_bn(128, 128), nn.ReLU(), conv_bn(128, 128))
         self.head = nn.Sequential(
-            nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Dropout(dropout),  # (B, 128 * 2 * 2)
-            nn.Linear(512, 256), nn.ReLU(), nn.Dropout(dropout), nn.Linear(256, num_classes),
+            nn.AdaptiveAvgPool2d(2),
+            nn.Flatten(),
+            nn.Dropout(dropout),  # (B, 128 * 2 * 2)
+            nn.Linear(512, 256),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(256, num_classes),
         )
 
     def forward(self, x):

@@ -77,23 +77,37 @@ class Timing:
 def _machine() -> tuple:
     """The fingerprint's fields that decide speed, read once a process (it runs subprocesses)."""
     info = fingerprint()
-    return tuple((k, json.dumps(info.get(k), default=str))
-                 for k in ("cpu_model", "cpu_id", "cpu_isa", "cpu_capability", "gpu_name", "torch", "cifarbench"))
+    return tuple(
+        (k, json.dumps(info.get(k), default=str))
+        for k in ("cpu_model", "cpu_id", "cpu_isa", "cpu_capability", "gpu_name", "torch", "cifarbench")
+    )
 
 
 def machine_key(config: RunConfig) -> dict:
     """What the figures depend on besides the candidate: the machine and the software."""
     return {k: json.loads(v) for k, v in _machine()} | {
-        "device": config.hardware.device, "threads": config.hardware.threads, "version": VERSION,
-        "cifarbench_version": __version__}
+        "device": config.hardware.device,
+        "threads": config.hardware.threads,
+        "version": VERSION,
+        "cifarbench_version": __version__,
+    }
 
 
 def candidate_key(config: RunConfig, shape: tuple[int, int, int], num_classes: int) -> dict:
     t, hw = config.train, config.hardware
-    return {"model": config.model.name, "batch_size": t.batch_size, "precision": hw.precision,
-            "channels_last": hw.channels_last, "compile": hw.compile, "shape": list(shape), "classes": num_classes,
-            "augment": dataclasses.asdict(config.augment), "loss_reduction": config.optim.loss_reduction,
-            "data_init": config.model.data_init, "widths": config.model.widths}
+    return {
+        "model": config.model.name,
+        "batch_size": t.batch_size,
+        "precision": hw.precision,
+        "channels_last": hw.channels_last,
+        "compile": hw.compile,
+        "shape": list(shape),
+        "classes": num_classes,
+        "augment": dataclasses.asdict(config.augment),
+        "loss_reduction": config.optim.loss_reduction,
+        "data_init": config.model.data_init,
+        "widths": config.model.widths,
+    }
 
 
 def cache_file() -> Path:
@@ -101,8 +115,11 @@ def cache_file() -> Path:
 
 
 def _key(config: RunConfig, shape: tuple[int, int, int], num_classes: int) -> str:
-    return hashlib.sha256(json.dumps([machine_key(config), candidate_key(config, shape, num_classes)],
-                                     sort_keys=True, default=str).encode()).hexdigest()[:20]
+    return hashlib.sha256(
+        json.dumps(
+            [machine_key(config), candidate_key(config, shape, num_classes)], sort_keys=True, default=str
+        ).encode()
+    ).hexdigest()[:20]
 
 
 def calibrate(config: RunConfig, shape: tuple[int, int, int], num_classes: int, *, cache: bool = True) -> Timing:
@@ -131,8 +148,12 @@ def observe(config: RunConfig, shape: tuple[int, int, int], num_classes: int, ti
 
 
 def end_key(plots: bool, num_classes: int) -> str:
-    return hashlib.sha256(json.dumps([{k: json.loads(v) for k, v in _machine()}, {
-        "end": VERSION, "plots": plots, "classes": num_classes}], sort_keys=True).encode()).hexdigest()[:20]
+    return hashlib.sha256(
+        json.dumps(
+            [{k: json.loads(v) for k, v in _machine()}, {"end": VERSION, "plots": plots, "classes": num_classes}],
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()[:20]
 
 
 def calibrate_end(plots: bool, num_classes: int, *, cache: bool = True) -> float:
@@ -157,9 +178,13 @@ def calibrate_end(plots: bool, num_classes: int, *, cache: bool = True) -> float
 def observe_end(plots: bool, num_classes: int, seconds: float) -> None:
     """Keep the end a planned run took, for the next plan's reserve (the last OBSERVED runs)."""
     if plots:
-        _update(end_key(plots, num_classes), lambda old: {
-            "end_seconds": (old or {}).get("end_seconds", seconds),
-            "observed": [*(old or {}).get("observed", []), seconds][-OBSERVED:]})
+        _update(
+            end_key(plots, num_classes),
+            lambda old: {
+                "end_seconds": (old or {}).get("end_seconds", seconds),
+                "observed": [*(old or {}).get("observed", []), seconds][-OBSERVED:],
+            },
+        )
 
 
 def _draw_made_up_run(num_classes: int) -> None:
@@ -174,9 +199,20 @@ def _draw_made_up_run(num_classes: int) -> None:
     labels = np.arange(1000) % num_classes
     logits = rng.normal(size=(1000, num_classes)) + 3 * np.eye(num_classes)[labels]
     metrics = classification_metrics(logits, labels, [f"class {i}" for i in range(num_classes)])
-    history = [{"epoch": e + 1, "step": 10 * (e + 1), "train_loss": 1.0 / (e + 1), "train_accuracy": 0.5 + e / 20,
-                "lr": 0.1, "epoch_seconds": 1.0, "images_per_second": 1000.0, "val_loss": 1.2 / (e + 1), "val_accuracy": 0.5 + e / 25}
-               for e in range(5)]
+    history = [
+        {
+            "epoch": e + 1,
+            "step": 10 * (e + 1),
+            "train_loss": 1.0 / (e + 1),
+            "train_accuracy": 0.5 + e / 20,
+            "lr": 0.1,
+            "epoch_seconds": 1.0,
+            "images_per_second": 1000.0,
+            "val_loss": 1.2 / (e + 1),
+            "val_accuracy": 0.5 + e / 25,
+        }
+        for e in range(5)
+    ]
     with tempfile.TemporaryDirectory() as folder:
         draw_run({"model": "made-up", "dataset": "made-up"}, history, metrics, Path(folder))
 
@@ -197,12 +233,21 @@ def _update(key: str, change) -> None:
 def _from_entry(entry: dict) -> Timing:
     runs = entry.get("observed") or []
     if not runs:
-        return Timing(step_seconds=entry["step_seconds"], image_view_seconds=entry["image_view_seconds"],
-                      init_seconds=entry["init_seconds"], cached=True,
-                      image_view_seconds_max=entry.get("image_view_seconds_max"))
-    return Timing(step_seconds=sum(r[0] for r in runs) / len(runs), image_view_seconds=sum(r[1] for r in runs) / len(runs),
-                  init_seconds=entry["init_seconds"], cached=True, runs=len(runs),
-                  image_view_seconds_max=max([entry.get("image_view_seconds_max") or 0.0, *(r[1] for r in runs)]))
+        return Timing(
+            step_seconds=entry["step_seconds"],
+            image_view_seconds=entry["image_view_seconds"],
+            init_seconds=entry["init_seconds"],
+            cached=True,
+            image_view_seconds_max=entry.get("image_view_seconds_max"),
+        )
+    return Timing(
+        step_seconds=sum(r[0] for r in runs) / len(runs),
+        image_view_seconds=sum(r[1] for r in runs) / len(runs),
+        init_seconds=entry["init_seconds"],
+        cached=True,
+        runs=len(runs),
+        image_view_seconds_max=max([entry.get("image_view_seconds_max") or 0.0, *(r[1] for r in runs)]),
+    )
 
 
 def _store(key: str, timing: Timing, observed: bool = False) -> None:
@@ -211,8 +256,11 @@ def _store(key: str, timing: Timing, observed: bool = False) -> None:
             entry = {f: getattr(timing, f) for f in ("step_seconds", "image_view_seconds", "init_seconds")}
             entry["image_view_seconds_max"] = timing.image_view_seconds
         if observed:
-            entry["observed"] = [*entry.get("observed", []), [timing.step_seconds, timing.image_view_seconds]][-OBSERVED:]
+            entry["observed"] = [*entry.get("observed", []), [timing.step_seconds, timing.image_view_seconds]][
+                -OBSERVED:
+            ]
         return entry
+
     _update(key, change)
 
 
@@ -231,18 +279,32 @@ def measure(config: RunConfig, shape: tuple[int, int, int], num_classes: int) ->
     precision = resolve_precision(config.hardware.precision, device, summed_loss=config.optim.loss_reduction == "sum")
     batch = config.train.batch_size
     eval_images = min(config.train.eval_batch_size, 1000)  # one batch of the run's own evaluation
-    synthetic = RunConfig.from_dict(merge(config.to_dict(), {"data": {
-        "dataset": "synthetic", "synthetic_shape": list(shape), "synthetic_classes": num_classes,
-        "synthetic_train_size": batch * (WARMUP_STEPS + TIMED_STEPS), "synthetic_test_size": eval_images,
-        "val_split": 0.0, "train_subset": None, "test_subset": None}}))
+    synthetic = RunConfig.from_dict(
+        merge(
+            config.to_dict(),
+            {
+                "data": {
+                    "dataset": "synthetic",
+                    "synthetic_shape": list(shape),
+                    "synthetic_classes": num_classes,
+                    "synthetic_train_size": batch * (WARMUP_STEPS + TIMED_STEPS),
+                    "synthetic_test_size": eval_images,
+                    "val_split": 0.0,
+                    "train_subset": None,
+                    "test_subset": None,
+                }
+            },
+        )
+    )
     data = prepare_data(synthetic, quiet=True)
     train_loader, val_loader = make_loaders(synthetic, data, device)
     model = build_configured_model(config.model, shape, num_classes)
     trainer = Trainer(synthetic, model, train_loader, val_loader, device, precision, data.dataset.classes)
     init_seconds = 0.0
     if hasattr(trainer.model, "init_from_data") and config.model.data_init:
-        init_seconds = _seconds(device, lambda: trainer.model.init_from_data(
-            train_loader.normalise(train_loader.images[:5000])))
+        init_seconds = _seconds(
+            device, lambda: trainer.model.init_from_data(train_loader.normalise(train_loader.images[:5000]))
+        )
     trainer.model.train()
     # a full-size epoch: under progressive resizing epoch 0's steps are the cheapest of the run, and
     # augment.progressive_epochs is the first epoch at full size
@@ -258,10 +320,12 @@ def measure(config: RunConfig, shape: tuple[int, int, int], num_classes: int) ->
     step_seconds = statistics.median(times)
     views = views_per_image(config.train.tta, config.train.tta_share)
     # timed cold, as a run's final evaluation is: its first batches pay for the new shapes
-    eval_seconds = _seconds(device, lambda: trainer.evaluate(val_loader, tta=config.train.tta,
-                                                               tta_share=config.train.tta_share))
-    return Timing(step_seconds=step_seconds, image_view_seconds=eval_seconds / (eval_images * views),
-                  init_seconds=init_seconds)
+    eval_seconds = _seconds(
+        device, lambda: trainer.evaluate(val_loader, tta=config.train.tta, tta_share=config.train.tta_share)
+    )
+    return Timing(
+        step_seconds=step_seconds, image_view_seconds=eval_seconds / (eval_images * views), init_seconds=init_seconds
+    )
 
 
 def _seconds(device: torch.device, work) -> float:

@@ -51,8 +51,10 @@ SPLITS = ("validation", "test")
 def refuse_unkeyed_levers(layers: dict, what: str) -> None:
     for path in NOT_IN_A_POINT:
         if get_path(layers, path) not in (None, 0):
-            raise ConfigError(f"{path} cannot be given to {what}: frontier points are keyed by recipe, model, epochs "
-                              "and precision, not by it; compare it with benchmarks/levers.py")
+            raise ConfigError(
+                f"{path} cannot be given to {what}: frontier points are keyed by recipe, model, epochs "
+                "and precision, not by it; compare it with benchmarks/levers.py"
+            )
 
 
 @dataclass(frozen=True)
@@ -114,8 +116,16 @@ def load_frontier(dataset: str, path: str | Path | None = None) -> list[Point]:
 
 def write_frontier(dataset: str, points: list[Point], path: Path, commands: list[str]) -> None:
     kinds = sorted({p.kind for p in points})
-    atomic_write_json({"dataset": dataset, "kind": "+".join(kinds), "val_split": VAL_SPLIT, "commands": commands,
-                       "points": [p.__dict__ for p in sorted(points, key=Point.key)]}, path)
+    atomic_write_json(
+        {
+            "dataset": dataset,
+            "kind": "+".join(kinds),
+            "val_split": VAL_SPLIT,
+            "commands": commands,
+            "points": [p.__dict__ for p in sorted(points, key=Point.key)],
+        },
+        path,
+    )
 
 
 def parse_point(text: str) -> tuple[str, list[float]]:
@@ -130,9 +140,18 @@ def parse_point(text: str) -> tuple[str, list[float]]:
     return model, values
 
 
-def measure_frontier(dataset: str, recipe: str, grid: list[tuple[str, list[float]]], *, seeds: int = 3,
-                     layers: dict | None = None, output: str | Path, command: str = "",
-                     quiet: bool = True, split: str = "validation") -> list[Point]:
+def measure_frontier(
+    dataset: str,
+    recipe: str,
+    grid: list[tuple[str, list[float]]],
+    *,
+    seeds: int = 3,
+    layers: dict | None = None,
+    output: str | Path,
+    command: str = "",
+    quiet: bool = True,
+    split: str = "validation",
+) -> list[Point]:
     """Train each (model, epochs) schedule of `grid` over `recipe` with `seeds` seeds, on the
     validation split or (split="test") on the whole training split to the test split, and add the
     figures to the frontier file `output` (created if missing): a point measured one way keeps the
@@ -153,18 +172,28 @@ def measure_frontier(dataset: str, recipe: str, grid: list[tuple[str, list[float
     folder = new_folder(Path(base.runs_dir), f"frontier-{dataset}")
     info = fingerprint()
     # the CPU by its id (one model name covers several generations), the software, the commit
-    machine = (f"{info.get('cpu_model', '')} ({'+'.join(info.get('cpu_isa') or [])}; {info.get('cpu_id')}; "
-               f"torch {info.get('torch')}; commit {(info.get('git_commit') or 'unknown')[:12]})")
+    machine = (
+        f"{info.get('cpu_model', '')} ({'+'.join(info.get('cpu_isa') or [])}; {info.get('cpu_id')}; "
+        f"torch {info.get('torch')}; commit {(info.get('git_commit') or 'unknown')[:12]})"
+    )
     added = []
     for model, epochs in grid:
         for n in epochs:
             layer = {"model": {"name": model}, "train": {"epochs": float(n)}}
             runs = []
             for seed in range(base.train.seed, base.train.seed + seeds):
-                config = resolve_config(recipe, layers, layer, {
-                    "data": {"dataset": dataset, "val_split": VAL_SPLIT if split == "validation" else 0.0},
-                    "train": {"seed": seed}, "output": {"plots": False}, "runs_dir": str(folder),
-                    "name": f"{model}-{n:g}ep-{split}-seed{seed}"})
+                config = resolve_config(
+                    recipe,
+                    layers,
+                    layer,
+                    {
+                        "data": {"dataset": dataset, "val_split": VAL_SPLIT if split == "validation" else 0.0},
+                        "train": {"seed": seed},
+                        "output": {"plots": False},
+                        "runs_dir": str(folder),
+                        "name": f"{model}-{n:g}ep-{split}-seed{seed}",
+                    },
+                )
                 runs.append(train(config, quiet=quiet, final="validation" if split == "validation" else "test"))
             log = runs[0].run_log
             accuracy = summarise([r.metrics["accuracy"] for r in runs])
@@ -173,16 +202,39 @@ def measure_frontier(dataset: str, recipe: str, grid: list[tuple[str, list[float
             key = (recipe, model, float(n), log["precision"])
             old = existing.get(key)
             if split == "validation":
-                point = Point(recipe=recipe, model=model, epochs=float(n), precision=log["precision"],
-                              accuracy=accuracy, layer=merge(layers, layer), seconds=seconds, machine=where,
-                              train_images=log["train_images"],
-                              **({f: getattr(old, f) for f in TEST_FIELDS} if old else {}))
+                point = Point(
+                    recipe=recipe,
+                    model=model,
+                    epochs=float(n),
+                    precision=log["precision"],
+                    accuracy=accuracy,
+                    layer=merge(layers, layer),
+                    seconds=seconds,
+                    machine=where,
+                    train_images=log["train_images"],
+                    **({f: getattr(old, f) for f in TEST_FIELDS} if old else {}),
+                )
             else:
-                point = Point(**{**(old.__dict__ if old else {"recipe": recipe, "model": model, "epochs": float(n),
-                                                             "precision": log["precision"], "accuracy": None,
-                                                             "layer": merge(layers, layer)}),
-                                 "test": accuracy, "test_train_images": log["train_images"],
-                                 "test_seconds": seconds, "test_machine": where})
+                point = Point(
+                    **{
+                        **(
+                            old.__dict__
+                            if old
+                            else {
+                                "recipe": recipe,
+                                "model": model,
+                                "epochs": float(n),
+                                "precision": log["precision"],
+                                "accuracy": None,
+                                "layer": merge(layers, layer),
+                            }
+                        ),
+                        "test": accuracy,
+                        "test_train_images": log["train_images"],
+                        "test_seconds": seconds,
+                        "test_machine": where,
+                    }
+                )
             existing[point.key()] = point
             added.append(point)
             write_frontier(dataset, list(existing.values()), output, commands)
@@ -191,16 +243,30 @@ def measure_frontier(dataset: str, recipe: str, grid: list[tuple[str, list[float
 
 def frontier_table(points: list[Point]) -> tuple[str, list[str], list[list]]:
     """Title, columns and rows of a frontier, for the terminal."""
+
     def figure(summary: dict | None) -> str:
         if not summary:
             return ""
         spread = f" ± {100 * summary['std']:.2f}" if summary.get("std") else ""
         return f"{100 * summary['mean']:.2f}%{spread} ({summary.get('n') or 'published'})"
 
-    rows = [[p.kind, p.recipe, p.model, f"{p.epochs:g}", p.precision, figure(p.accuracy), figure(p.test),
-             f"{p.seconds['median']:.1f}" if p.seconds else "", p.machine or p.test_machine or p.source]
-            for p in sorted(points, key=Point.key)]
-    return ("frontier: validation accuracy (recipes chosen on it) and test accuracy (the whole training split; "
-            "what a plan promises), mean ± std (seeds)",
-            ["kind", "recipe", "model", "epochs", "precision", "validation", "test", "seconds", "machine / source"],
-            rows)
+    rows = [
+        [
+            p.kind,
+            p.recipe,
+            p.model,
+            f"{p.epochs:g}",
+            p.precision,
+            figure(p.accuracy),
+            figure(p.test),
+            f"{p.seconds['median']:.1f}" if p.seconds else "",
+            p.machine or p.test_machine or p.source,
+        ]
+        for p in sorted(points, key=Point.key)
+    ]
+    return (
+        "frontier: validation accuracy (recipes chosen on it) and test accuracy (the whole training split; "
+        "what a plan promises), mean ± std (seeds)",
+        ["kind", "recipe", "model", "epochs", "precision", "validation", "test", "seconds", "machine / source"],
+        rows,
+    )

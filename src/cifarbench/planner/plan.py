@@ -120,8 +120,10 @@ class Plan:
         evaluation (at the slowest seen, with a margin) and the files and plots."""
         timing = self.chosen.timing
         views = views_per_image(self.config.train.tta, self.config.train.tta_share)
-        reserve = max(self.chosen.seconds["evaluation"],
-                      self.test_images * (views + 1) * timing.eval_reserve_per_view) * EVAL_MARGIN
+        reserve = (
+            max(self.chosen.seconds["evaluation"], self.test_images * (views + 1) * timing.eval_reserve_per_view)
+            * EVAL_MARGIN
+        )
         return reserve + self.end_seconds * END_MARGIN
 
     def training_deadline(self) -> float | None:
@@ -135,17 +137,36 @@ class Plan:
 
     def record(self) -> dict:
         """What run_log.json keeps of the plan."""
+
         def one(c: Candidate) -> dict:
-            return {"recipe": c.recipe, "model": c.model, "epochs": c.epochs, "predicted_accuracy": c.accuracy,
-                    "spread": c.spread, "predicted_seconds": c.seconds, "rejected": c.rejected or None,
-                    "calibration": asdict(c.timing) if c.timing else None}
-        return {"plan": {"dataset": self.dataset, "goal": self.goal, "value": self.value,
-                         "frontier": self.frontier_kind, "accuracy_split": self.split,
-                         "accuracy_label": self.accuracy_label, "calibration_seconds": self.calibration_seconds,
-                         "spent_seconds": self.spent_seconds, "end_seconds": self.end_seconds,
-                         "predicted_command_seconds": self.predicted_seconds,
-                         "training_deadline": self.training_deadline(),
-                         "chosen": one(self.chosen), "candidates": [one(c) for c in self.candidates]}}
+            return {
+                "recipe": c.recipe,
+                "model": c.model,
+                "epochs": c.epochs,
+                "predicted_accuracy": c.accuracy,
+                "spread": c.spread,
+                "predicted_seconds": c.seconds,
+                "rejected": c.rejected or None,
+                "calibration": asdict(c.timing) if c.timing else None,
+            }
+
+        return {
+            "plan": {
+                "dataset": self.dataset,
+                "goal": self.goal,
+                "value": self.value,
+                "frontier": self.frontier_kind,
+                "accuracy_split": self.split,
+                "accuracy_label": self.accuracy_label,
+                "calibration_seconds": self.calibration_seconds,
+                "spent_seconds": self.spent_seconds,
+                "end_seconds": self.end_seconds,
+                "predicted_command_seconds": self.predicted_seconds,
+                "training_deadline": self.training_deadline(),
+                "chosen": one(self.chosen),
+                "candidates": [one(c) for c in self.candidates],
+            }
+        }
 
 
 def interpolate(curve: list[tuple[float, dict]], epochs: float) -> tuple[float, float]:
@@ -162,7 +183,7 @@ def interpolate(curve: list[tuple[float, dict]], epochs: float) -> tuple[float, 
 
 
 def frontier_split(points: list[Point]) -> str:
-    """"test" where the frontier holds test figures (measured on the whole training split, or
+    """ "test" where the frontier holds test figures (measured on the whole training split, or
     published), else "validation"."""
     return "test" if any(p.test for p in points) else "validation"
 
@@ -173,8 +194,9 @@ def figure_of(p: Point, split: str) -> tuple[dict | None, int | None]:
     return (p.test, p.test_train_images) if split == "test" else (p.accuracy, p.train_images)
 
 
-def candidates_of(points: list[Point], split: str = "validation", full_train: int | None = None,
-                  run_images: int | None = None) -> list[Candidate]:
+def candidates_of(
+    points: list[Point], split: str = "validation", full_train: int | None = None, run_images: int | None = None
+) -> list[Candidate]:
     """One candidate per (recipe, net), with every point that has a figure on `split`, in any
     precision: the planner assumes precisions agree (the frontier's own check, bf16 against fp32
     within seed noise), so a machine's own short fp32 points and another's long bf16 points make
@@ -190,8 +212,9 @@ def candidates_of(points: list[Point], split: str = "validation", full_train: in
     for (recipe, model), group in groups.items():
         per_precision = {q.precision: sum(r.precision == q.precision for r in group) for q in group}
         by_epochs: dict[float, Point] = {}
-        for p in sorted(group, key=lambda p: (-per_precision[p.precision], -(figure_of(p, split)[0].get("n") or 0),
-                                              p.precision)):
+        for p in sorted(
+            group, key=lambda p: (-per_precision[p.precision], -(figure_of(p, split)[0].get("n") or 0), p.precision)
+        ):
             by_epochs.setdefault(p.epochs, p)
         chosen = sorted(by_epochs.values(), key=lambda p: p.epochs)
         curve = []
@@ -205,19 +228,30 @@ def candidates_of(points: list[Point], split: str = "validation", full_train: in
     return out
 
 
-def predicted_seconds(timing: Timing, epochs: float, train_images: int, test_images: int, batch: int,
-                      views: int, end: float = 0.0) -> dict:
+def predicted_seconds(
+    timing: Timing, epochs: float, train_images: int, test_images: int, batch: int, views: int, end: float = 0.0
+) -> dict:
     steps = math.ceil(epochs * math.ceil(train_images / batch))
-    return {"init": timing.init_seconds, "training": steps * timing.step_seconds,
-            # the last epoch's validation (one view) and the final evaluation (every TTA view)
-            "evaluation": test_images * (views + 1) * timing.image_view_seconds, "fixed": FIXED_SECONDS,
-            "end": end}
+    return {
+        "init": timing.init_seconds,
+        "training": steps * timing.step_seconds,
+        # the last epoch's validation (one view) and the final evaluation (every TTA view)
+        "evaluation": test_images * (views + 1) * timing.image_view_seconds,
+        "fixed": FIXED_SECONDS,
+        "end": end,
+    }
 
 
-def make_plan(layers: dict, *, budget_s: float | None = None, target: float | None = None,
-              frontier: str | None = None, timer: Callable[..., Timing] = calibrate,
-              end_timer: Callable[[bool, int], float] = calibrate_end,
-              clock: Callable[[], float] | None = None) -> Plan:
+def make_plan(
+    layers: dict,
+    *,
+    budget_s: float | None = None,
+    target: float | None = None,
+    frontier: str | None = None,
+    timer: Callable[..., Timing] = calibrate,
+    end_timer: Callable[[bool, int], float] = calibrate_end,
+    clock: Callable[[], float] | None = None,
+) -> Plan:
     """The plan for the dataset `layers` names: one of budget_s / target, the other None.
     `timer(config, shape, classes)` gives a candidate's Timing and `end_timer(plots, classes)` the
     seconds of a run's files and plots (tests pass made-up figures); `clock()` is the command's
@@ -241,16 +275,19 @@ def make_plan(layers: dict, *, budget_s: float | None = None, target: float | No
     dataset = probe.data.dataset
     points = load_frontier(dataset, frontier)
     if not points and target is not None:
-        raise ConfigError(f"no frontier for {dataset!r}: nothing says what accuracy a schedule reaches there, so "
-                          "--target cannot be planned; --budget-s can (from calibration alone), or measure one "
-                          "with `cifarbench frontier`")
+        raise ConfigError(
+            f"no frontier for {dataset!r}: nothing says what accuracy a schedule reaches there, so "
+            "--target cannot be planned; --budget-s can (from calibration alone), or measure one "
+            "with `cifarbench frontier`"
+        )
     split = frontier_split(points)
     ds = load_configured_dataset(probe, quiet=True)
     full_train = len(ds.train) if probe.data.train_subset is None else min(len(ds.train), probe.data.train_subset)
     train_images = int(full_train * (1 - probe.data.val_split))
     test_images = len(ds.test) if probe.data.test_subset is None else min(len(ds.test), probe.data.test_subset)
-    candidates = (candidates_of(points, split, len(ds.train), train_images)
-                  or [Candidate(DEFAULT_SCHEDULE["recipe"], DEFAULT_SCHEDULE["model"]["name"], [])])
+    candidates = candidates_of(points, split, len(ds.train), train_images) or [
+        Candidate(DEFAULT_SCHEDULE["recipe"], DEFAULT_SCHEDULE["model"]["name"], [])
+    ]
     calibration_seconds = 0.0
     configs = [_config_of(c, layers, 1.0) for c in candidates]
     for c, config in zip(candidates, configs):
@@ -262,7 +299,8 @@ def make_plan(layers: dict, *, budget_s: float | None = None, target: float | No
     for c, config in zip(candidates, configs):
         views = views_per_image(config.train.tta, config.train.tta_share)
         seconds = lambda e, c=c, b=config.train.batch_size, v=views: predicted_seconds(  # noqa: E731
-            c.timing, e, train_images, test_images, b, v, end)
+            c.timing, e, train_images, test_images, b, v, end
+        )
         low, high = (c.curve[0][0], c.curve[-1][0]) if c.curve else DEFAULT_EPOCHS
         if budget_s is not None:
             _fit_budget(c, seconds, low, high, left, spent)
@@ -279,10 +317,23 @@ def make_plan(layers: dict, *, budget_s: float | None = None, target: float | No
         if c is not chosen:
             c.rejected = "less accurate in the budget" if budget_s is not None else "slower to the target"
     kind = "+".join(sorted({p.kind for p in chosen.points})) or "none"
-    return Plan(dataset, "budget" if budget_s is not None else "target", budget_s if budget_s is not None else target,
-                chosen, candidates, calibration_seconds,
-                _config_of(chosen, layers, chosen.epochs, final=True, budget=budget_s is not None), kind,
-                ds.shape, ds.num_classes, test_images, split if points else "none", spent, end, clock)
+    return Plan(
+        dataset,
+        "budget" if budget_s is not None else "target",
+        budget_s if budget_s is not None else target,
+        chosen,
+        candidates,
+        calibration_seconds,
+        _config_of(chosen, layers, chosen.epochs, final=True, budget=budget_s is not None),
+        kind,
+        ds.shape,
+        ds.num_classes,
+        test_images,
+        split if points else "none",
+        spent,
+        end,
+        clock,
+    )
 
 
 def _config_of(c: Candidate, layers: dict, epochs: float, final: bool = False, budget: bool = False) -> RunConfig:
@@ -290,8 +341,9 @@ def _config_of(c: Candidate, layers: dict, epochs: float, final: bool = False, b
     its schedule ends, and checkpoints once, at its end: per-epoch validations and checkpoints would
     spend the budget on nothing the plan uses (the user's own --set values still win)."""
     point_layer = current_paths(copy.deepcopy(c.points[0].layer)) if c.points else {"model": DEFAULT_SCHEDULE["model"]}
-    schedule = merge(point_layer, {"model": {"name": c.model}, "train": {"epochs": round(epochs, 4),
-                                                                           "tta_share": TTA_SHARE}})
+    schedule = merge(
+        point_layer, {"model": {"name": c.model}, "train": {"epochs": round(epochs, 4), "tta_share": TTA_SHARE}}
+    )
     # what made the frontier's runs, not the plan's: its own precision, threads, validation split, and
     # where its runs went (a point measured with --runs-dir would send the user's run there)
     for path in ("hardware.precision", "hardware.threads", "data.download", "data.val_split"):
@@ -299,14 +351,21 @@ def _config_of(c: Candidate, layers: dict, epochs: float, final: bool = False, b
         schedule.get(section, {}).pop(key, None)
     for key in ("runs_dir", "name"):
         schedule.pop(key, None)
-    run = {"train": {"eval_every": NO_VALIDATION if budget else max(1, math.ceil(epochs))},
-           "output": {"checkpoint_every": 0}} if final else {}
+    run = (
+        {
+            "train": {"eval_every": NO_VALIDATION if budget else max(1, math.ceil(epochs))},
+            "output": {"checkpoint_every": 0},
+        }
+        if final
+        else {}
+    )
     return resolve_config(c.recipe, schedule, run, layers)
 
 
 def _fit_budget(c: Candidate, seconds, low: float, high: float, left: float, spent: float) -> None:
     def total(e):
         return sum(seconds(e).values())
+
     if left <= 0 or total(low) > left:
         need = math.ceil(spent + total(low) + EXIT_SECONDS)
         c.rejected = f"needs a budget of about {need} s for its shortest schedule ({low:.3g} epochs)"
@@ -347,42 +406,69 @@ def _reach_target(c: Candidate, seconds, target: float) -> None:
 def _nothing_fits(candidates: list[Candidate], budget_s, target, spent: float, split: str) -> str:
     if budget_s is not None:
         need = min(sum(c.seconds.values()) for c in candidates) + spent + EXIT_SECONDS
-        return (f"--budget-s {budget_s:g}: no schedule fits; the smallest budget that does is about "
-                f"{math.ceil(need)} s "
-                f"here ({spent:.1f} s of it spent before training: start-up, data, calibration)")
+        return (
+            f"--budget-s {budget_s:g}: no schedule fits; the smallest budget that does is about "
+            f"{math.ceil(need)} s "
+            f"here ({spent:.1f} s of it spent before training: start-up, data, calibration)"
+        )
     best = max(candidates, key=lambda c: c.accuracy or 0.0)
-    return (f"--target {target:g}: no schedule on the frontier reaches it; the highest is {best.accuracy:.2%} "
-            f"({best.label}, {best.curve[-1][0]:.3g} epochs, {split} accuracy)")
+    return (
+        f"--target {target:g}: no schedule on the frontier reaches it; the highest is {best.accuracy:.2%} "
+        f"({best.label}, {best.curve[-1][0]:.3g} epochs, {split} accuracy)"
+    )
 
 
 def plan_table(plan: Plan) -> tuple[str, list[str], list[list]]:
     """Title, columns and rows of `cifarbench plan`: every candidate, the chosen one first."""
+
     def row(c: Candidate) -> list:
         s = c.seconds
         if c.accuracy is None:
             accuracy = "" if c.curve else "no frontier"
         else:
             accuracy = f"{c.accuracy:.2%}" + (f" ± {c.spread:.2%}" if c.spread else "")
-        parts = (f"{s['init']:.1f} + {s['training']:.1f} + {s['evaluation']:.1f} + {s['end']:.1f}" if s else "")
-        return [c.label, f"{c.epochs:g}" if c.epochs else "", accuracy,
-                f"{plan.spent_seconds + sum(s.values()) + EXIT_SECONDS:.1f}" if s else "",
-                parts, ("(cached) " if c.timing and c.timing.cached else "") +
-                (f"{c.timing.step_seconds * 1000:.1f} ms/step" if c.timing else ""),
-                "chosen" if c is plan.chosen else c.rejected]
-    goal = (f"the most accurate schedule in {plan.value:g} s, the whole command" if plan.goal == "budget"
-            else f"the fastest schedule to {plan.value:.2%} {'test' if plan.split == 'test' else plan.split} accuracy")
-    source = ("no frontier: planned from calibration alone" if plan.frontier_kind == "none"
-              else f"{plan.accuracy_label} from the {plan.frontier_kind} frontier")
-    title = (f"{plan.dataset}: {goal} ({source}; {plan.spent_seconds:.1f} s spent before training, calibration "
-             f"{plan.calibration_seconds:.1f} s of it)")
+        parts = f"{s['init']:.1f} + {s['training']:.1f} + {s['evaluation']:.1f} + {s['end']:.1f}" if s else ""
+        return [
+            c.label,
+            f"{c.epochs:g}" if c.epochs else "",
+            accuracy,
+            f"{plan.spent_seconds + sum(s.values()) + EXIT_SECONDS:.1f}" if s else "",
+            parts,
+            ("(cached) " if c.timing and c.timing.cached else "")
+            + (f"{c.timing.step_seconds * 1000:.1f} ms/step" if c.timing else ""),
+            "chosen" if c is plan.chosen else c.rejected,
+        ]
+
+    goal = (
+        f"the most accurate schedule in {plan.value:g} s, the whole command"
+        if plan.goal == "budget"
+        else f"the fastest schedule to {plan.value:.2%} {'test' if plan.split == 'test' else plan.split} accuracy"
+    )
+    source = (
+        "no frontier: planned from calibration alone"
+        if plan.frontier_kind == "none"
+        else f"{plan.accuracy_label} from the {plan.frontier_kind} frontier"
+    )
+    title = (
+        f"{plan.dataset}: {goal} ({source}; {plan.spent_seconds:.1f} s spent before training, calibration "
+        f"{plan.calibration_seconds:.1f} s of it)"
+    )
     ordered = [plan.chosen] + [c for c in plan.candidates if c is not plan.chosen]
-    columns = ["schedule", "epochs", f"predicted {'test' if plan.split == 'test' else plan.split} accuracy",
-               "predicted command s", "init + train + eval + end s", "calibration", "verdict"]
+    columns = [
+        "schedule",
+        "epochs",
+        f"predicted {'test' if plan.split == 'test' else plan.split} accuracy",
+        "predicted command s",
+        "init + train + eval + end s",
+        "calibration",
+        "verdict",
+    ]
     return title, columns, [row(c) for c in ordered]
 
 
-def run_plan(plan: Plan, *, quiet: bool = False, argv: list[str] | None = None, callbacks: list | None = None,
-             pace: bool = True):
+def run_plan(
+    plan: Plan, *, quiet: bool = False, argv: list[str] | None = None, callbacks: list | None = None, pace: bool = True
+):
     """Train the plan and record how it kept its promise (run_log.json `plan_outcome`). A budget's
     run anneals its schedule on the clock (train/pace.py) to end its training at the plan's
     deadline; `pace=False` runs the planned steps instead, cut by a time limit if the machine is
@@ -412,9 +498,11 @@ def observed_timing(plan: Plan, log: dict) -> Timing:
     init = plan.chosen.timing.init_seconds
     steps = max(1, log["steps"])
     evaluated = plan.test_images * (views + 1)
-    return Timing(step_seconds=max(0.0, log["train_seconds"] - init) / steps,
-                  image_view_seconds=(log["eval_seconds"] + log["final_eval_seconds"]) / max(1, evaluated),
-                  init_seconds=init)
+    return Timing(
+        step_seconds=max(0.0, log["train_seconds"] - init) / steps,
+        image_view_seconds=(log["eval_seconds"] + log["final_eval_seconds"]) / max(1, evaluated),
+        init_seconds=init,
+    )
 
 
 def outcome(plan: Plan, result, stopped: bool = False) -> dict:
@@ -422,14 +510,23 @@ def outcome(plan: Plan, result, stopped: bool = False) -> dict:
     log = result.run_log
     measured = plan.clock()
     pace = log.get("pace") or {}
-    return {"goal": plan.goal, "value": plan.value, "accuracy_split": plan.split,
-            "predicted_accuracy": plan.chosen.accuracy, "predicted_spread": plan.chosen.spread,
-            "accuracy": result.metrics["accuracy"], "final_split": log.get("final_split"),
-            "predicted_command_seconds": plan.predicted_seconds, "command_seconds": measured,
-            "budget_share_used": measured / plan.value if plan.goal == "budget" else None,
-            "planned_epochs": plan.chosen.epochs, "planned_steps": pace.get("planned_steps"), "steps": log["steps"],
-            "epochs_trained": log["steps"] / pace["steps_per_epoch"] if pace else None,
-            "schedule_completed": pace["schedule_completed"] if pace else not stopped}
+    return {
+        "goal": plan.goal,
+        "value": plan.value,
+        "accuracy_split": plan.split,
+        "predicted_accuracy": plan.chosen.accuracy,
+        "predicted_spread": plan.chosen.spread,
+        "accuracy": result.metrics["accuracy"],
+        "final_split": log.get("final_split"),
+        "predicted_command_seconds": plan.predicted_seconds,
+        "command_seconds": measured,
+        "budget_share_used": measured / plan.value if plan.goal == "budget" else None,
+        "planned_epochs": plan.chosen.epochs,
+        "planned_steps": pace.get("planned_steps"),
+        "steps": log["steps"],
+        "epochs_trained": log["steps"] / pace["steps_per_epoch"] if pace else None,
+        "schedule_completed": pace["schedule_completed"] if pace else not stopped,
+    }
 
 
 def outcome_lines(plan: Plan, result) -> list[str]:
@@ -437,20 +534,27 @@ def outcome_lines(plan: Plan, result) -> list[str]:
     run measured, and the whole command's seconds against the budget (or the prediction)."""
     o = result.run_log["plan_outcome"]
     spread = f" ± {o['predicted_spread']:.2%}" if o["predicted_spread"] else ""
-    predicted = ("" if o["predicted_accuracy"] is None
-                 else f" (predicted {o['predicted_accuracy']:.2%}{spread}, {plan.accuracy_label})")
+    predicted = (
+        ""
+        if o["predicted_accuracy"] is None
+        else f" (predicted {o['predicted_accuracy']:.2%}{spread}, {plan.accuracy_label})"
+    )
     split = "test" if o["final_split"] == "test" else o["final_split"]
     accuracy = f"{split} accuracy {o['accuracy']:.2%}{predicted}"
     if plan.goal == "budget":
-        seconds = (f"whole command {o['command_seconds']:.1f} s of the {plan.value:g} s budget "
-                   f"({o['budget_share_used']:.0%} used; predicted {o['predicted_command_seconds']:.1f} s)")
+        seconds = (
+            f"whole command {o['command_seconds']:.1f} s of the {plan.value:g} s budget "
+            f"({o['budget_share_used']:.0%} used; predicted {o['predicted_command_seconds']:.1f} s)"
+        )
     else:
         seconds = f"whole command {o['command_seconds']:.1f} s (predicted {o['predicted_command_seconds']:.1f} s)"
     lines = [f"plan {'--budget-s' if plan.goal == 'budget' else '--target'} {plan.value:g}: {accuracy}; {seconds}"]
     if o["planned_steps"] and o["steps"] != o["planned_steps"]:
-        lines.append(f"the schedule annealed on the clock: {o['steps']} steps where {o['planned_steps']} were planned "
-                     f"(this machine ran {'slower' if o['steps'] < o['planned_steps'] else 'faster'} than calibrated); "
-                     "config.yaml replays the steps it took")
+        lines.append(
+            f"the schedule annealed on the clock: {o['steps']} steps where {o['planned_steps']} were planned "
+            f"(this machine ran {'slower' if o['steps'] < o['planned_steps'] else 'faster'} than calibrated); "
+            "config.yaml replays the steps it took"
+        )
     if not o["schedule_completed"]:
         lines.append(f"stopped after {o['steps']} steps, before its schedule's end: training reached its time limit")
     return lines

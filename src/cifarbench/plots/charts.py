@@ -40,9 +40,16 @@ def save_figure(fig, path_without_suffix: Path, formats: tuple[str, ...] | None 
     return paths
 
 
-def bar_chart(labels: list[str], values: list[float], title: str, ylabel: str, path: Path,
-              annotate: str = "{:.2f}", errors: list[tuple[float, float]] | None = None,
-              zoom: bool = False) -> list[Path]:
+def bar_chart(
+    labels: list[str],
+    values: list[float],
+    title: str,
+    ylabel: str,
+    path: Path,
+    annotate: str = "{:.2f}",
+    errors: list[tuple[float, float]] | None = None,
+    zoom: bool = False,
+) -> list[Path]:
     """Vertical bars with the value printed on each; `errors` are (low, high) whiskers. `zoom`
     starts the axis near the smallest value, for differences of a fraction of a point."""
     fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(labels) + 2), 3.6))
@@ -51,8 +58,15 @@ def bar_chart(labels: list[str], values: list[float], title: str, ylabel: str, p
         yerr = [[v - lo for v, (lo, _) in zip(values, errors)], [hi - v for v, (_, hi) in zip(values, errors)]]
     bars = ax.bar(labels, values, color="#4C72B0", yerr=yerr, capsize=4)
     for bar, value in zip(bars, values):
-        ax.annotate(annotate.format(value), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                    ha="center", va="bottom", fontsize=9, xytext=(0, 2), textcoords="offset points")
+        ax.annotate(
+            annotate.format(value),
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=9,
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
     ax.set_title(title)
     ax.set_ylabel(ylabel)
     if zoom:
@@ -108,8 +122,14 @@ def per_class_accuracy(per_class: dict[str, float], path: Path, title: str, limi
     fig, ax = plt.subplots(figsize=(7, 0.32 * len(names) + 1.2))
     bars = ax.barh(names, values, color=["#C44E52" if v < sum(values) / len(values) else "#4C72B0" for v in values])
     for bar, value in zip(bars, values):
-        ax.annotate(f"{value:.1%}", (bar.get_width(), bar.get_y() + bar.get_height() / 2), va="center",
-                    fontsize=8, xytext=(3, 0), textcoords="offset points")
+        ax.annotate(
+            f"{value:.1%}",
+            (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+            va="center",
+            fontsize=8,
+            xytext=(3, 0),
+            textcoords="offset points",
+        )
     ax.set_xlim(0, 1.08)
     ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.set_title(title)
@@ -117,8 +137,9 @@ def per_class_accuracy(per_class: dict[str, float], path: Path, title: str, limi
     return save_figure(fig, path)
 
 
-def confusion_heatmap(matrix, classes: list[str], path: Path, title: str, normalized: bool,
-                      confused: list[tuple[str, str, int]] = ()) -> list[Path]:
+def confusion_heatmap(
+    matrix, classes: list[str], path: Path, title: str, normalized: bool, confused: list[tuple[str, str, int]] = ()
+) -> list[Path]:
     """Rows are true classes, columns predictions; counts (or row shares) written in each cell
     while the matrix is small enough to read; the most-confused pairs listed underneath."""
     import numpy as np
@@ -136,15 +157,29 @@ def confusion_heatmap(matrix, classes: list[str], path: Path, title: str, normal
         for i in range(k):
             for j in range(k):
                 text = f"{m[i, j]:.2f}" if normalized else f"{int(m[i, j])}"
-                ax.text(j, i, text, ha="center", va="center", fontsize=7 if k > 10 else 8,
-                        color="white" if m[i, j] > threshold else "black")
+                ax.text(
+                    j,
+                    i,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=7 if k > 10 else 8,
+                    color="white" if m[i, j] > threshold else "black",
+                )
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)
     if confused:
         pairs = "; ".join(f"{t} → {p}: {c}" for t, p, c in confused)
-        fig.text(0.5, -0.02, f"most confused (true → predicted: count): {pairs}", ha="center", va="top",
-                 fontsize=8, wrap=True)
+        fig.text(
+            0.5,
+            -0.02,
+            f"most confused (true → predicted: count): {pairs}",
+            ha="center",
+            va="top",
+            fontsize=8,
+            wrap=True,
+        )
     return save_figure(fig, path)
 
 
@@ -158,20 +193,34 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
     return front
 
 
-def accuracy_time_frontier(points: list[dict], path: Path, title: str, decorate=None,
-                           formats: tuple[str, ...] | None = None) -> list[Path]:
+def accuracy_time_frontier(
+    points: list[dict], path: Path, title: str, decorate=None, formats: tuple[str, ...] | None = None
+) -> list[Path]:
     """Accuracy against training time, one colour per group (model or recipe), the Pareto front
     drawn as a step line. points: {"label", "seconds", "accuracy"}."""
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     groups = sorted({p["label"] for p in points})
     for i, label in enumerate(groups):
         mine = [p for p in points if p["label"] == label]
-        ax.scatter([p["seconds"] for p in mine], [p["accuracy"] for p in mine], label=label, s=36,
-                   color=plt.cm.tab10(i % 10), zorder=3)
+        ax.scatter(
+            [p["seconds"] for p in mine],
+            [p["accuracy"] for p in mine],
+            label=label,
+            s=36,
+            color=plt.cm.tab10(i % 10),
+            zorder=3,
+        )
     front = pareto_front([(p["seconds"], p["accuracy"]) for p in points])
     if len(front) > 1:
-        ax.step([f[0] for f in front], [f[1] for f in front], where="post", color="#888888", linestyle="--",
-                label="frontier", zorder=2)
+        ax.step(
+            [f[0] for f in front],
+            [f[1] for f in front],
+            where="post",
+            color="#888888",
+            linestyle="--",
+            label="frontier",
+            zorder=2,
+        )
     ax.set_xlabel("training time (s)")
     ax.set_ylabel("test accuracy")
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))

@@ -42,10 +42,13 @@ class LayerActivation:
 def feature_layers(model: torch.nn.Module, example: torch.Tensor) -> list[str]:
     """The default layers: the top-level children whose output is a feature map (N, C, H, W);
     where fewer than two are (LeNet's `features` block ends in a flatten), the layers inside the blocks."""
+
     def four_d(children: list[tuple[str, torch.nn.Module]]) -> list[str]:
         dims: dict[str, int] = {}
-        hooks = [child.register_forward_hook(lambda m, i, o, name=name: dims.__setitem__(name, o.dim()))
-                 for name, child in children]
+        hooks = [
+            child.register_forward_hook(lambda m, i, o, name=name: dims.__setitem__(name, o.dim()))
+            for name, child in children
+        ]
         try:
             with torch.no_grad():
                 model.eval()
@@ -58,8 +61,9 @@ def feature_layers(model: torch.nn.Module, example: torch.Tensor) -> list[str]:
     top = four_d(list(model.named_children()))
     if len(top) > 1:
         return top
-    inner = [(f"{outer}.{name}", child) for outer, block in model.named_children()
-             for name, child in block.named_children()]
+    inner = [
+        (f"{outer}.{name}", child) for outer, block in model.named_children() for name, child in block.named_children()
+    ]
     return four_d(inner) or top
 
 
@@ -70,13 +74,20 @@ def capture(model: torch.nn.Module, image: torch.Tensor, layers: list[str]) -> l
     unknown = [name for name in layers if name not in modules or name == ""]
     if unknown:
         shown = ", ".join(n for n in modules if n and "." not in n)
-        raise UserError(f"layer {unknown[0]!r} is not in the model; its top-level layers are: {shown} "
-                        "(nested ones by dotted name, e.g. layer1.0)")
+        raise UserError(
+            f"layer {unknown[0]!r} is not in the model; its top-level layers are: {shown} "
+            "(nested ones by dotted name, e.g. layer1.0)"
+        )
     outputs: dict[str, torch.Tensor] = {}
-    hooks = [modules[name].register_forward_hook(
-        # a copy: a later in-place activation would otherwise change what was captured
-        lambda m, i, o, name=name: outputs.__setitem__(name, o.detach().clone() if isinstance(o, torch.Tensor) else o))
-             for name in layers]
+    hooks = [
+        modules[name].register_forward_hook(
+            # a copy: a later in-place activation would otherwise change what was captured
+            lambda m, i, o, name=name: outputs.__setitem__(
+                name, o.detach().clone() if isinstance(o, torch.Tensor) else o
+            )
+        )
+        for name in layers
+    ]
     try:
         model.eval()
         model(image)
@@ -123,9 +134,14 @@ def input_image(loaded: LoadedModel, image_path: str | None, index: int | None) 
     return test.images[index], f"test image {index} (a {label})"
 
 
-def activations(loaded: LoadedModel, out_dir: str | Path | None, layers: list[str] | None = None,
-                image_path: str | None = None, index: int | None = None,
-                source: str | Path | None = None) -> tuple[list[LayerActivation], list[Path], str]:
+def activations(
+    loaded: LoadedModel,
+    out_dir: str | Path | None,
+    layers: list[str] | None = None,
+    image_path: str | None = None,
+    index: int | None = None,
+    source: str | Path | None = None,
+) -> tuple[list[LayerActivation], list[Path], str]:
     """Grids of the chosen layers' feature maps for one image, written to `out_dir` (default:
     `activations/` in the run folder of `source`, the run folder or checkpoint loaded)."""
     if out_dir is None:
@@ -143,5 +159,8 @@ def activations(loaded: LoadedModel, out_dir: str | Path | None, layers: list[st
 
 def activation_table(captured: list[LayerActivation], paths: list[Path], described: str):
     """Title, columns and rows of the table `cifarbench activations` prints."""
-    return (f"activations of {described}", ["layer", "channels", "resolution", "sparsity (<= 0)", "grid"],
-            [[a.name, a.channels, a.resolution, f"{a.sparsity:.1%}", str(path)] for a, path in zip(captured, paths)])
+    return (
+        f"activations of {described}",
+        ["layer", "channels", "resolution", "sparsity (<= 0)", "grid"],
+        [[a.name, a.channels, a.resolution, f"{a.sparsity:.1%}", str(path)] for a, path in zip(captured, paths)],
+    )

@@ -22,8 +22,11 @@ def compare(paths: list[str]) -> str:
         if r.problems:
             raise UserError(f"{r.path}: {r.problems[0]}")
     labels = [f"#{i + 1}" for i in range(len(runs))]
-    parts = ["# Run comparison", "", markdown_table(["run", "folder", "status"],
-                                                    [[lab, r.name, r.status] for lab, r in zip(labels, runs)])]
+    parts = [
+        "# Run comparison",
+        "",
+        markdown_table(["run", "folder", "status"], [[lab, r.name, r.status] for lab, r in zip(labels, runs)]),
+    ]
     parts += ["## Results", "", results_table(runs, labels)]
     parts += ["## Configuration differences", "", config_differences(runs, labels)]
     parts += ["## Per-class test accuracy", "", per_class_table(runs, labels)]
@@ -36,12 +39,22 @@ def results_table(runs: list[RunRecord], labels: list[str]) -> str:
     for lab, r in zip(labels, runs):
         log = r.run_log
         seconds = log.get("train_seconds")
-        rows.append([lab, r.model, r.dataset, f"{log.get('parameters', 0):,}", log.get("epochs_completed"),
-                     percent(r.best_val_accuracy), percent(r.test_accuracy),
-                     f"{r.metrics['loss']:.4f}" if r.metrics else "–",
-                     f"{seconds:.1f}" if seconds is not None else "–"])
-    return markdown_table(["run", "model", "dataset", "parameters", "epochs", "best val", "test accuracy",
-                           "test loss", "train s"], rows)
+        rows.append(
+            [
+                lab,
+                r.model,
+                r.dataset,
+                f"{log.get('parameters', 0):,}",
+                log.get("epochs_completed"),
+                percent(r.best_val_accuracy),
+                percent(r.test_accuracy),
+                f"{r.metrics['loss']:.4f}" if r.metrics else "–",
+                f"{seconds:.1f}" if seconds is not None else "–",
+            ]
+        )
+    return markdown_table(
+        ["run", "model", "dataset", "parameters", "epochs", "best val", "test accuracy", "test loss", "train s"], rows
+    )
 
 
 def config_differences(runs: list[RunRecord], labels: list[str]) -> str:
@@ -60,8 +73,11 @@ def per_class_table(runs: list[RunRecord], labels: list[str]) -> str:
     if any(r.per_class and set(r.per_class) != set(first) for r in runs[1:]):
         return "The runs classify different sets of classes; per-class accuracy is not comparable.\n"
     shown = shown_classes(first)  # CIFAR-100: the 10 worst and 10 best classes of the first run
-    note = "" if len(shown) == len(first) else (f"The {len(shown) // 2} worst and {len(shown) // 2} best of "
-                                                f"{len(first)} classes in run #1.\n\n")
+    note = (
+        ""
+        if len(shown) == len(first)
+        else (f"The {len(shown) // 2} worst and {len(shown) // 2} best of {len(first)} classes in run #1.\n\n")
+    )
     columns = ["class", labels[0]]
     for lab in labels[1:]:
         columns += [lab, f"Δ {lab}"]

@@ -76,8 +76,9 @@ def load_targets(path: str | Path) -> list[Target]:
             raise ConfigError(f"{where} needs at least `dataset` and `accuracy`")
         unknown = set(entry) - {"name", "dataset", "model", "accuracy", "seconds"}
         if unknown:
-            raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}; keys: name, dataset, model, accuracy, "
-                              "seconds")
+            raise ConfigError(
+                f"{where}: unknown key {sorted(unknown)[0]!r}; keys: name, dataset, model, accuracy, seconds"
+            )
         accuracy, seconds = entry["accuracy"], entry.get("seconds")
         if not isinstance(accuracy, (int, float)) or not 0 < accuracy <= 1:
             raise ConfigError(f"{where}: accuracy {accuracy!r} must be a fraction in (0, 1], e.g. 0.94")
@@ -90,10 +91,19 @@ def load_targets(path: str | Path) -> list[Target]:
 
 def judge(target: Target, runs: list[RunRecord]) -> tuple[RunRecord | None, bool]:
     """The run that meets the target soonest (or the most accurate candidate), and whether it is met."""
-    candidates = [r for r in runs if r.test_accuracy is not None and r.dataset == target.dataset
-                  and (target.model is None or r.model == target.model)]
-    meeting = [r for r in candidates if r.test_accuracy >= target.accuracy
-               and (target.seconds is None or r.run_log.get("train_seconds", float("inf")) <= target.seconds)]
+    candidates = [
+        r
+        for r in runs
+        if r.test_accuracy is not None
+        and r.dataset == target.dataset
+        and (target.model is None or r.model == target.model)
+    ]
+    meeting = [
+        r
+        for r in candidates
+        if r.test_accuracy >= target.accuracy
+        and (target.seconds is None or r.run_log.get("train_seconds", float("inf")) <= target.seconds)
+    ]
     if meeting:
         return min(meeting, key=lambda r: r.run_log.get("train_seconds", float("inf"))), True
     return (max(candidates, key=lambda r: r.test_accuracy) if candidates else None), False
@@ -102,8 +112,9 @@ def judge(target: Target, runs: list[RunRecord]) -> tuple[RunRecord | None, bool
 # ---------------------------------------------------------------- sections
 
 
-def build_sections(runs: list[RunRecord], images: Path, targets: list[Target],
-                   bench_files: list[tuple[Path, dict]]) -> list[Section]:
+def build_sections(
+    runs: list[RunRecord], images: Path, targets: list[Target], bench_files: list[tuple[Path, dict]]
+) -> list[Section]:
     done = [r for r in runs if r.test_accuracy is not None]
     sections = [models_section(done, images), runs_section(runs)]
     if targets:
@@ -122,16 +133,34 @@ def models_section(done: list[RunRecord], images: Path) -> Section:
     for (dataset, model), rs in sorted(groups.items()):
         accs = [r.test_accuracy for r in rs]
         secs = [r.run_log["train_seconds"] for r in rs if "train_seconds" in r.run_log]
-        rows.append([dataset, model, f"{rs[0].run_log.get('parameters', 0):,}", len(rs), percent(max(accs)),
-                     percent(statistics.mean(accs)), f"{statistics.mean(secs):.1f}" if secs else "–"])
-    section = Section("models", "Models", "Completed runs grouped by dataset and model; accuracy on the test split.",
-                      [Table(["dataset", "model", "parameters", "runs", "best test accuracy", "mean test accuracy",
-                              "mean train s"], rows)])
+        rows.append(
+            [
+                dataset,
+                model,
+                f"{rs[0].run_log.get('parameters', 0):,}",
+                len(rs),
+                percent(max(accs)),
+                percent(statistics.mean(accs)),
+                f"{statistics.mean(secs):.1f}" if secs else "–",
+            ]
+        )
+    section = Section(
+        "models",
+        "Models",
+        "Completed runs grouped by dataset and model; accuracy on the test split.",
+        [
+            Table(
+                ["dataset", "model", "parameters", "runs", "best test accuracy", "mean test accuracy", "mean train s"],
+                rows,
+            )
+        ],
+    )
     if groups:
         labels = [f"{model}\n{dataset}" for dataset, model in sorted(groups)]
         best = [max(r.test_accuracy for r in groups[key]) for key in sorted(groups)]
-        plots.bar_chart(labels, best, "best test accuracy per model", "test accuracy", images / "best_accuracy",
-                        annotate="{:.2%}")
+        plots.bar_chart(
+            labels, best, "best test accuracy per model", "test accuracy", images / "best_accuracy", annotate="{:.2%}"
+        )
         section.images.append(("Best test accuracy per model", images / "best_accuracy.png"))
     return section
 
@@ -142,27 +171,73 @@ def runs_section(runs: list[RunRecord]) -> Section:
         log = r.run_log
         secs = log.get("train_seconds")
         status = r.status + (f" ({log['failure']})" if r.status == "failed" and "failure" in log else "")
-        rows.append([r.name, status, log.get("recipe", "–"), r.model, r.dataset, log.get("device", "–"),
-                     log.get("precision", "–"), log.get("epochs_completed", len(r.history)), percent(r.test_accuracy),
-                     f"{secs:.1f}" if secs is not None else "–"])
-    return Section("runs", "Runs", f"{len(runs)} run directories; a running run shows the epochs it has logged.",
-                   [Table(["run", "status", "recipe", "model", "dataset", "device", "precision", "epochs",
-                           "test accuracy", "train s"], rows)])
+        rows.append(
+            [
+                r.name,
+                status,
+                log.get("recipe", "–"),
+                r.model,
+                r.dataset,
+                log.get("device", "–"),
+                log.get("precision", "–"),
+                log.get("epochs_completed", len(r.history)),
+                percent(r.test_accuracy),
+                f"{secs:.1f}" if secs is not None else "–",
+            ]
+        )
+    return Section(
+        "runs",
+        "Runs",
+        f"{len(runs)} run directories; a running run shows the epochs it has logged.",
+        [
+            Table(
+                [
+                    "run",
+                    "status",
+                    "recipe",
+                    "model",
+                    "dataset",
+                    "device",
+                    "precision",
+                    "epochs",
+                    "test accuracy",
+                    "train s",
+                ],
+                rows,
+            )
+        ],
+    )
 
 
 def targets_section(targets: list[Target], done: list[RunRecord]) -> Section:
     rows = []
     for t in targets:
         run, met = judge(t, done)
-        rows.append([t.name, t.dataset, t.model or "any", percent(t.accuracy, 1),
-                     f"{t.seconds:g}" if t.seconds else "–", run.name if run else "no run",
-                     percent(run.test_accuracy) if run else "–",
-                     f"{run.run_log.get('train_seconds', float('nan')):.1f}" if run else "–",
-                     "met" if met else "not met"])
+        rows.append(
+            [
+                t.name,
+                t.dataset,
+                t.model or "any",
+                percent(t.accuracy, 1),
+                f"{t.seconds:g}" if t.seconds else "–",
+                run.name if run else "no run",
+                percent(run.test_accuracy) if run else "–",
+                f"{run.run_log.get('train_seconds', float('nan')):.1f}" if run else "–",
+                "met" if met else "not met",
+            ]
+        )
     met_count = sum(row[-1] == "met" for row in rows)
-    return Section("targets", "Accuracy targets", f"{met_count} of {len(targets)} targets met.",
-                   [Table(["target", "dataset", "model", "accuracy ≥", "within s", "run", "test accuracy", "train s",
-                           "result"], rows)])
+    return Section(
+        "targets",
+        "Accuracy targets",
+        f"{met_count} of {len(targets)} targets met.",
+        [
+            Table(
+                ["target", "dataset", "model", "accuracy ≥", "within s", "run", "test accuracy", "train s", "result"],
+                rows,
+            )
+        ],
+    )
 
 
 def per_class_section(done: list[RunRecord]) -> Section:
@@ -198,18 +273,29 @@ def progression_section(runs: list[RunRecord]) -> Section:
     rows = []
     for r in runs:
         by_epoch = {h["epoch"]: h.get("val_accuracy") for h in r.history}
-        rows.append([r.name, r.model, *(percent(by_epoch.get(e), 1) if by_epoch.get(e) is not None else "–"
-                                        for e in epochs)])
-    return Section("progression", "Progression by epochs", "Validation accuracy at the end of each epoch shown.",
-                   [Table(["run", "model", *(f"epoch {e}" for e in epochs)], rows)])
+        rows.append(
+            [r.name, r.model, *(percent(by_epoch.get(e), 1) if by_epoch.get(e) is not None else "–" for e in epochs)]
+        )
+    return Section(
+        "progression",
+        "Progression by epochs",
+        "Validation accuracy at the end of each epoch shown.",
+        [Table(["run", "model", *(f"epoch {e}" for e in epochs)], rows)],
+    )
 
 
 def frontier_section(done: list[RunRecord], images: Path) -> Section:
-    section = Section("frontier", "Accuracy against training time",
-                      "Each completed run; the dashed line joins the runs no other run beats on both time and "
-                      "accuracy. Training time excludes evaluation.")
-    points = [{"label": f"{r.model} ({r.dataset})", "seconds": r.run_log["train_seconds"], "accuracy": r.test_accuracy}
-              for r in done if "train_seconds" in r.run_log]
+    section = Section(
+        "frontier",
+        "Accuracy against training time",
+        "Each completed run; the dashed line joins the runs no other run beats on both time and "
+        "accuracy. Training time excludes evaluation.",
+    )
+    points = [
+        {"label": f"{r.model} ({r.dataset})", "seconds": r.run_log["train_seconds"], "accuracy": r.test_accuracy}
+        for r in done
+        if "train_seconds" in r.run_log
+    ]
     if points:
         plots.accuracy_time_frontier(points, images / "frontier", "test accuracy against training time")
         section.images.append(("Accuracy against training time", images / "frontier.png"))
@@ -219,15 +305,38 @@ def frontier_section(done: list[RunRecord], images: Path) -> Section:
 def bench_section(benches: list[tuple[Path, dict]], images: Path) -> Section:
     section = Section("benchmarks", "Device benchmarks", "`cifarbench bench devices` results found in the folder.")
     for i, (path, result) in enumerate(benches):
-        rows = [[d["device"], d["precision"], f"{d['train_seconds']['median']:.2f}", f"{d['images_per_second']:,.0f}",
-                 percent(d["test_accuracy"]["mean"]), f"{(d.get('speedup_vs_cpu') or 0):.2f}x"]
-                for d in result["devices"]]
-        section.tables.append(Table([f"device ({result['model']}, {result['dataset']})", "precision", "median s",
-                                     "img/s", "accuracy", "speedup vs cpu"], rows))
-        plots.bar_chart([d["device"] for d in result["devices"]],
-                        [d.get("speedup_vs_cpu") or 0.0 for d in result["devices"]],
-                        f"{result['model']} on {result['dataset']}: speedup over CPU", "x CPU",
-                        images / f"bench_speedup_{i}", annotate="{:.2f}x")
+        rows = [
+            [
+                d["device"],
+                d["precision"],
+                f"{d['train_seconds']['median']:.2f}",
+                f"{d['images_per_second']:,.0f}",
+                percent(d["test_accuracy"]["mean"]),
+                f"{(d.get('speedup_vs_cpu') or 0):.2f}x",
+            ]
+            for d in result["devices"]
+        ]
+        section.tables.append(
+            Table(
+                [
+                    f"device ({result['model']}, {result['dataset']})",
+                    "precision",
+                    "median s",
+                    "img/s",
+                    "accuracy",
+                    "speedup vs cpu",
+                ],
+                rows,
+            )
+        )
+        plots.bar_chart(
+            [d["device"] for d in result["devices"]],
+            [d.get("speedup_vs_cpu") or 0.0 for d in result["devices"]],
+            f"{result['model']} on {result['dataset']}: speedup over CPU",
+            "x CPU",
+            images / f"bench_speedup_{i}",
+            annotate="{:.2f}x",
+        )
         section.images.append((f"Speedup over CPU ({path.parent.name})", images / f"bench_speedup_{i}.png"))
     return section
 
@@ -236,13 +345,20 @@ def plan_table(plan: dict, outcome: dict) -> Table:
     """A planned run's promise beside what it measured: accuracy, the whole command's seconds, steps."""
     goal = f"--budget-s {outcome['value']:g}" if outcome["goal"] == "budget" else f"--target {outcome['value']:g}"
     predicted = outcome["predicted_accuracy"]
-    rows = [[f"{goal}: accuracy ({plan.get('accuracy_label', outcome['accuracy_split'])})",
-             percent(predicted) if predicted is not None else "–", percent(outcome["accuracy"])],
-            ["whole command, seconds", f"{outcome['predicted_command_seconds']:.1f}", f"{outcome['command_seconds']:.1f}"]]
+    rows = [
+        [
+            f"{goal}: accuracy ({plan.get('accuracy_label', outcome['accuracy_split'])})",
+            percent(predicted) if predicted is not None else "–",
+            percent(outcome["accuracy"]),
+        ],
+        ["whole command, seconds", f"{outcome['predicted_command_seconds']:.1f}", f"{outcome['command_seconds']:.1f}"],
+    ]
     if outcome["goal"] == "budget":
         rows.append(["share of the budget used", "", f"{outcome['budget_share_used']:.0%}"])
     if outcome.get("planned_steps"):
-        rows.append(["steps (the schedule annealed on the clock)", str(outcome["planned_steps"]), str(outcome["steps"])])
+        rows.append(
+            ["steps (the schedule annealed on the clock)", str(outcome["planned_steps"]), str(outcome["steps"])]
+        )
     rows.append(["schedule completed", "yes", "yes" if outcome["schedule_completed"] else "no (cut by a time limit)"])
     return Table(["the plan", "predicted", "measured"], rows)
 
@@ -255,13 +371,18 @@ def run_sections(done: list[RunRecord], images: Path) -> list[Section]:
         prefix = f"{r.name}-"
         draw_run(r.run_log, r.history, r.metrics, images, prefix=prefix, formats=("png",))
         pairs = most_confused_pairs(r.metrics["confusion_matrix"], r.metrics["classes"])
-        section = Section(f"run-{r.name}", f"Run {r.name}",
-                          f"{r.model} on {r.dataset}, recipe {r.run_log.get('recipe', '?')}: test accuracy "
-                          f"{percent(r.test_accuracy)}." + ("" if pairs else " No class was confused with another."))
+        section = Section(
+            f"run-{r.name}",
+            f"Run {r.name}",
+            f"{r.model} on {r.dataset}, recipe {r.run_log.get('recipe', '?')}: test accuracy "
+            f"{percent(r.test_accuracy)}." + ("" if pairs else " No class was confused with another."),
+        )
         if "plan_outcome" in r.run_log:
             section.tables.append(plan_table(r.run_log["plan"], r.run_log["plan_outcome"]))
         if pairs:
-            section.tables.append(Table(["most confused: true class", "predicted as", "count"], [list(p) for p in pairs]))
+            section.tables.append(
+                Table(["most confused: true class", "predicted as", "count"], [list(p) for p in pairs])
+            )
         for chart in ("curves", "per_class_accuracy", "confusion_normalized"):
             section.images.append((f"{r.name}: {chart.replace('_', ' ')}", images / f"{prefix}{chart}.png"))
         sections.append(section)
@@ -292,24 +413,32 @@ figure{margin:0}figcaption{color:#555;font-size:13px}nav a{margin-right:1em}"""
 
 def render_html(sections: list[Section], title: str) -> str:
     esc = html.escape
-    body = [f"<h1>{esc(title)}</h1>", "<nav>" + "".join(f'<a href="#{s.id}">{esc(s.title)}</a>' for s in sections)
-            + "</nav>"]
+    body = [
+        f"<h1>{esc(title)}</h1>",
+        "<nav>" + "".join(f'<a href="#{s.id}">{esc(s.title)}</a>' for s in sections) + "</nav>",
+    ]
     for s in sections:
         body.append(f'<section id="{s.id}"><h2>{esc(s.title)}</h2>')
         if s.text:
             body.append(f"<p>{esc(s.text)}</p>")
         for t in s.tables:
             head = "".join(f"<th>{esc(str(c))}</th>" for c in t.columns)
-            rows = "".join("<tr>" + "".join(f"<td>{esc('' if v is None else str(v))}</td>" for v in row) + "</tr>"
-                           for row in t.rows)
+            rows = "".join(
+                "<tr>" + "".join(f"<td>{esc('' if v is None else str(v))}</td>" for v in row) + "</tr>"
+                for row in t.rows
+            )
             body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
         for caption, path in s.images:
             data = base64.b64encode(path.read_bytes()).decode("ascii")
-            body.append(f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{data}">'
-                        f"<figcaption>{esc(caption)}</figcaption></figure>")
+            body.append(
+                f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{data}">'
+                f"<figcaption>{esc(caption)}</figcaption></figure>"
+            )
         body.append("</section>")
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
-            f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
+        f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
 
 
 def devices_benches(root: Path) -> list[tuple[Path, dict]]:
@@ -343,5 +472,11 @@ def build_report(runs_dir: str | Path, out: str | Path, targets_file: str | Path
     statuses: dict[str, int] = {}
     for r in runs:
         statuses[r.status] = statuses.get(r.status, 0) + 1
-    return {"runs": len(runs), "statuses": statuses, "sections": [s.id for s in sections],
-            "images": sum(len(s.images) for s in sections), "markdown": out / "RESULTS.md", "html": out / "index.html"}
+    return {
+        "runs": len(runs),
+        "statuses": statuses,
+        "sections": [s.id for s in sections],
+        "images": sum(len(s.images) for s in sections),
+        "markdown": out / "RESULTS.md",
+        "html": out / "index.html",
+    }

@@ -83,8 +83,14 @@ def recipe_tricks(recipe: str, config) -> list[Trick]:
             knob = knobs.get(f"{section}.{key}")
             value = getattr(getattr(config, section), key)
             if knob is not None and knob.field not in {t.field for t in tricks} and value != knob.off_for(value):
-                tricks.append(Trick(knob.name if knob.field != "augment.flip" else f"{value} flip", knob.field,
-                                    value, knob.off_for(value)))
+                tricks.append(
+                    Trick(
+                        knob.name if knob.field != "augment.flip" else f"{value} flip",
+                        knob.field,
+                        value,
+                        knob.off_for(value),
+                    )
+                )
     return tricks
 
 
@@ -114,8 +120,16 @@ def first_epoch_time(history: list[dict], target: float) -> float | None:
     return None
 
 
-def ablate(recipe: str, base: dict | None = None, *, mode: str = "leave-one-out", seeds: int = 3,
-           target: float | None = None, runs_dir: str = "runs", quiet: bool = True) -> dict:
+def ablate(
+    recipe: str,
+    base: dict | None = None,
+    *,
+    mode: str = "leave-one-out",
+    seeds: int = 3,
+    target: float | None = None,
+    runs_dir: str = "runs",
+    quiet: bool = True,
+) -> dict:
     if seeds < 1:
         raise ConfigError(f"--seeds {seeds} must be at least 1")
     if target is not None and not 0 < target < 1:
@@ -124,37 +138,75 @@ def ablate(recipe: str, base: dict | None = None, *, mode: str = "leave-one-out"
     config = resolve_config(recipe, base)
     tricks = recipe_tricks(recipe, config)
     if not tricks:
-        raise ConfigError(f"recipe {recipe!r} has none of the known tricks (model: whitening init, identity init; "
-                          f"recipe: {', '.join(k.name for k in KNOBS)})")
+        raise ConfigError(
+            f"recipe {recipe!r} has none of the known tricks (model: whitening init, identity init; "
+            f"recipe: {', '.join(k.name for k in KNOBS)})"
+        )
     plan = ablation_rows(tricks, mode)
     folder = new_folder(Path(runs_dir), f"ablate-{recipe}-{folder_label(config.data.dataset)}")
     rows = []
     for label, layer in plan:
         runs = []
         for seed in range(config.train.seed, config.train.seed + seeds):
-            run_config = resolve_config(recipe, base, layer, {"train": {"seed": seed}, "output": {"plots": False},
-                                                              "runs_dir": str(folder), "name": _slug(label, seed)})
+            run_config = resolve_config(
+                recipe,
+                base,
+                layer,
+                {
+                    "train": {"seed": seed},
+                    "output": {"plots": False},
+                    "runs_dir": str(folder),
+                    "name": _slug(label, seed),
+                },
+            )
             result = train(run_config, quiet=quiet)
-            runs.append({"seed": seed, "accuracy": result.metrics["accuracy"], "seconds": timed_seconds(result),
-                         "to_target": first_epoch_time(result.history, target) if target else None,
-                         "run": result.run.path.name})
+            runs.append(
+                {
+                    "seed": seed,
+                    "accuracy": result.metrics["accuracy"],
+                    "seconds": timed_seconds(result),
+                    "to_target": first_epoch_time(result.history, target) if target else None,
+                    "run": result.run.path.name,
+                }
+            )
         reached = [r["to_target"] for r in runs if r["to_target"] is not None]
-        rows.append({"label": label, "layer": layer, "runs": runs,
-                     "accuracy": summarise([r["accuracy"] for r in runs]),
-                     "seconds": summarise([r["seconds"] for r in runs]),
-                     "to_target_mean": statistics.fmean(reached) if reached else None, "reached": len(reached)})
-    result = {"recipe": recipe, "dataset": config.data.dataset, "mode": mode, "seeds": seeds, "target": target,
-              "tricks": [dataclasses.asdict(t) for t in tricks], "rows": rows}
+        rows.append(
+            {
+                "label": label,
+                "layer": layer,
+                "runs": runs,
+                "accuracy": summarise([r["accuracy"] for r in runs]),
+                "seconds": summarise([r["seconds"] for r in runs]),
+                "to_target_mean": statistics.fmean(reached) if reached else None,
+                "reached": len(reached),
+            }
+        )
+    result = {
+        "recipe": recipe,
+        "dataset": config.data.dataset,
+        "mode": mode,
+        "seeds": seeds,
+        "target": target,
+        "tricks": [dataclasses.asdict(t) for t in tricks],
+        "rows": rows,
+    }
     report = ablation_markdown(result)
-    chart = {"file": "ablation", "labels": [r["label"] for r in rows],
-             "values": [100 * r["accuracy"]["mean"] for r in rows],
-             "errors": [tuple(100 * v for v in r["accuracy"]["ci95"]) for r in rows],
-             "title": f"{recipe} on {config.data.dataset}: {mode} ablation ({seeds} seeds, 95% CI)",
-             "ylabel": "test accuracy %", "zoom": True}
+    chart = {
+        "file": "ablation",
+        "labels": [r["label"] for r in rows],
+        "values": [100 * r["accuracy"]["mean"] for r in rows],
+        "errors": [tuple(100 * v for v in r["accuracy"]["ci95"]) for r in rows],
+        "title": f"{recipe} on {config.data.dataset}: {mode} ablation ({seeds} seeds, 95% CI)",
+        "ylabel": "test accuracy %",
+        "zoom": True,
+    }
     published = publish(folder, "ablate", result, report, chart)
     if not quiet:
-        print_table(f"{mode} ablation of {recipe}", ["row", "accuracy", "95% CI", "seconds"],
-                    [[r["label"], percent(r["accuracy"]["mean"]), _ci(r), r["seconds"]["mean"]] for r in rows])
+        print_table(
+            f"{mode} ablation of {recipe}",
+            ["row", "accuracy", "95% CI", "seconds"],
+            [[r["label"], percent(r["accuracy"]["mean"]), _ci(r), r["seconds"]["mean"]] for r in rows],
+        )
     return published
 
 
@@ -173,10 +225,12 @@ def ablation_table(result: dict) -> str:
 
 
 def ablation_markdown(result: dict) -> str:
-    return (f"# {result['mode']} ablation of {result['recipe']} on {result['dataset']} ({result['seeds']} seeds)\n\n"
-            + ablation_table(result) +
-            "\nSeconds: init + training + final evaluation (with the row's TTA). Time to target: training seconds at "
-            "the end of the first epoch whose test accuracy reached it, over the seeds that reached it.\n")
+    return (
+        f"# {result['mode']} ablation of {result['recipe']} on {result['dataset']} ({result['seeds']} seeds)\n\n"
+        + ablation_table(result)
+        + "\nSeconds: init + training + final evaluation (with the row's TTA). Time to target: training seconds at "
+        "the end of the first epoch whose test accuracy reached it, over the seeds that reached it.\n"
+    )
 
 
 def _ci(row: dict) -> str:

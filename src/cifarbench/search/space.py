@@ -57,8 +57,9 @@ def config_fields() -> dict[str, set[str]]:
 
 def parse_space(values: Any, where: str = "search space") -> list[Param]:
     if not isinstance(values, dict) or not values:
-        raise ConfigError(f"{where} must be a non-empty mapping of section.field to {{choices: [...]}} or "
-                          "{low: ..., high: ...}")
+        raise ConfigError(
+            f"{where} must be a non-empty mapping of section.field to {{choices: [...]}} or {{low: ..., high: ...}}"
+        )
     sections = config_fields()
     params = []
     for name, spec in values.items():

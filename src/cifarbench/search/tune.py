@@ -132,8 +132,13 @@ class TuneRequest:
 
     def search(self) -> dict:
         """What defines the study; a second process must join with the same."""
-        return {"recipe": self.base_config.recipe, "objective": self.objective, "budget_s": self.budget_s,
-                "target": self.target, "space": sorted(p.field for p in self.space)}
+        return {
+            "recipe": self.base_config.recipe,
+            "objective": self.objective,
+            "budget_s": self.budget_s,
+            "target": self.target,
+            "space": sorted(p.field for p in self.space),
+        }
 
 
 # ---------------------------------------------------------------- the study
@@ -147,28 +152,38 @@ def open_study(request: TuneRequest):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # the heartbeat arguments
-            storage = optuna.storages.RDBStorage(url, heartbeat_interval=request.heartbeat_s,
-                                                 grace_period=GRACE_BEATS * request.heartbeat_s,
-                                                 heartbeat_stale_trial_callback=settle_stale_trial(request))
+            storage = optuna.storages.RDBStorage(
+                url,
+                heartbeat_interval=request.heartbeat_s,
+                grace_period=GRACE_BEATS * request.heartbeat_s,
+                heartbeat_stale_trial_callback=settle_stale_trial(request),
+            )
     except (ArgumentError, ValueError) as exc:
         raise ConfigError(f"--storage {url!r} is not a database URL SQLAlchemy knows ({exc})") from None
     except ImportError as exc:  # Optuna re-raises the driver's ModuleNotFoundError as its own ImportError
         missing = getattr(exc.__cause__, "name", None) or exc.name
-        raise ConfigError(f"--storage {url!r} needs a database driver{f' ({missing!r})' if missing else ''} that "
-                          "is not installed: PostgreSQL's comes with pip install 'cifarbench[tune]'") from None
+        raise ConfigError(
+            f"--storage {url!r} needs a database driver{f' ({missing!r})' if missing else ''} that "
+            "is not installed: PostgreSQL's comes with pip install 'cifarbench[tune]'"
+        ) from None
     except OperationalError as exc:
         raise ConfigError(f"--storage {url!r}: cannot open the database ({str(exc.orig).splitlines()[0]})") from None
     study = optuna.create_study(
-        study_name=request.study_name(), storage=storage, direction=request.direction, load_if_exists=True,
+        study_name=request.study_name(),
+        storage=storage,
+        direction=request.direction,
+        load_if_exists=True,
         sampler=optuna.samplers.TPESampler(seed=None),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1))
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1),
+    )
     search = request.search()
     saved = study.user_attrs.get("search")
     if saved is None:
         study.set_user_attr("search", search)
     elif saved != search:
-        raise ConfigError(f"study {study.study_name!r} was created for {saved}; this command asks for {search}: "
-                          "give another --study")
+        raise ConfigError(
+            f"study {study.study_name!r} was created for {saved}; this command asks for {search}: give another --study"
+        )
     return optuna, study, storage
 
 
@@ -221,9 +236,15 @@ def settle_stale_trial(request: TuneRequest):
 
         if "outcome" in trial.user_attrs:
             state, value = told_as(optuna, trial.user_attrs, request)
-            study.add_trial(optuna.trial.create_trial(
-                state=state, value=value, params=trial.params, distributions=trial.distributions,
-                user_attrs={**trial.user_attrs, "retry_of": trial.number}))
+            study.add_trial(
+                optuna.trial.create_trial(
+                    state=state,
+                    value=value,
+                    params=trial.params,
+                    distributions=trial.distributions,
+                    user_attrs={**trial.user_attrs, "retry_of": trial.number},
+                )
+            )
         else:
             study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
 
@@ -283,9 +304,13 @@ class TrialMonitor(TimeLimit):
             return
         self.trial.report(record["val_accuracy"], record["epoch"])
         if not self.stopped_by_budget and self.trial.should_prune():
-            raise RunStopped(f"trial {self.trial.number} pruned at epoch {record['epoch']} "
-                             f"({record['val_accuracy']:.2%} validation accuracy)", 0, status="pruned",
-                             record={"pruned_at_epoch": record["epoch"]})
+            raise RunStopped(
+                f"trial {self.trial.number} pruned at epoch {record['epoch']} "
+                f"({record['val_accuracy']:.2%} validation accuracy)",
+                0,
+                status="pruned",
+                record={"pruned_at_epoch": record["epoch"]},
+            )
 
 
 def record_outcome(optuna, study, trial, request: TuneRequest, outcome: str, **attrs) -> None:
@@ -303,10 +328,18 @@ def run_trial(optuna, study, trial, request: TuneRequest) -> str:
     values = {p.field: p.suggest(trial) for p in request.space}
     try:
         val_split = request.base_config.data.val_split
-        config = resolve_config(request.recipe, request.base, {"data": {"val_split": val_split}},
-                                as_config_layer(values),
-                                {"runs_dir": str(request.folder() / "trials"), "name": f"trial{trial.number:04d}",
-                                 "train": {"eval_every": 1}, "output": {"plots": False}})
+        config = resolve_config(
+            request.recipe,
+            request.base,
+            {"data": {"val_split": val_split}},
+            as_config_layer(values),
+            {
+                "runs_dir": str(request.folder() / "trials"),
+                "name": f"trial{trial.number:04d}",
+                "train": {"eval_every": 1},
+                "output": {"plots": False},
+            },
+        )
     except ConfigError as exc:  # a combination the config refuses is a failed point of the space, not a crash
         record_outcome(optuna, study, trial, request, f"invalid: {exc}")
         return f"invalid ({exc})"
@@ -321,9 +354,19 @@ def run_trial(optuna, study, trial, request: TuneRequest) -> str:
         return f"invalid ({exc})"
     accuracy, seconds = result.metrics["accuracy"], timed_seconds(result)
     outcome = "missed target" if request.target is not None and accuracy < request.target else "complete"
-    record_outcome(optuna, study, trial, request, outcome, val_accuracy=accuracy, seconds=seconds,
-                   train_seconds=result.run_log["train_seconds"], stopped_by_budget=monitor.stopped_by_budget,
-                   run_dir=str(result.run.path), epochs_completed=result.run_log["epochs_completed"])
+    record_outcome(
+        optuna,
+        study,
+        trial,
+        request,
+        outcome,
+        val_accuracy=accuracy,
+        seconds=seconds,
+        train_seconds=result.run_log["train_seconds"],
+        stopped_by_budget=monitor.stopped_by_budget,
+        run_dir=str(result.run.path),
+        epochs_completed=result.run_log["epochs_completed"],
+    )
     return f"{outcome}: {accuracy:.2%} validation accuracy in {seconds:.1f} s"
 
 
@@ -403,8 +446,9 @@ def ask_lock(request: TuneRequest, study, storage):
         return
     from sqlalchemy import text
 
-    key = int.from_bytes(hashlib.sha256(f"cifarbench-tune:{study.study_name}".encode()).digest()[:8], "big",
-                         signed=True)
+    key = int.from_bytes(
+        hashlib.sha256(f"cifarbench-tune:{study.study_name}".encode()).digest()[:8], "big", signed=True
+    )
     with engine.connect() as connection:
         connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
         try:
@@ -426,8 +470,10 @@ def tune(request: TuneRequest) -> dict:
     told, failed = reap_interrupted(optuna, study, request, everywhere=request.resume)
     if not request.quiet:
         if told:
-            CONSOLE.print(f"trials {', '.join(map(str, told))} had recorded their outcome when their process "
-                          "stopped; the study now has it")
+            CONSOLE.print(
+                f"trials {', '.join(map(str, told))} had recorded their outcome when their process "
+                "stopped; the study now has it"
+            )
         if failed:
             CONSOLE.print(f"trials {', '.join(map(str, failed))} were interrupted; they will be run again")
     if request.jobs == 1:
@@ -435,8 +481,9 @@ def tune(request: TuneRequest) -> dict:
     else:
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no torch threads inherited
         results = context.Queue()
-        workers = [context.Process(target=_worker_main, args=(request, cores, results))
-                   for cores in core_blocks(request.jobs)]
+        workers = [
+            context.Process(target=_worker_main, args=(request, cores, results)) for cores in core_blocks(request.jobs)
+        ]
         for w in workers:
             w.start()
         for w in workers:
@@ -447,4 +494,3 @@ def tune(request: TuneRequest) -> dict:
     from cifarbench.search.tune_report import write_study_report
 
     return {**write_study_report(optuna, study, request), "ran_here": ran}
-

@@ -21,11 +21,21 @@ def trial_rows(study, params: list[str]) -> list[dict]:
     rows = []
     for t in study.get_trials(deepcopy=False):
         a = t.user_attrs
-        rows.append({"number": t.number, "state": t.state.name.lower(), "outcome": a.get("outcome", "interrupted"),
-                     "value": t.value, "params": dict(t.params), "val_accuracy": a.get("val_accuracy"),
-                     "seconds": a.get("seconds"), "epochs_completed": a.get("epochs_completed"),
-                     "stopped_by_budget": a.get("stopped_by_budget"),
-                     "reason": a.get("reason"), "run_dir": a.get("run_dir")})
+        rows.append(
+            {
+                "number": t.number,
+                "state": t.state.name.lower(),
+                "outcome": a.get("outcome", "interrupted"),
+                "value": t.value,
+                "params": dict(t.params),
+                "val_accuracy": a.get("val_accuracy"),
+                "seconds": a.get("seconds"),
+                "epochs_completed": a.get("epochs_completed"),
+                "stopped_by_budget": a.get("stopped_by_budget"),
+                "reason": a.get("reason"),
+                "run_dir": a.get("run_dir"),
+            }
+        )
     return rows
 
 
@@ -34,8 +44,11 @@ def best_trial(study, direction: str = "maximize"):
     schedule ran to its end. In a --budget-s study a trial whose training the budget stopped is
     not recommended: its schedule was cut short (its learning rate never annealed), and as a
     recipe it would run the whole schedule, longer than the budget. None while there is none."""
-    eligible = [t for t in study.get_trials(deepcopy=False) if t.value is not None and t.state.name == "COMPLETE"
-                and not t.user_attrs.get("stopped_by_budget", False)]
+    eligible = [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if t.value is not None and t.state.name == "COMPLETE" and not t.user_attrs.get("stopped_by_budget", False)
+    ]
     if not eligible:
         return None
     sign = -1 if direction == "maximize" else 1
@@ -48,14 +61,21 @@ def trials_markdown(rows: list[dict], params: list[str], objective: str, best_nu
     for r in rows:
         mark = " (best)" if r["number"] == best_number else ""
         outcome = f"{r['outcome']}, cut by the budget" if r.get("stopped_by_budget") else r["outcome"]
-        table.append([f"{r['number']}{mark}", outcome, *(_short(r["params"].get(p)) for p in params),
-                      percent(r["val_accuracy"]) if r["val_accuracy"] is not None else "–",
-                      f"{r['seconds']:.1f}" if r["seconds"] is not None else "–"])
-    return (f"Objective: {objective}. Accuracy is on the validation part carved from the training split "
-            "(the test split is sealed in every trial); seconds are init + training + final evaluation. "
-            "The best trial is the best complete one whose schedule ran to its end (one the budget cut short "
-            "is not recommended).\n\n"
-            + markdown_table(columns, table))
+        table.append(
+            [
+                f"{r['number']}{mark}",
+                outcome,
+                *(_short(r["params"].get(p)) for p in params),
+                percent(r["val_accuracy"]) if r["val_accuracy"] is not None else "–",
+                f"{r['seconds']:.1f}" if r["seconds"] is not None else "–",
+            ]
+        )
+    return (
+        f"Objective: {objective}. Accuracy is on the validation part carved from the training split "
+        "(the test split is sealed in every trial); seconds are init + training + final evaluation. "
+        "The best trial is the best complete one whose schedule ran to its end (one the budget cut short "
+        "is not recommended).\n\n" + markdown_table(columns, table)
+    )
 
 
 def _short(value) -> str:
@@ -69,16 +89,25 @@ def write_study_report(optuna, study, request) -> dict:
     params = [p.field for p in request.space]
     rows = trial_rows(study, params)
     best = best_trial(study, request.direction)
-    result = {"study": study.study_name, "storage": request.storage_url(), "direction": request.direction,
-              "search": request.search(), "trials": rows, "best_trial": best.number if best else None}
+    result = {
+        "study": study.study_name,
+        "storage": request.storage_url(),
+        "direction": request.direction,
+        "search": request.search(),
+        "trials": rows,
+        "best_trial": best.number if best else None,
+    }
     write_result(folder / "trials.json", "tune", result)
-    atomic_write_text(trials_markdown(rows, params, request.objective, best.number if best else None) + "\n",
-                      folder / "trials.md")
+    atomic_write_text(
+        trials_markdown(rows, params, request.objective, best.number if best else None) + "\n", folder / "trials.md"
+    )
     if best is not None:
         layer = best_config_layer(request, best.params)
-        header = (f"# best trial {best.number} of study {study.study_name!r}: {best.user_attrs.get('val_accuracy', 0):.2%}"
-                  f" validation accuracy in {best.user_attrs.get('seconds', 0):.1f} s\n"
-                  f"# cifarbench train --config {folder / 'best.yaml'}\n")
+        header = (
+            f"# best trial {best.number} of study {study.study_name!r}: {best.user_attrs.get('val_accuracy', 0):.2%}"
+            f" validation accuracy in {best.user_attrs.get('seconds', 0):.1f} s\n"
+            f"# cifarbench train --config {folder / 'best.yaml'}\n"
+        )
         atomic_write_text(header + yaml.safe_dump(layer, sort_keys=False), folder / "best.yaml")
         result["best_config"] = layer
     result["charts"] = [str(p) for p in draw_charts(optuna, study, folder)]
@@ -119,7 +148,6 @@ def best_config_layer(request, params: dict) -> dict:
     return layer
 
 
-
 def summary_text(result: dict) -> str:
     """What `cifarbench tune` prints below the trials table: the best trial and where things are."""
     best = result.get("best_config")
@@ -127,8 +155,12 @@ def summary_text(result: dict) -> str:
         lines = ["no trial completed: nothing to recommend yet"]
     else:
         trial = next(r for r in result["trials"] if r["number"] == result["best_trial"])
-        lines = [f"best: trial {trial['number']}, {percent(trial['val_accuracy'])} validation accuracy in "
-                 f"{trial['seconds']:.1f} s -> {Path(result['folder']) / 'best.yaml'}"]
-    lines.append(f"study {result['study']} ({result['storage']}); this command ran {sum(result['ran_here'])} "
-                 f"trials; table, JSON and charts in {result['folder']}")
+        lines = [
+            f"best: trial {trial['number']}, {percent(trial['val_accuracy'])} validation accuracy in "
+            f"{trial['seconds']:.1f} s -> {Path(result['folder']) / 'best.yaml'}"
+        ]
+    lines.append(
+        f"study {result['study']} ({result['storage']}); this command ran {sum(result['ran_here'])} "
+        f"trials; table, JSON and charts in {result['folder']}"
+    )
     return "\n".join(lines)

@@ -32,14 +32,17 @@ class TorchBackend(Backend):
     framework = "torch"
 
     def setup(self, held):
-        self.ctx, self.device = distributed.setup(resolve_device(self.config.hardware.device),
-                                                  self.config.hardware.dist_timeout)
+        self.ctx, self.device = distributed.setup(
+            resolve_device(self.config.hardware.device), self.config.hardware.dist_timeout
+        )
         held.callback(distributed.teardown, self.ctx)
-        self.threads = configure_threads(processes_per_node=self.ctx.local_world_size,
-                                         requested=self.config.hardware.threads)
+        self.threads = configure_threads(
+            processes_per_node=self.ctx.local_world_size, requested=self.config.hardware.threads
+        )
         seed_everything(self.config.train.seed, self.config.train.deterministic)
-        self.precision = resolve_precision(self.config.hardware.precision, self.device,
-                                           summed_loss=self.config.optim.loss_reduction == "sum")
+        self.precision = resolve_precision(
+            self.config.hardware.precision, self.device, summed_loss=self.config.optim.loss_reduction == "sum"
+        )
 
     @property
     def is_main(self) -> bool:
@@ -51,8 +54,9 @@ class TorchBackend(Backend):
     def build(self, data):
         self.data = data
         self.model = build_configured_model(self.config.model, data.dataset.shape, data.dataset.num_classes)
-        self.train_loader, self.val_loader = make_loaders(self.config, data, self.device, self.ctx.rank,
-                                                          self.ctx.world_size)
+        self.train_loader, self.val_loader = make_loaders(
+            self.config, data, self.device, self.ctx.rank, self.ctx.world_size
+        )
         if self.config.augment.progressive_from:
             self.check_progressive(data.dataset.shape)
 
@@ -61,21 +65,41 @@ class TorchBackend(Backend):
         the run reaches full size before it ends (it is evaluated at full size)."""
         aug, epochs = self.config.augment, math.ceil(self.config.train.epochs)
         if aug.progressive_epochs >= epochs:
-            raise ConfigError(f"augment.progressive_epochs {aug.progressive_epochs} must be below the run's {epochs} "
-                              "epochs: the net would never train at the full size it is evaluated at")
-        fits(self.model, self.config.model.name, (shape[0], *self.train_loader.training_size(0)),
-             remedy=f"augment.progressive_from {aug.progressive_from} is the first epoch's height: choose a "
-                    "larger one, a net that takes that size, or 0 (off)")
+            raise ConfigError(
+                f"augment.progressive_epochs {aug.progressive_epochs} must be below the run's {epochs} "
+                "epochs: the net would never train at the full size it is evaluated at"
+            )
+        fits(
+            self.model,
+            self.config.model.name,
+            (shape[0], *self.train_loader.training_size(0)),
+            remedy=f"augment.progressive_from {aug.progressive_from} is the first epoch's height: choose a "
+            "larger one, a net that takes that size, or 0 (off)",
+        )
 
     def make_trainer(self, run: RunDir, meta: dict) -> Trainer:
         config = self.config
         self.saver = CheckpointSaver(run, config.output.checkpoint_every, meta, config.output.checkpoint_every_steps)
         quiet = self.quiet or not self.is_main  # one progress bar: rank 0's
         # tricks first: they change the weights, which the log and the checkpoint then record
-        callbacks = [*tricks_for(config), JsonlLog(run), self.saver, LogEpochs() if quiet else ProgressBar(),
-                     *self.callbacks]
-        trainer = Trainer(config, self.model, self.train_loader, self.val_loader, self.device, self.precision,
-                          self.data.dataset.classes, callbacks, dist=self.ctx)
+        callbacks = [
+            *tricks_for(config),
+            JsonlLog(run),
+            self.saver,
+            LogEpochs() if quiet else ProgressBar(),
+            *self.callbacks,
+        ]
+        trainer = Trainer(
+            config,
+            self.model,
+            self.train_loader,
+            self.val_loader,
+            self.device,
+            self.precision,
+            self.data.dataset.classes,
+            callbacks,
+            dist=self.ctx,
+        )
         if config.train.trainer == "hybrid":
             from cifarbench.train import hybrid  # looked up at run time: tests substitute the policy
 
@@ -88,8 +112,11 @@ class TorchBackend(Backend):
     def describe(self) -> dict:
         return {
             **fingerprint(self.device),
-            "device": str(self.device), "precision": self.precision.name, "threads": self.threads,
-            "parameters": count_parameters(self.model), "world_size": self.ctx.world_size,
+            "device": str(self.device),
+            "precision": self.precision.name,
+            "threads": self.threads,
+            "parameters": count_parameters(self.model),
+            "world_size": self.ctx.world_size,
             # a collective: every rank takes part
             "ranks": distributed.ranks_description(self.device, self.ctx),
         }
@@ -117,24 +144,35 @@ class TorchBackend(Backend):
             raise RunStopped(
                 f"interrupted by {name} after step {trainer.state.step} (epoch {trainer.state.epoch + 1}, "
                 f"batch {trainer.state.batch}); checkpoint saved. Resume with: cifarbench train --resume {run.path}",
-                exit_code(stop.signum), "interrupted",
+                exit_code(stop.signum),
+                "interrupted",
                 {"interrupted_by": name, "epochs_completed": trainer.state.epoch, "steps": trainer.state.step},
             ) from None
         except TrainingError as exc:
-            raise RunStopped(f"run failed: {exc}", 1, record={
-                "failure": str(exc), "nonfinite_steps": trainer.nonfinite_steps(), "steps": trainer.state.step,
-            }) from None
+            raise RunStopped(
+                f"run failed: {exc}",
+                1,
+                record={
+                    "failure": str(exc),
+                    "nonfinite_steps": trainer.nonfinite_steps(),
+                    "steps": trainer.state.step,
+                },
+            ) from None
         except torch.OutOfMemoryError as exc:
             batch = self.config.train.batch_size
             raise RunStopped(
                 f"run failed: {self.device} ran out of memory at batch size {batch}; try a smaller --batch-size "
-                f"(half: {max(1, batch // 2)}) or --precision bf16", 1,
-                record={"failure": f"out of memory: {str(exc).splitlines()[0] if str(exc) else ''}"}) from None
+                f"(half: {max(1, batch // 2)}) or --precision bf16",
+                1,
+                record={"failure": f"out of memory: {str(exc).splitlines()[0] if str(exc) else ''}"},
+            ) from None
         except RuntimeError as exc:
             if not (self.ctx.enabled and distributed.is_peer_failure(exc)):
                 raise
-            reason = (f"rank {self.ctx.rank} lost its peers: another process of the distributed run stopped or did "
-                      f"not answer within {self.config.hardware.dist_timeout:g} s ({str(exc).splitlines()[0][:160]})")
+            reason = (
+                f"rank {self.ctx.rank} lost its peers: another process of the distributed run stopped or did "
+                f"not answer within {self.config.hardware.dist_timeout:g} s ({str(exc).splitlines()[0][:160]})"
+            )
             raise RunStopped(f"run failed: {reason}", 1, record={"failure": reason}) from None
 
     def _data_init(self, count: int = 5000) -> None:
@@ -163,10 +201,15 @@ class TorchBackend(Backend):
             out["hybrid"] = self.trainer.step_policy.summary()
         progress = self.trainer.progress
         if progress.paced:
-            out["pace"] = {"clock": self._clocked(), "planned_steps": progress.total, "steps": progress.steps,
-                           "steps_per_epoch": self.trainer.steps_per_epoch,
-                           "position": progress.position, "schedule_completed": progress.done,
-                           "rates": len(progress.rates)}
+            out["pace"] = {
+                "clock": self._clocked(),
+                "planned_steps": progress.total,
+                "steps": progress.steps,
+                "steps_per_epoch": self.trainer.steps_per_epoch,
+                "position": progress.position,
+                "schedule_completed": progress.done,
+                "rates": len(progress.rates),
+            }
         return out
 
     def _clocked(self) -> bool:

@@ -25,8 +25,13 @@ def structure_key(model: nn.Module, device: torch.device, channels_last: bool) -
     """What a compiled graph depends on: the module types, every tensor's name, shape and dtype,
     the device and the memory format."""
     tensors = tuple((name, tuple(t.shape), t.dtype) for name, t in model.state_dict().items())
-    return (type(model).__qualname__, tuple(type(m).__qualname__ for m in model.modules()), tensors, str(device),
-            channels_last)
+    return (
+        type(model).__qualname__,
+        tuple(type(m).__qualname__ for m in model.modules()),
+        tensors,
+        str(device),
+        channels_last,
+    )
 
 
 def compile_or_reuse(model: nn.Module, device: torch.device, channels_last: bool) -> tuple[nn.Module, object, bool]:
@@ -70,8 +75,9 @@ def warm_up(trainer) -> float:
     try:
         with untouched_buffers(model), watch.region():
             model.train()
-            for (inputs, labels), n in itertools.product(firsts.values(), batch_sizes(
-                    loader.local_size(), loader.batch_size, loader.drop_last)):
+            for (inputs, labels), n in itertools.product(
+                firsts.values(), batch_sizes(loader.local_size(), loader.batch_size, loader.drop_last)
+            ):
                 with trainer.precision.context(trainer.device):
                     loss = trainer.compute_loss(trainer.forward(trainer.cast(inputs[:n])), labels[:n])
                 loss.backward()

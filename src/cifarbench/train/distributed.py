@@ -71,8 +71,12 @@ def independent_runs():
 def torchrun_ranks() -> tuple[int, int, int, int]:
     """(rank, world size, local rank, local world size) as torchrun set them; (0, 1, 0, 1) alone."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    return (int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")),
-            int(os.environ.get("LOCAL_WORLD_SIZE", str(world))))
+    return (
+        int(os.environ.get("RANK", "0")),
+        world,
+        int(os.environ.get("LOCAL_RANK", "0")),
+        int(os.environ.get("LOCAL_WORLD_SIZE", str(world))),
+    )
 
 
 def launched_by_torchrun() -> bool:
@@ -103,8 +107,10 @@ def setup(device: torch.device, timeout_seconds: float = 300.0) -> tuple[DistCon
     rank_device = _rank_device(device)
     backend = "nccl" if rank_device.type == "cuda" else "gloo"
     if rank_device.type == "mps":
-        raise ConfigError("distributed training is not supported on MPS (no NCCL or Gloo collectives there); "
-                          "use --device cpu, or one process")
+        raise ConfigError(
+            "distributed training is not supported on MPS (no NCCL or Gloo collectives there); "
+            "use --device cpu, or one process"
+        )
     if rank_device.type == "cuda":
         torch.cuda.set_device(rank_device)
     init_process_group(backend, timeout_seconds)
@@ -126,18 +132,23 @@ def init_process_group(backend: str, timeout_seconds: float = 300.0) -> None:
 
 
 def _context(backend: str) -> DistContext:
-    return DistContext(rank=dist.get_rank(), local_rank=int(os.environ.get("LOCAL_RANK", 0)),
-                       world_size=dist.get_world_size(),
-                       local_world_size=int(os.environ.get("LOCAL_WORLD_SIZE", dist.get_world_size())),
-                       backend=backend)
+    return DistContext(
+        rank=dist.get_rank(),
+        local_rank=int(os.environ.get("LOCAL_RANK", 0)),
+        world_size=dist.get_world_size(),
+        local_world_size=int(os.environ.get("LOCAL_WORLD_SIZE", dist.get_world_size())),
+        backend=backend,
+    )
 
 
 def _rank_device(device: torch.device) -> torch.device:
     if device.type == "cuda":
         local = int(os.environ.get("LOCAL_RANK", 0))
         if local >= torch.cuda.device_count():
-            raise ConfigError(f"local rank {local} has no GPU: this machine has {torch.cuda.device_count()}; "
-                              "start at most that many processes per node")
+            raise ConfigError(
+                f"local rank {local} has no GPU: this machine has {torch.cuda.device_count()}; "
+                "start at most that many processes per node"
+            )
         return torch.device("cuda", local)
     return device
 

@@ -124,7 +124,7 @@ class HybridPolicy:
         step = self.alpha * self.m
         for p in params:  # theta <- theta + alpha * m
             n = p.numel()
-            p.add_(step[offset:offset + n].view_as(p))
+            p.add_(step[offset : offset + n].view_as(p))
             offset += n
         trainer.advance_step()
         self.counters.predicted_steps += 1
@@ -207,8 +207,11 @@ class HybridPolicy:
         self.start_full()
 
     def take_snapshot(self, trainer) -> None:
-        self.snapshot = {"model": {k: v.detach().clone() for k, v in trainer.model.state_dict().items()},
-                         "optimizer": copy.deepcopy(trainer.optimizer.state_dict()), "m": self.m.clone()}
+        self.snapshot = {
+            "model": {k: v.detach().clone() for k, v in trainer.model.state_dict().items()},
+            "optimizer": copy.deepcopy(trainer.optimizer.state_dict()),
+            "m": self.m.clone(),
+        }
 
     def restore_snapshot(self, trainer) -> None:
         if self.snapshot is None:
@@ -227,12 +230,25 @@ class HybridPolicy:
 
         out = asdict(self.counters)
         total = self.counters.real_steps + self.counters.predicted_steps
-        out.update(knobs=self.knobs, final_alpha=self.alpha, steps=total,
-                   backward_reduction=self.counters.predicted_steps / total if total else 0.0,
-                   false_alarm_rate=(self.counters.detector_alarms / self.counters.detector_windows
-                                     if self.knobs["passive"] and self.counters.detector_windows else None),
-                   confidence={"count": len(c), "min": q(0.0), "p10": q(0.1), "median": q(0.5), "p90": q(0.9),
-                               "max": c[-1] if c else None})
+        out.update(
+            knobs=self.knobs,
+            final_alpha=self.alpha,
+            steps=total,
+            backward_reduction=self.counters.predicted_steps / total if total else 0.0,
+            false_alarm_rate=(
+                self.counters.detector_alarms / self.counters.detector_windows
+                if self.knobs["passive"] and self.counters.detector_windows
+                else None
+            ),
+            confidence={
+                "count": len(c),
+                "min": q(0.0),
+                "p10": q(0.1),
+                "median": q(0.5),
+                "p90": q(0.9),
+                "max": c[-1] if c else None,
+            },
+        )
         return out
 
 

@@ -52,10 +52,18 @@ def iteration_dtype(device: torch.device) -> torch.dtype:
 class Muon(torch.optim.Optimizer):
     """Param groups with `muon=True` take Muon steps, the others Nesterov (or plain) SGD."""
 
-    def __init__(self, params, lr: float = 0.02, momentum: float = 0.6, nesterov: bool = True,
-                 weight_decay: float = 0.0, ns_steps: int = 3):
-        defaults = dict(lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay, ns_steps=ns_steps,
-                        muon=True)
+    def __init__(
+        self,
+        params,
+        lr: float = 0.02,
+        momentum: float = 0.6,
+        nesterov: bool = True,
+        weight_decay: float = 0.0,
+        ns_steps: int = 3,
+    ):
+        defaults = dict(
+            lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay, ns_steps=ns_steps, muon=True
+        )
         super().__init__(params, defaults)
 
     @torch.no_grad()
@@ -80,7 +88,8 @@ class Muon(torch.optim.Optimizer):
                 update = g.add(buf, alpha=momentum) if nesterov else buf
                 if group["muon"]:
                     p.mul_(len(p) ** 0.5 / p.norm())  # the norm reset: ||W||_F = sqrt(out channels)
-                    update = newton_schulz(update.reshape(len(update), -1), group["ns_steps"],
-                                           dtype=iteration_dtype(p.device)).view(p.shape)
+                    update = newton_schulz(
+                        update.reshape(len(update), -1), group["ns_steps"], dtype=iteration_dtype(p.device)
+                    ).view(p.shape)
                 p.add_(update.to(p.dtype), alpha=-lr)
         return loss

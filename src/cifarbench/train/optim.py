@@ -38,10 +38,22 @@ def param_groups(model: nn.Module, optim: OptimConfig, batch_size: int) -> list[
         lr = optim.lr / kilostep_scale
         decay = optim.weight_decay * batch_size / kilostep_scale
         bias_lr = lr * optim.bias_lr_scale
-        return [g for g in (dict(params=norm_biases, lr=bias_lr, weight_decay=decay / bias_lr),
-                            dict(params=others, lr=lr, weight_decay=decay / lr)) if g["params"]]
-    return [g for g in (dict(params=norm_biases, lr=optim.lr * optim.bias_lr_scale, weight_decay=optim.weight_decay),
-                        dict(params=others, lr=optim.lr, weight_decay=optim.weight_decay)) if g["params"]]
+        return [
+            g
+            for g in (
+                dict(params=norm_biases, lr=bias_lr, weight_decay=decay / bias_lr),
+                dict(params=others, lr=lr, weight_decay=decay / lr),
+            )
+            if g["params"]
+        ]
+    return [
+        g
+        for g in (
+            dict(params=norm_biases, lr=optim.lr * optim.bias_lr_scale, weight_decay=optim.weight_decay),
+            dict(params=others, lr=optim.lr, weight_decay=optim.weight_decay),
+        )
+        if g["params"]
+    ]
 
 
 def _may_unfreeze(module: nn.Module, name: str) -> bool:
@@ -49,8 +61,9 @@ def _may_unfreeze(module: nn.Module, name: str) -> bool:
     return name == "bias" and type(module).__name__ == "WhiteningConv"
 
 
-def muon_param_groups(model: nn.Module, optim: OptimConfig, batch_size: int,
-                      whiten_bias_epochs: int | None = None) -> list[dict]:
+def muon_param_groups(
+    model: nn.Module, optim: OptimConfig, batch_size: int, whiten_bias_epochs: int | None = None
+) -> list[dict]:
     """airbench94_muon.py's split: conv filter banks (4-D) to Muon; the whitening bias and the
     other 1-D parameters (BatchNorm biases) to SGD at bias_lr; the rest (the head) at head_lr.
     Decay is per example (x batch) and decoupled from the lr (divided by it, as PyTorch's SGD
@@ -71,25 +84,41 @@ def muon_param_groups(model: nn.Module, optim: OptimConfig, batch_size: int,
                 rest.append(p)
     decay = optim.weight_decay * batch_size
     sgd = dict(muon=False, momentum=optim.aux_momentum, nesterov=True, ns_steps=optim.ns_steps)
-    groups = [dict(params=filters, lr=optim.lr, momentum=optim.momentum, nesterov=optim.nesterov, weight_decay=0.0,
-                   muon=True, ns_steps=optim.ns_steps),
-              dict(params=whiten_bias, lr=optim.bias_lr, weight_decay=decay / optim.bias_lr, **sgd,
-                   **({"schedule_epochs": whiten_bias_epochs} if whiten_bias_epochs is not None else {})),
-              dict(params=biases, lr=optim.bias_lr, weight_decay=decay / optim.bias_lr, **sgd),
-              dict(params=rest, lr=optim.head_lr, weight_decay=decay / optim.head_lr, **sgd)]
+    groups = [
+        dict(
+            params=filters,
+            lr=optim.lr,
+            momentum=optim.momentum,
+            nesterov=optim.nesterov,
+            weight_decay=0.0,
+            muon=True,
+            ns_steps=optim.ns_steps,
+        ),
+        dict(
+            params=whiten_bias,
+            lr=optim.bias_lr,
+            weight_decay=decay / optim.bias_lr,
+            **sgd,
+            **({"schedule_epochs": whiten_bias_epochs} if whiten_bias_epochs is not None else {}),
+        ),
+        dict(params=biases, lr=optim.bias_lr, weight_decay=decay / optim.bias_lr, **sgd),
+        dict(params=rest, lr=optim.head_lr, weight_decay=decay / optim.head_lr, **sgd),
+    ]
     return [g for g in groups if g["params"]]
 
 
-def build_optimizer(model: nn.Module, optim: OptimConfig, batch_size: int,
-                    whiten_bias_epochs: int | None = None) -> torch.optim.Optimizer:
+def build_optimizer(
+    model: nn.Module, optim: OptimConfig, batch_size: int, whiten_bias_epochs: int | None = None
+) -> torch.optim.Optimizer:
     if optim.name == "muon":
         from cifarbench.train.muon import Muon
 
         return Muon(muon_param_groups(model, optim, batch_size, whiten_bias_epochs))
     groups = param_groups(model, optim, batch_size)
     if optim.name == "sgd":
-        return torch.optim.SGD(groups, lr=groups[-1]["lr"], momentum=optim.momentum,
-                               nesterov=optim.nesterov and optim.momentum > 0)
+        return torch.optim.SGD(
+            groups, lr=groups[-1]["lr"], momentum=optim.momentum, nesterov=optim.nesterov and optim.momentum > 0
+        )
     if optim.name == "adam":
         return torch.optim.Adam(groups, lr=optim.lr, betas=optim.betas)
     if optim.name == "adamw":
@@ -127,15 +156,22 @@ def lr_factor(schedule: ScheduleConfig, unit: int, total_units: int, warmup_unit
     raise AssertionError(s.name)
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, schedule: ScheduleConfig, optim: OptimConfig,
-                    steps_per_epoch: int, total_steps: int, position: Callable[[], float] | None = None):
+def build_scheduler(
+    optimizer: torch.optim.Optimizer,
+    schedule: ScheduleConfig,
+    optim: OptimConfig,
+    steps_per_epoch: int,
+    total_steps: int,
+    position: Callable[[], float] | None = None,
+):
     """The scheduler over `total_steps`. `position`: where a paced run is in its schedule, in steps
     (train/pace.py), read instead of the scheduler's own step count; only per-batch schedules of
     the lambda kind can follow it (the config refuses the others)."""
     per_batch = schedule.interval == "batch"
     if position is not None and (not per_batch or schedule.name == "onecycle"):
-        raise ValueError(f"a paced run needs a per-batch schedule other than onecycle, not {schedule.name} "
-                         f"every {schedule.interval}")
+        raise ValueError(
+            f"a paced run needs a per-batch schedule other than onecycle, not {schedule.name} every {schedule.interval}"
+        )
 
     def unit_of(unit: int) -> float:
         return unit if position is None else position()
@@ -144,8 +180,12 @@ def build_scheduler(optimizer: torch.optim.Optimizer, schedule: ScheduleConfig, 
     if schedule.name == "onecycle":
         max_lr = [g["lr"] / optim.lr * (schedule.max_lr or optim.lr) for g in optimizer.param_groups]
         return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=max_lr, total_steps=total_units, pct_start=schedule.pct_start,
-            anneal_strategy=schedule.anneal)
+            optimizer,
+            max_lr=max_lr,
+            total_steps=total_units,
+            pct_start=schedule.pct_start,
+            anneal_strategy=schedule.anneal,
+        )
     warmup_units = schedule.warmup_epochs * (steps_per_epoch if per_batch else 1)
     if schedule.name == "linear_decay":
         # airbench94_muon.py: lr = initial * (1 - step / total), no warm-up; a group that carries
@@ -153,8 +193,11 @@ def build_scheduler(optimizer: torch.optim.Optimizer, schedule: ScheduleConfig, 
         def decay_over(units: float):
             return lambda unit: max(0.0, 1.0 - unit_of(unit) / units)
 
-        spans = [g["schedule_epochs"] * (steps_per_epoch if per_batch else 1) if "schedule_epochs" in g
-                 else total_units for g in optimizer.param_groups]
+        spans = [
+            g["schedule_epochs"] * (steps_per_epoch if per_batch else 1) if "schedule_epochs" in g else total_units
+            for g in optimizer.param_groups
+        ]
         return torch.optim.lr_scheduler.LambdaLR(optimizer, [decay_over(max(1, span)) for span in spans])
     return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda unit: lr_factor(schedule, unit_of(unit), total_units, warmup_units))
+        optimizer, lambda unit: lr_factor(schedule, unit_of(unit), total_units, warmup_units)
+    )

@@ -82,8 +82,14 @@ class ClockPace(Callback):
     machine slower than its calibration (`step_seconds`) is slower after training too: the time
     kept for that work grows by the same factor."""
 
-    def __init__(self, end: float, clock: Callable[[], float] = time.perf_counter, *, after: float = 0.0,
-                 step_seconds: float | None = None):
+    def __init__(
+        self,
+        end: float,
+        clock: Callable[[], float] = time.perf_counter,
+        *,
+        after: float = 0.0,
+        step_seconds: float | None = None,
+    ):
         self.end, self.clock, self.after, self.calibrated = end, clock, after, step_seconds
         self.step_seconds: float | None = None
 
@@ -110,8 +116,9 @@ class ClockPace(Callback):
         steps, then = self._last
         self._last = (progress.steps, now)
         latest = (now - then) / max(1, progress.steps - steps)
-        self.step_seconds = latest if self.step_seconds is None else (
-            SMOOTHING * self.step_seconds + (1 - SMOOTHING) * latest)
+        self.step_seconds = (
+            latest if self.step_seconds is None else (SMOOTHING * self.step_seconds + (1 - SMOOTHING) * latest)
+        )
         left = progress.total - progress.position
         steps_left = (self.deadline() - now) / self.step_seconds if self.step_seconds > 0 else float("inf")
         # under one step left: the next step ends the schedule (its last lr, lookahead's last sync)

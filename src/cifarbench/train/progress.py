@@ -31,10 +31,18 @@ class ProgressBar(Callback):
 
     def on_fit_start(self, trainer):
         self.progress = Progress(
-            TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.2%}  lr {task.fields[lr]:.3g}"
-                       "  {task.fields[ips]:,.0f} img/s"),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=self.console, transient=True)
+            TextColumn("[bold]epoch {task.fields[epoch]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn(
+                "loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.2%}  lr {task.fields[lr]:.3g}"
+                "  {task.fields[ips]:,.0f} img/s"
+            ),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+        )
         self.progress.start()
 
     def on_epoch_start(self, trainer, epoch):
@@ -42,9 +50,15 @@ class ProgressBar(Callback):
         steps = max(1, min(trainer.steps_per_epoch, trainer.total_steps - trainer.state.step))
         self.every = max(1, steps // self.refreshes)
         self.running = HostCopy(trainer.device)
-        self.task = self.progress.add_task("train", total=steps, epoch=f"{epoch + 1}/{trainer.num_epochs}",
-                                           loss=float("nan"), acc=0.0, lr=trainer.optimizer.param_groups[-1]["lr"],
-                                           ips=0.0)
+        self.task = self.progress.add_task(
+            "train",
+            total=steps,
+            epoch=f"{epoch + 1}/{trainer.num_epochs}",
+            loss=float("nan"),
+            acc=0.0,
+            lr=trainer.optimizer.param_groups[-1]["lr"],
+            ips=0.0,
+        )
 
     def on_batch_end(self, trainer, batch_index):
         if (batch_index + 1) % self.every:
@@ -57,8 +71,13 @@ class ProgressBar(Callback):
             (loss, hits), images = shown
             metrics = {"loss": loss / max(1, images), "acc": hits / max(1, images)}
         elapsed = trainer.stopwatch.elapsed_unsynced()
-        self.progress.update(self.task, completed=batch_index + 1, lr=trainer.optimizer.param_groups[-1]["lr"],
-                             ips=trainer.images_seen / elapsed if elapsed > 0 else 0.0, **metrics)
+        self.progress.update(
+            self.task,
+            completed=batch_index + 1,
+            lr=trainer.optimizer.param_groups[-1]["lr"],
+            ips=trainer.images_seen / elapsed if elapsed > 0 else 0.0,
+            **metrics,
+        )
 
     def on_epoch_end(self, trainer, record):
         self.progress.remove_task(self.task)
@@ -90,5 +109,10 @@ class LogEpochs(Callback):
     """Epoch summaries through `logging`, for --quiet runs whose logs are collected."""
 
     def on_epoch_end(self, trainer, record):
-        log.info("epoch %d/%d train_loss %.4f val_accuracy %s", record["epoch"], trainer.num_epochs,
-                 record["train_loss"], record.get("val_accuracy"))
+        log.info(
+            "epoch %d/%d train_loss %.4f val_accuracy %s",
+            record["epoch"],
+            trainer.num_epochs,
+            record["train_loss"],
+            record.get("val_accuracy"),
+        )

@@ -93,26 +93,43 @@ WRITTEN: dict[str, dict] = {  # each recipe as written; registered below in LIST
     # ---- airbench (Keller Jordan, arXiv 2404.00498). Every value below is from the reference package
     # `airbench` (lib_airbench94.py `hyp` and utils.py `train`) unless a comment says otherwise.
     "airbench94": {
-        "model": {"name": "airbench94",
-                  "whiten_bias_epochs": 3},  # hyp['opt']['whiten_bias_epochs']: bias trained 3 epochs, then frozen
-        "augment": {"flip": "alternating",  # CifarLoader(altflip=True): each image flipped every other epoch
-                    "crop_padding": 2, "pad_mode": "reflect"},  # hyp['aug']['translate'] = 2, reflect padding
-        "optim": {"name": "sgd", "nesterov": True,  # utils.train: SGD(..., nesterov=True)
-                  "decoupled": True,  # lr and decay per 1024 examples, independent of momentum (utils.train)
-                  "lr": 11.5,  # hyp['opt']['lr']: "learning rate per 1024 examples"
-                  "momentum": 0.85,  # hyp['opt']['momentum']
-                  "weight_decay": 0.0153,  # hyp['opt']['weight_decay']: "per 1024 examples"
-                  "bias_lr_scale": 64.0,  # hyp['opt']['bias_scaler']: BatchNorm biases learn 64x faster
-                  "label_smoothing": 0.2,  # hyp['opt']['label_smoothing']
-                  "loss_reduction": "sum",  # utils.train: loss_fn(outputs, labels).sum()
-                  "lookahead": True, "lookahead_every": 5, "lookahead_decay": 0.95},  # LookaheadState, 0.95**5
-        "schedule": {"name": "triangle", "interval": "batch",  # LambdaLR stepped every batch
-                     "pct_start": 0.23, "start_factor": 0.2, "end_factor": 0.07},  # train(lr_peak, lr_end), get_lr
-        "train": {"epochs": 9.9,  # hyp['opt']['train_epochs']
-                  "batch_size": 1024,  # CifarLoader(batch_size=hyp['opt']['batch_size'])
-                  "drop_last": True,  # CifarLoader: drop_last = train
-                  "eval_batch_size": 2000,  # test_loader batch_size=2000
-                  "tta": 2},  # hyp['net']['tta_level']: mirror + 1-px translations, 6 views
+        "model": {
+            "name": "airbench94",
+            "whiten_bias_epochs": 3,
+        },  # hyp['opt']['whiten_bias_epochs']: bias trained 3 epochs, then frozen
+        "augment": {
+            "flip": "alternating",  # CifarLoader(altflip=True): each image flipped every other epoch
+            "crop_padding": 2,
+            "pad_mode": "reflect",
+        },  # hyp['aug']['translate'] = 2, reflect padding
+        "optim": {
+            "name": "sgd",
+            "nesterov": True,  # utils.train: SGD(..., nesterov=True)
+            "decoupled": True,  # lr and decay per 1024 examples, independent of momentum (utils.train)
+            "lr": 11.5,  # hyp['opt']['lr']: "learning rate per 1024 examples"
+            "momentum": 0.85,  # hyp['opt']['momentum']
+            "weight_decay": 0.0153,  # hyp['opt']['weight_decay']: "per 1024 examples"
+            "bias_lr_scale": 64.0,  # hyp['opt']['bias_scaler']: BatchNorm biases learn 64x faster
+            "label_smoothing": 0.2,  # hyp['opt']['label_smoothing']
+            "loss_reduction": "sum",  # utils.train: loss_fn(outputs, labels).sum()
+            "lookahead": True,
+            "lookahead_every": 5,
+            "lookahead_decay": 0.95,
+        },  # LookaheadState, 0.95**5
+        "schedule": {
+            "name": "triangle",
+            "interval": "batch",  # LambdaLR stepped every batch
+            "pct_start": 0.23,
+            "start_factor": 0.2,
+            "end_factor": 0.07,
+        },  # train(lr_peak, lr_end), get_lr
+        "train": {
+            "epochs": 9.9,  # hyp['opt']['train_epochs']
+            "batch_size": 1024,  # CifarLoader(batch_size=hyp['opt']['batch_size'])
+            "drop_last": True,  # CifarLoader: drop_last = train
+            "eval_batch_size": 2000,  # test_loader batch_size=2000
+            "tta": 2,
+        },  # hyp['net']['tta_level']: mirror + 1-px translations, 6 views
         "hardware": {"channels_last": True},  # make_net94: memory_format=torch.channels_last
     },
 }
@@ -121,48 +138,71 @@ WRITTEN: dict[str, dict] = {  # each recipe as written; registered below in LIST
 WRITTEN["lenet-large-aug"] = merge(WRITTEN["lenet-large"], {"augment": CROP_FLIP})
 # ... plus Smith's one-cycle policy (arXiv 1708.07120): peak 0.1 at 30%, cosine annealing, weight
 # decay 5e-4 as in kuangliu/pytorch-cifar, 40 epochs.
-WRITTEN["lenet-large-onecycle"] = merge(WRITTEN["lenet-large-aug"], {
-    "optim": {"lr": 0.1, "weight_decay": 5e-4},
-    "schedule": {"name": "onecycle", "max_lr": 0.1, "pct_start": 0.3, "anneal": "cos"},
-    "train": {"epochs": 40},
-})
+WRITTEN["lenet-large-onecycle"] = merge(
+    WRITTEN["lenet-large-aug"],
+    {
+        "optim": {"lr": 0.1, "weight_decay": 5e-4},
+        "schedule": {"name": "onecycle", "max_lr": 0.1, "pct_start": 0.3, "anneal": "cos"},
+        "train": {"epochs": 40},
+    },
+)
 # lib_airbench95.py: the wider net (128/384/384), 15 epochs, lr 10.0; everything else as airbench94.
-WRITTEN["airbench95"] = merge(WRITTEN["airbench94"], {
-    "model": {"name": "airbench95"},
-    "optim": {"lr": 10.0},
-    "train": {"epochs": 15.0},
-})
+WRITTEN["airbench95"] = merge(
+    WRITTEN["airbench94"],
+    {
+        "model": {"name": "airbench95"},
+        "optim": {"lr": 10.0},
+        "train": {"epochs": 15.0},
+    },
+)
 # lib_airbench96.py: 128/384/512 with three convs and a residual per group, 37 epochs, lr 9.0, decay
 # 0.012, translate 4, cutout 12. Its train96 declares lr_peak=0.1, lr_end=0 but does not pass them
 # on, so the reference runs utils.train's defaults 0.23 / 0.07: we do the same.
-WRITTEN["airbench96"] = merge(WRITTEN["airbench94"], {
-    "model": {"name": "airbench96"},
-    "augment": {"crop_padding": 4, "cutout": 12},
-    "optim": {"lr": 9.0, "weight_decay": 0.012},
-    "train": {"epochs": 37.0},
-})
+WRITTEN["airbench96"] = merge(
+    WRITTEN["airbench94"],
+    {
+        "model": {"name": "airbench96"},
+        "augment": {"crop_padding": 4, "cutout": 12},
+        "optim": {"lr": 9.0, "weight_decay": 0.012},
+        "train": {"epochs": 37.0},
+    },
+)
 
 # KellerJordan/cifar10-airbench airbench94_muon.py at commit 096d14d9 (94.01% in 2.59 s on an A100,
 # published): every value below is from its main() and CifarNet unless a comment says otherwise.
 WRITTEN["airbench94_muon"] = {
-    "model": {"name": "airbench94-muon",
-              "whiten_bias_epochs": 3},  # whiten_bias_train_steps = ceil(3 * len(train_loader)), then detached
-    "augment": {"flip": "alternating",  # CifarLoader(aug=dict(flip=True, ...)): pre-flipped, all flipped on odd epochs
-                "crop_padding": 2, "pad_mode": "reflect"},  # aug=dict(translate=2), F.pad(..., "reflect")
-    "optim": {"name": "muon",
-              "lr": 0.24, "momentum": 0.6, "nesterov": True,  # Muon(filter_params, lr=0.24, momentum=0.6, nesterov=True)
-              "ns_steps": 3,  # zeropower_via_newtonschulz5(G, steps=3)
-              "aux_momentum": 0.85,  # torch.optim.SGD(param_configs, momentum=0.85, nesterov=True)
-              "bias_lr": 0.053, "head_lr": 0.67,  # bias_lr = 0.053, head_lr = 0.67
-              "weight_decay": 2e-6,  # wd = 2e-6 * batch_size, each SGD group's decay wd / its lr
-              "label_smoothing": 0.2, "loss_reduction": "sum",  # F.cross_entropy(..., 0.2, reduction="sum")
-              "lookahead": False, "decoupled": False},  # no lookahead in this recipe
+    "model": {
+        "name": "airbench94-muon",
+        "whiten_bias_epochs": 3,
+    },  # whiten_bias_train_steps = ceil(3 * len(train_loader)), then detached
+    "augment": {
+        "flip": "alternating",  # CifarLoader(aug=dict(flip=True, ...)): pre-flipped, all flipped on odd epochs
+        "crop_padding": 2,
+        "pad_mode": "reflect",
+    },  # aug=dict(translate=2), F.pad(..., "reflect")
+    "optim": {
+        "name": "muon",
+        "lr": 0.24,
+        "momentum": 0.6,
+        "nesterov": True,  # Muon(filter_params, lr=0.24, momentum=0.6, nesterov=True)
+        "ns_steps": 3,  # zeropower_via_newtonschulz5(G, steps=3)
+        "aux_momentum": 0.85,  # torch.optim.SGD(param_configs, momentum=0.85, nesterov=True)
+        "bias_lr": 0.053,
+        "head_lr": 0.67,  # bias_lr = 0.053, head_lr = 0.67
+        "weight_decay": 2e-6,  # wd = 2e-6 * batch_size, each SGD group's decay wd / its lr
+        "label_smoothing": 0.2,
+        "loss_reduction": "sum",  # F.cross_entropy(..., 0.2, reduction="sum")
+        "lookahead": False,
+        "decoupled": False,
+    },  # no lookahead in this recipe
     "schedule": {"name": "linear_decay", "interval": "batch"},  # lr = initial * (1 - step / total_train_steps)
-    "train": {"epochs": 8.0,  # total_train_steps = ceil(8 * len(train_loader))
-              "batch_size": 2000,  # batch_size = 2000
-              "drop_last": True,  # CifarLoader: drop_last = train
-              "eval_batch_size": 2000,  # test_images.split(2000)
-              "tta": 2},  # evaluate(model, test_loader, tta_level=2)
+    "train": {
+        "epochs": 8.0,  # total_train_steps = ceil(8 * len(train_loader))
+        "batch_size": 2000,  # batch_size = 2000
+        "drop_last": True,  # CifarLoader: drop_last = train
+        "eval_batch_size": 2000,  # test_images.split(2000)
+        "tta": 2,
+    },  # evaluate(model, test_loader, tta_level=2)
     "hardware": {"channels_last": True},  # model.to(memory_format=torch.channels_last)
 }
 
@@ -176,30 +216,59 @@ WRITTEN["airbench94_muon"] = {
 # limits (fashion-avx2-50s / fashion-avx2-160s), before that for accuracies (fashion93 / fashion94).
 # Study fashion93 (14 trials, --budget-s 50, 2-core AMD EPYC, AVX2, no native bf16), trial 11:
 # 91.33% validation accuracy in 51.6 s (init + training + 6-view TTA evaluation).
-WRITTEN["fashion-tiny-2.25ep"] = merge(WRITTEN["airbench94"], {
-    "data": {"dataset": "fashion-mnist"},  # what it was tuned on; --dataset mnist or cifar10 runs it there
-    "model": {"name": "airbench-tiny"},  # airbench94's design at 16/32/64: the space fixed it (60 s on 2 cores)
-    "optim": {"lr": 9.8,  # trial 11: 9.798 (per 1024 examples, as airbench94's 11.5)
-              "label_smoothing": 0.27},  # trial 11: 0.2739
-    "train": {"epochs": 2.25,  # trial 11: 2.25
-              "batch_size": 128,  # trial 11: 128 (every complete trial above 91% used 128)
-              "tta": 2},  # trial 11: 2
-})
+WRITTEN["fashion-tiny-2.25ep"] = merge(
+    WRITTEN["airbench94"],
+    {
+        "data": {"dataset": "fashion-mnist"},  # what it was tuned on; --dataset mnist or cifar10 runs it there
+        "model": {"name": "airbench-tiny"},  # airbench94's design at 16/32/64: the space fixed it (60 s on 2 cores)
+        "optim": {
+            "lr": 9.8,  # trial 11: 9.798 (per 1024 examples, as airbench94's 11.5)
+            "label_smoothing": 0.27,
+        },  # trial 11: 0.2739
+        "train": {
+            "epochs": 2.25,  # trial 11: 2.25
+            "batch_size": 128,  # trial 11: 128 (every complete trial above 91% used 128)
+            "tta": 2,
+        },  # trial 11: 2
+    },
+)
 
 # Study fashion94 (6 trials, --budget-s 160, TTA fixed at 2, the same CPU), trial 1: 93.23%
 # validation accuracy in 163.4 s. airbench-small lost to airbench-tiny at this budget on 2 cores.
-WRITTEN["fashion-tiny-8ep"] = merge(WRITTEN["fashion-tiny-2.25ep"], {
-    "optim": {"lr": 11.85,  # trial 1: 11.852
-              "label_smoothing": 0.26},  # trial 1: 0.2592
-    "train": {"epochs": 8.0,  # trial 1: 8
-              "batch_size": 256},  # trial 1: 256
-})
+WRITTEN["fashion-tiny-8ep"] = merge(
+    WRITTEN["fashion-tiny-2.25ep"],
+    {
+        "optim": {
+            "lr": 11.85,  # trial 1: 11.852
+            "label_smoothing": 0.26,
+        },  # trial 1: 0.2592
+        "train": {
+            "epochs": 8.0,  # trial 1: 8
+            "batch_size": 256,
+        },  # trial 1: 256
+    },
+)
 
 # The order `cifarbench list recipes` shows: simplest first. A sort, not a selection: a recipe
 # written above and not named here keeps its place at the end instead of disappearing.
-LISTED_FIRST = ("tutorial", "lenet-small-onecycle", "lenet-large", "lenet-large-aug", "lenet-large-onecycle",
-                "cnn-adam", "small-resnet-adamw", "mnist-cnn", "resnet18-onecycle", "resnet50-multistep",
-                "airbench94", "airbench94_muon", "airbench95", "airbench96", "fashion-tiny-2.25ep", "fashion-tiny-8ep")
+LISTED_FIRST = (
+    "tutorial",
+    "lenet-small-onecycle",
+    "lenet-large",
+    "lenet-large-aug",
+    "lenet-large-onecycle",
+    "cnn-adam",
+    "small-resnet-adamw",
+    "mnist-cnn",
+    "resnet18-onecycle",
+    "resnet50-multistep",
+    "airbench94",
+    "airbench94_muon",
+    "airbench95",
+    "airbench96",
+    "fashion-tiny-2.25ep",
+    "fashion-tiny-8ep",
+)
 RECIPES: Registry[dict] = Registry("recipe")
 for _name in sorted(WRITTEN, key=lambda n: LISTED_FIRST.index(n) if n in LISTED_FIRST else len(LISTED_FIRST)):
     RECIPES.add(_name, WRITTEN[_name])  # sorted() is stable: unlisted recipes stay in written order
@@ -218,17 +287,21 @@ def recipe_names() -> list[str]:
 
 # Former names, for the records that still carry them (results files, old run folders, commands), and
 # why each was dropped: a name must say what the recipe is, not an accuracy or a time it had on one CPU.
-RENAMED = {"fashion93": ("fashion-tiny-2.25ep", "it did not reach the accuracy in its name"),
-           "fashion94": ("fashion-tiny-8ep", "it did not reach the accuracy in its name"),
-           "fashion-avx2-50s": ("fashion-tiny-2.25ep", "its time held on one CPU only"),
-           "fashion-avx2-160s": ("fashion-tiny-8ep", "its time held on one CPU only")}
+RENAMED = {
+    "fashion93": ("fashion-tiny-2.25ep", "it did not reach the accuracy in its name"),
+    "fashion94": ("fashion-tiny-8ep", "it did not reach the accuracy in its name"),
+    "fashion-avx2-50s": ("fashion-tiny-2.25ep", "its time held on one CPU only"),
+    "fashion-avx2-160s": ("fashion-tiny-8ep", "its time held on one CPU only"),
+}
 
 
 def get_recipe(name: str) -> dict:
     if name in RENAMED:
         new, why = RENAMED[name]
-        raise ConfigError(f"recipe {name!r} is now {new!r} ({why}); for an accuracy or a time, plan one: "
-                          "cifarbench train --target 0.93 or --budget-s 60")
+        raise ConfigError(
+            f"recipe {name!r} is now {new!r} ({why}); for an accuracy or a time, plan one: "
+            "cifarbench train --target 0.93 or --budget-s 60"
+        )
     return RECIPES.get(name)
 
 
@@ -258,8 +331,12 @@ def resolve_config(recipe: str | None = None, *layers: dict) -> RunConfig:
 def registered_names(registry: str) -> tuple[str, ...]:
     """The names a config field's `registry` metadata refers to (config/ sits below the registries,
     so it names them and they are read here): what the checks below and `--help` list."""
-    names = {"models": list_models, "datasets": lambda: DATASET_NAMES, "recipes": recipe_names,
-             "loggers": LOGGERS.names}
+    names = {
+        "models": list_models,
+        "datasets": lambda: DATASET_NAMES,
+        "recipes": recipe_names,
+        "loggers": LOGGERS.names,
+    }
     return tuple(names[registry]())
 
 
@@ -282,8 +359,16 @@ def check_registered(config: RunConfig) -> RunConfig:
 
 def recipe_table() -> tuple[list[str], list[list[str]]]:
     """Columns and rows of `cifarbench list recipes`, in the order the recipes are written."""
-    rows = [[name + (" (default)" if name == DEFAULT_RECIPE else ""), r["model"]["name"],
-             r.get("data", {}).get("dataset", "cifar10"), f"{r['optim']['name']} lr {r['optim']['lr']}",
-             r["schedule"]["name"], str(r["train"]["epochs"]), str(r["train"]["batch_size"])]
-            for name, r in RECIPES.items()]
+    rows = [
+        [
+            name + (" (default)" if name == DEFAULT_RECIPE else ""),
+            r["model"]["name"],
+            r.get("data", {}).get("dataset", "cifar10"),
+            f"{r['optim']['name']} lr {r['optim']['lr']}",
+            r["schedule"]["name"],
+            str(r["train"]["epochs"]),
+            str(r["train"]["batch_size"]),
+        ]
+        for name, r in RECIPES.items()
+    ]
     return ["recipe", "model", "dataset", "optimizer", "schedule", "epochs", "batch"], rows

@@ -33,8 +33,17 @@ class PeriodicEval(Callback):
         tta, share = trainer.config.train.tta, trainer.config.train.tta_share
         if trainer.progress.done and tta:
             final, eval_seconds = self.check(trainer, tta, share)
-            self.points.append({"step": step, "train_seconds": seconds + eval_seconds, "accuracy": final.accuracy,
-                                "loss": final.loss, "tta": tta, "tta_share": share, "tta_seconds": eval_seconds})
+            self.points.append(
+                {
+                    "step": step,
+                    "train_seconds": seconds + eval_seconds,
+                    "accuracy": final.accuracy,
+                    "loss": final.loss,
+                    "tta": tta,
+                    "tta_share": share,
+                    "tta_seconds": eval_seconds,
+                }
+            )
 
     def check(self, trainer, tta: int = 0, share: float | None = None) -> tuple[Evaluation, float]:
         """The validation split's evaluation and the seconds it took, off the training clock."""

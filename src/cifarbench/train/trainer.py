@@ -51,9 +51,18 @@ class StopRequested(Exception):
 
 
 class Trainer:
-    def __init__(self, config: RunConfig, model: nn.Module, train_loader: DeviceLoader, val_loader: DeviceLoader,
-                 device: torch.device, precision: Precision, classes: list[str],
-                 callbacks: list[Callback] = (), dist: DistContext = SINGLE):
+    def __init__(
+        self,
+        config: RunConfig,
+        model: nn.Module,
+        train_loader: DeviceLoader,
+        val_loader: DeviceLoader,
+        device: torch.device,
+        precision: Precision,
+        classes: list[str],
+        callbacks: list[Callback] = (),
+        dist: DistContext = SINGLE,
+    ):
         self.config = config
         self.dist = dist
         self.device, self.precision = device, precision
@@ -75,7 +84,9 @@ class Trainer:
         if dist.enabled:  # gradients averaged across ranks during backward; the weights stay self.model's
             from torch.nn.parallel import DistributedDataParallel
 
-            self.forward = DistributedDataParallel(self.model, device_ids=[device.index] if device.type == "cuda" else None)
+            self.forward = DistributedDataParallel(
+                self.model, device_ids=[device.index] if device.type == "cuda" else None
+            )
         if hw.compile and dist.enabled:
             self.forward = torch.compile(self.forward, **COMPILE_OPTIONS)
         # evaluation runs on each rank alone: no DDP wrapper, so no collective in it
@@ -88,8 +99,14 @@ class Trainer:
         self.num_epochs = math.ceil(self.total_steps / self.steps_per_epoch)  # planned; a paced run may differ
         self.max_epochs = self.num_epochs * (MAX_EPOCHS_FACTOR if paced else 1)
         self.optimizer = build_optimizer(self.model, config.optim, t.batch_size, config.model.whiten_bias_epochs)
-        self.scheduler = build_scheduler(self.optimizer, config.schedule, config.optim, self.steps_per_epoch,
-                                         self.total_steps, position=(lambda: self.progress.position) if paced else None)
+        self.scheduler = build_scheduler(
+            self.optimizer,
+            config.schedule,
+            config.optim,
+            self.steps_per_epoch,
+            self.total_steps,
+            position=(lambda: self.progress.position) if paced else None,
+        )
         # fp16 needs loss scaling to keep small gradients representable; bf16 and fp32 do not
         self.scaler = torch.amp.GradScaler(device.type, enabled=precision.loss_scaling)
         self.callbacks = CallbackList(list(callbacks))
@@ -257,7 +274,8 @@ class Trainer:
             raise TrainingError(
                 f"the training loss was not finite at step {first} ({bad} such step{'s' if bad > 1 else ''}); "
                 "the last good checkpoint is kept. Lower the learning rate, use --precision fp32, "
-                "or pass --nonfinite skip to skip such steps")
+                "or pass --nonfinite skip to skip such steps"
+            )
 
     def _check_stop_signal(self) -> None:
         signum = self.stop_signal
@@ -300,15 +318,24 @@ class Trainer:
         train_loss, train_acc = self.running_metrics()
         seen = self._seen
         if self.dist.enabled:  # the whole global batch's loss and accuracy, not this rank's share
-            loss_sum, correct, seen = all_reduce_sum([float(self._loss_sum), int(self._correct), self._seen],
-                                                     self.device, self.dist)
+            loss_sum, correct, seen = all_reduce_sum(
+                [float(self._loss_sum), int(self._correct), self._seen], self.device, self.dist
+            )
             train_loss, train_acc = loss_sum / max(1, seen), correct / max(1, seen)
-        record = epoch_record(epoch, self.state.step, train_loss, train_acc, self.optimizer.param_groups[-1]["lr"],
-                              self.epoch_seconds, seen)
+        record = epoch_record(
+            epoch,
+            self.state.step,
+            train_loss,
+            train_acc,
+            self.optimizer.param_groups[-1]["lr"],
+            self.epoch_seconds,
+            seen,
+        )
         if self.config.train.nonfinite == "skip":
             record["skipped_steps"] = self.state.skipped_steps
-        if validates(epoch, self.max_epochs, self.config.train.eval_every,
-                     stopping=self.should_stop or self.progress.done):
+        if validates(
+            epoch, self.max_epochs, self.config.train.eval_every, stopping=self.should_stop or self.progress.done
+        ):
             with Stopwatch(self.device).region() as watch:
                 result = self.evaluate(self.val_loader)
             self.state.eval_seconds += watch.seconds
@@ -321,8 +348,13 @@ class Trainer:
     def evaluate(self, loader: DeviceLoader, tta: int = 0, tta_share: float | None = None) -> Evaluation:
         """The model in eval mode on every batch of `loader` (left in eval mode)."""
         self.model.eval()
-        return evaluate(lambda x: self.eval_forward(self.cast(x)), loader.batches(), tta,
-                        lambda: self.precision.context(self.device), tta_share)
+        return evaluate(
+            lambda x: self.eval_forward(self.cast(x)),
+            loader.batches(),
+            tta,
+            lambda: self.precision.context(self.device),
+            tta_share,
+        )
 
     def cast(self, inputs: torch.Tensor) -> torch.Tensor:
         """A normalised fp32 batch in the dtype the weights are kept in (a no-op but in pure modes)."""

@@ -82,9 +82,18 @@ class Listing:
 
 
 def _digest(listing: Listing, options: Options) -> str:
-    h = hashlib.sha256(json.dumps({"format": CACHE_FORMAT, "image_size": options.image_size,
-                                   "test_split": options.test_split, "seed": options.seed,
-                                   "skip_bad": options.skip_bad, "classes": listing.classes}).encode())
+    h = hashlib.sha256(
+        json.dumps(
+            {
+                "format": CACHE_FORMAT,
+                "image_size": options.image_size,
+                "test_split": options.test_split,
+                "seed": options.seed,
+                "skip_bad": options.skip_bad,
+                "classes": listing.classes,
+            }
+        ).encode()
+    )
     for path, label, split in listing.entries:
         stat = path.stat()
         h.update(f"{path}\0{label}\0{split}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
@@ -93,8 +102,9 @@ def _digest(listing: Listing, options: Options) -> str:
     return h.hexdigest()[:24]
 
 
-def from_listing(name: str, source: Path, listing: Listing, options: Options, cache_dir: Path,
-                 quiet: bool) -> ImageDataset:
+def from_listing(
+    name: str, source: Path, listing: Listing, options: Options, cache_dir: Path, quiet: bool
+) -> ImageDataset:
     """The listed files as a dataset: from the cache when none of them changed, else checked,
     decoded, split and cached."""
     check_classes(name, listing.classes)
@@ -133,14 +143,21 @@ def decode(listing: Listing, options: Options, quiet: bool) -> dict:
                     with Image.open(path) as img:
                         img.load()
                         images.append((img.copy(), label, split, path))
-                except (OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-                        Image.DecompressionBombWarning) as exc:
+                except (
+                    OSError,
+                    SyntaxError,
+                    ValueError,
+                    Image.DecompressionBombError,
+                    Image.DecompressionBombWarning,
+                ) as exc:
                     bad.append(f"{path} ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")
         finally:
             Image.MAX_IMAGE_PIXELS = limit
     if bad and not options.skip_bad:
-        raise DataError(f"{len(bad)} bad file{'s' if len(bad) > 1 else ''}, the first {bad[0]}; fix or remove "
-                        f"{'them' if len(bad) > 1 else 'it'}, or --set data.skip_bad=true to skip and count them")
+        raise DataError(
+            f"{len(bad)} bad file{'s' if len(bad) > 1 else ''}, the first {bad[0]}; fix or remove "
+            f"{'them' if len(bad) > 1 else 'it'}, or --set data.skip_bad=true to skip and count them"
+        )
     gray = all(img.mode in ("1", "L", "LA", "I", "I;16", "F") for img, *_ in images)
     mode, channels = ("L", 1) if gray else ("RGB", 3)
     side = options.image_size or _median_side(images)
@@ -155,10 +172,21 @@ def decode(listing: Listing, options: Options, quiet: bool) -> dict:
     test = _test_mask(labels, splits, options, listing.classes)
     x = torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
     y = torch.from_numpy(labels)
-    return {"format": CACHE_FORMAT, "classes": listing.classes, "train_images": x[~test], "train_labels": y[~test],
-            "test_images": x[test], "test_labels": y[test], "skipped": bad,
-            "resize": {"side": side, "mode": mode, "chosen": "data.image_size" if options.image_size else
-                       "the median side, rounded to a multiple of 8", "resample": "bilinear"}}
+    return {
+        "format": CACHE_FORMAT,
+        "classes": listing.classes,
+        "train_images": x[~test],
+        "train_labels": y[~test],
+        "test_images": x[test],
+        "test_labels": y[test],
+        "skipped": bad,
+        "resize": {
+            "side": side,
+            "mode": mode,
+            "chosen": "data.image_size" if options.image_size else "the median side, rounded to a multiple of 8",
+            "resample": "bilinear",
+        },
+    }
 
 
 def _progress(entries, quiet: bool):
@@ -188,8 +216,10 @@ def _test_mask(labels: np.ndarray, splits: list, options: Options, classes: list
         for k, name in enumerate(classes):
             members = np.flatnonzero(labels == k)
             if len(members) < 2:
-                raise DataError(f"class {name!r} has {len(members)} image{'s' if len(members) != 1 else ''}; a "
-                                "class needs at least 2 (one to train on, one to test)")
+                raise DataError(
+                    f"class {name!r} has {len(members)} image{'s' if len(members) != 1 else ''}; a "
+                    "class needs at least 2 (one to train on, one to test)"
+                )
             n_test = min(len(members) - 1, max(1, int(round(len(members) * options.test_split))))
             test[rng.permutation(members)[:n_test]] = True
     check_both_splits(labels[~test], labels[test], classes)
@@ -200,8 +230,10 @@ def check_classes(name: str, classes: list[str]) -> None:
     """A classifier needs two classes at least: one class is refused for what it is, before any
     other check (a batch size, a split) can name a lesser symptom."""
     if len(classes) < 2:
-        raise DataError(f"{name} has {len(classes)} class{'es' if len(classes) != 1 else ''} "
-                        f"({', '.join(map(repr, classes)) or 'none'}); a classifier needs at least 2")
+        raise DataError(
+            f"{name} has {len(classes)} class{'es' if len(classes) != 1 else ''} "
+            f"({', '.join(map(repr, classes)) or 'none'}); a classifier needs at least 2"
+        )
 
 
 def check_both_splits(train_labels: np.ndarray, test_labels: np.ndarray, classes: list[str]) -> None:
@@ -217,12 +249,26 @@ def check_both_splits(train_labels: np.ndarray, test_labels: np.ndarray, classes
 def as_dataset(name: str, cache: dict, location: str) -> ImageDataset:
     check_classes(name, list(cache["classes"]))
     mean, std = channel_stats(cache["train_images"])
-    counts = {split: {c: int((cache[f"{split}_labels"] == k).sum()) for k, c in enumerate(cache["classes"])}
-              for split in ("train", "test")}
+    counts = {
+        split: {c: int((cache[f"{split}_labels"] == k).sum()) for k, c in enumerate(cache["classes"])}
+        for split in ("train", "test")
+    }
     return ImageDataset(
-        name=folder_label(name), classes=list(cache["classes"]),
+        name=folder_label(name),
+        classes=list(cache["classes"]),
         train=Split(cache["train_images"], cache["train_labels"]),
         test=Split(cache["test_images"], cache["test_labels"]),
-        mean=mean, std=std, location=location,
-        files=[{"source": cache["source"], "digest": cache["digest"], "images_per_class": counts,
-                "resize": cache["resize"], "skipped": len(cache["skipped"]), "skipped_files": cache["skipped"]}])
+        mean=mean,
+        std=std,
+        location=location,
+        files=[
+            {
+                "source": cache["source"],
+                "digest": cache["digest"],
+                "images_per_class": counts,
+                "resize": cache["resize"],
+                "skipped": len(cache["skipped"]),
+                "skipped_files": cache["skipped"],
+            }
+        ],
+    )

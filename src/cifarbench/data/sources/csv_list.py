@@ -25,8 +25,10 @@ def list_csv(file: Path, options: Options) -> Listing:
     columns = set(rows[0]) if rows else set()
     for column in (options.path_column, options.label_column):
         if column not in columns:
-            raise DataError(f"csv:{file} has no column {column!r} (columns: {', '.join(sorted(columns)) or 'none'}); "
-                            f"name yours with --set data.path_column=... / data.label_column=...")
+            raise DataError(
+                f"csv:{file} has no column {column!r} (columns: {', '.join(sorted(columns)) or 'none'}); "
+                f"name yours with --set data.path_column=... / data.label_column=..."
+            )
     has_split = options.split_column in columns
     entries, bad = [], []
     for number, row in enumerate(rows, start=2):  # line 1 is the header
@@ -42,7 +44,9 @@ def list_csv(file: Path, options: Options) -> Listing:
         else:
             entries.append((path, label, split))
     if not entries:  # named as a folder's bad files are: the first, and how many
-        raise DataError(f"csv:{file} lists no readable image: {len(bad)} row{'s' if len(bad) != 1 else ''} refused"
-                        + (f", the first {bad[0]}" if bad else ""))
+        raise DataError(
+            f"csv:{file} lists no readable image: {len(bad)} row{'s' if len(bad) != 1 else ''} refused"
+            + (f", the first {bad[0]}" if bad else "")
+        )
     classes = sorted({label for _, label, _ in entries})
     return Listing(entries, classes, bad)

@@ -20,8 +20,10 @@ def list_folder(root: Path, options: Options) -> Listing:
         raise DataError(f"folder:{root} is not a folder (one subfolder per class)")
     splits = [s for s in ("train", "test") if (root / s).is_dir()]
     if splits and splits != ["train", "test"]:
-        raise DataError(f"folder:{root} has {splits[0]}/ but not {({'train', 'test'} - set(splits)).pop()}/: give "
-                        "both, or neither (then data.test_split of each class is held out)")
+        raise DataError(
+            f"folder:{root} has {splits[0]}/ but not {({'train', 'test'} - set(splits)).pop()}/: give "
+            "both, or neither (then data.test_split of each class is held out)"
+        )
     entries, bad, classes = [], [], None
     for split in splits or [None]:
         base = root / split if split else root
@@ -30,14 +32,19 @@ def list_folder(root: Path, options: Options) -> Listing:
             raise DataError(f"{base} has no class folders (one subfolder per class)")
         if classes is not None and found != classes:
             missing = sorted(set(classes) ^ set(found))
-            raise DataError(f"class {missing[0]!r} is in one of {root}/train and {root}/test and not the other; "
-                            "both need the same class folders")
+            raise DataError(
+                f"class {missing[0]!r} is in one of {root}/train and {root}/test and not the other; "
+                "both need the same class folders"
+            )
         classes = found
         for cls in found:
             files = sorted(f for f in (base / cls).rglob("*") if f.is_file() and not f.name.startswith("."))
             images = [f for f in files if f.suffix.lower() in IMAGE_SUFFIXES]
-            bad += [f"{f} (not an image file: {f.suffix or 'no suffix'})" for f in files
-                    if f.suffix.lower() not in IMAGE_SUFFIXES]
+            bad += [
+                f"{f} (not an image file: {f.suffix or 'no suffix'})"
+                for f in files
+                if f.suffix.lower() not in IMAGE_SUFFIXES
+            ]
             if not images:
                 raise DataError(f"class folder {base / cls} has no images ({', '.join(IMAGE_SUFFIXES)})")
             entries += [(f, cls, split) for f in images]

@@ -35,11 +35,15 @@ def load_npz(name: str, file: Path, options: Options, cache_dir: Path, quiet: bo
         out[split] = (_nchw(images, file, split), labels)
     side = out["train"][0].shape[-1]
     if options.image_size is not None and options.image_size != side:
-        raise DataError(f"npz:{file} holds {side}x{side} images, used as stored: data.image_size "
-                        f"{options.image_size} does not apply to arrays (resize them before saving)")
+        raise DataError(
+            f"npz:{file} holds {side}x{side} images, used as stored: data.image_size "
+            f"{options.image_size} does not apply to arrays (resize them before saving)"
+        )
     if out["train"][0].shape[1:] != out["test"][0].shape[1:]:
-        raise DataError(f"npz:{file} train images are {tuple(out['train'][0].shape[1:])}, test images "
-                        f"{tuple(out['test'][0].shape[1:])}: both need one shape")
+        raise DataError(
+            f"npz:{file} train images are {tuple(out['train'][0].shape[1:])}, test images "
+            f"{tuple(out['test'][0].shape[1:])}: both need one shape"
+        )
     top = int(max(out["train"][1].max(initial=0), out["test"][1].max(initial=0)))
     classes = [str(c) for c in arrays["classes"]] if "classes" in arrays else [str(k) for k in range(top + 1)]
     for split in ("train", "test"):
@@ -48,9 +52,14 @@ def load_npz(name: str, file: Path, options: Options, cache_dir: Path, quiet: bo
         if not np.issubdtype(labels.dtype, np.integer) or outside:
             raise DataError(f"npz:{file} {split}_labels must be integers in [0, {len(classes)}) (one per class)")
     check_both_splits(out["train"][1], out["test"][1], classes)
-    cache = {"format": CACHE_FORMAT, "classes": classes, "skipped": [], "source": f"npz:{file}",
-             "digest": hashlib.sha256(file.read_bytes()).hexdigest()[:24],
-             "resize": {"side": None, "mode": "as stored", "chosen": "the arrays' own shape", "resample": None}}
+    cache = {
+        "format": CACHE_FORMAT,
+        "classes": classes,
+        "skipped": [],
+        "source": f"npz:{file}",
+        "digest": hashlib.sha256(file.read_bytes()).hexdigest()[:24],
+        "resize": {"side": None, "mode": "as stored", "chosen": "the arrays' own shape", "resample": None},
+    }
     for split in ("train", "test"):
         cache[f"{split}_images"] = torch.from_numpy(np.ascontiguousarray(out[split][0]))
         cache[f"{split}_labels"] = torch.from_numpy(out[split][1].astype(np.int64))
