@@ -254,7 +254,45 @@ def script_table(script: str, name: str):
     return render
 
 
-TABLES = {"fashion-recipes": fashion_recipes, "planner-frontier": planner_frontier,
+NOT_RECORDED = "not recorded"
+
+
+def _machine_cells(machine: dict | None) -> list[str]:
+    """A results file's machine, from its own fingerprint: CPU and its family/model/stepping, the
+    instruction sets that decide the speed, torch, the commit (and whether the tree had uncommitted
+    changes). A field the file lacks says so; nothing is filled in from another file."""
+    m = machine or {}
+    cpu = m.get("cpu_model") or NOT_RECORDED
+    cpu_id = m.get("cpu_id")
+    cpu += f" ({cpu_id.split(' ', 1)[-1]})" if cpu_id else " (family/model: " + NOT_RECORDED + ")"
+    isa = m.get("cpu_capability")
+    isa = f"{isa}: {', '.join(m['cpu_isa'])}" if isa and m.get("cpu_isa") else isa or NOT_RECORDED
+    gpu = m.get("gpu_name")
+    commit = m.get("git_commit")
+    if commit:
+        commit = f"`{commit[:10]}`" + (" + uncommitted changes" if commit.endswith("-dirty") else "")
+    return [cpu + (f", GPU {gpu}" if gpu else ""), isa, m.get("torch") or NOT_RECORDED, commit or NOT_RECORDED]
+
+
+def machines() -> str:
+    """Every file in benchmarks/results/ with the machine its own fingerprint names."""
+    lines = ["| results file | CPU (family, model, stepping) | instruction sets | torch | commit | command |",
+             "|---|---|---|---|---|---|"]
+    files = sorted(RESULTS.glob("*.json")) + sorted(RESULTS.glob("*/bench.json"))
+    for path in files:
+        data = json.loads(path.read_text())
+        command = data.get("command")
+        command = " ".join(command) if isinstance(command, list) else command
+        if command:
+            command = command.replace(str(ROOT) + "/", "").split("/bin/")[-1]
+            command = f"`{command[:90]}{'…' if len(command) > 90 else ''}`".replace("|", "\\|")
+        name = path.relative_to(RESULTS).as_posix()
+        lines.append(_row([f"[{name}](../../benchmarks/results/{name})", *_machine_cells(data.get("machine")),
+                           command or NOT_RECORDED]))
+    return "\n".join(lines) + "\n"
+
+
+TABLES = {"machines": machines, "fashion-recipes": fashion_recipes, "planner-frontier": planner_frontier,
           "planned-runs-amx": planned_runs("budget-fashion-mnist-amx.json", ("budget",)),
           "planned-targets-amx": planned_runs("budget-fashion-mnist-amx-targets.json", ("target",)),
           "planned-targets-avx2": planned_runs("budget-fashion-mnist-avx2.json", ("target",)),
