@@ -360,3 +360,16 @@ def test_bad_multi_run_requests_are_one_line_exit_2(tmp_path, capsys, args, mess
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not runs.exists()
+
+
+def test_a_seeded_run_of_many_takes_its_own_device_and_seed(tmp_path):
+    """--runs N --jobs K on several GPUs gives each worker its own device: the seed goes to the trainer,
+    the device to the hardware section, the rest of the config unchanged."""
+    from cifarbench.repeat import seeded
+    from cifarbench.train.recipes import resolve_config
+
+    base = resolve_config("lenet-small-onecycle", {"hardware": {"threads": 1}})
+    one = seeded(base, tmp_path, 3, device="cuda:1")
+    assert (one.train.seed, one.hardware.device, one.hardware.threads) == (3, "cuda:1", 1)
+    assert (one.runs_dir, one.name, one.train.epochs) == (str(tmp_path), "seed3", base.train.epochs)
+    assert seeded(base, tmp_path, 4).hardware == base.hardware  # no device named: the config's own

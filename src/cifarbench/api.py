@@ -26,6 +26,7 @@ import contextlib
 import logging
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def train(
     config: RunConfig,
     *,
     quiet: bool = False,
-    callbacks: list[Callback] = (),
+    callbacks: Sequence[Callback] = (),
     argv: list[str] | None = None,
     final: str = "test",
     record: dict | None = None,
@@ -89,14 +90,14 @@ def resume(
     *,
     asked: dict | None = None,
     quiet: bool = False,
-    callbacks: list[Callback] = (),
+    callbacks: Sequence[Callback] = (),
     argv: list[str] | None = None,
 ) -> RunResult:
     """Continue a run from its last checkpoint, with the run's own config. `asked` holds values the
     user gave explicitly: a different model or dataset is refused, other differences are ignored
     with a warning."""
     with contextlib.ExitStack() as held:
-        run = RunDir(RunDir.open(run_dir).path, writable=distributed.is_main_process())
+        run = RunDir(RunDir.open(Path(run_dir)).path, writable=distributed.is_main_process())
         held.enter_context(run.lock())  # before reading: a run still training elsewhere is refused
         config = RunConfig.from_dict(run.read_config())
         check_registered(config)
@@ -106,7 +107,7 @@ def resume(
         return _run(config, load_training_state(run.path), run, held, quiet, callbacks, argv)
 
 
-def backend_for(config: RunConfig, quiet: bool, callbacks: list[Callback]) -> Backend:
+def backend_for(config: RunConfig, quiet: bool, callbacks: Sequence[Callback]) -> Backend:
     if config.train.framework == "mlx":
         from cifarbench.mlx.backend import MlxBackend  # MLX is optional: imported only when asked for
 
@@ -120,7 +121,7 @@ def _run(
     run: RunDir | None,
     held: contextlib.ExitStack,
     quiet: bool,
-    callbacks: list[Callback],
+    callbacks: Sequence[Callback],
     argv: list[str] | None,
     final: str = "test",
     record: dict | None = None,
@@ -135,14 +136,16 @@ def _run(
     in_memory = time.perf_counter()  # run_seconds counts from here: the data loaded, the run about to start
     backend.build(data)
     new_run = checkpoint is None
-    if new_run:
+    if checkpoint is None:
         if backend.is_main:
             run = RunDir.create(Path(config.runs_dir), data.dataset.name, config.model.name, config.name)
             held.enter_context(run.lock())
             run.write_config(config.to_dict())
-        path = backend.share(str(run.path) if backend.is_main else None)
-        run = run if backend.is_main else RunDir(Path(path), writable=False)
+            backend.share(str(run.path))
+        else:  # the main process's run directory, read-only here
+            run = RunDir(Path(backend.share(None)), writable=False)
     else:
+        assert run is not None  # resume() passes the run with its checkpoint
         check_compatible(checkpoint, config, data)
         backend.restore(checkpoint)
     meta = checkpoint_meta(config, data)

@@ -30,6 +30,9 @@ META_KEYS = ("framework", "model_name", "config", "data")  # what a checkpoint c
 class PixelsToLogits(nn.Module):
     """The trained model behind its own normalisation: [0, 1] pixels in, logits out."""
 
+    mean: torch.Tensor  # buffers, registered in __init__
+    std: torch.Tensor
+
     def __init__(self, model: nn.Module, mean, std):
         super().__init__()
         self.model = model

@@ -22,7 +22,7 @@ def _cpuinfo_fields(cpuinfo: str | None = None) -> dict[str, str]:
             cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8")
         except OSError:
             return {}
-    fields = {}
+    fields: dict[str, str] = {}
     for line in cpuinfo.split("\n\n", 1)[0].splitlines():
         key, _, value = line.partition(":")
         fields.setdefault(key.strip().lower(), value.strip())

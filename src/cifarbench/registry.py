@@ -19,7 +19,7 @@ import fnmatch
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
-from cifarbench.errors import ConfigError, UserError
+from cifarbench.errors import ConfigError
 
 T = TypeVar("T")
 
@@ -27,7 +27,7 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """Named things of one kind, listed in the order they were added (or by name: `sort=True`)."""
 
-    def __init__(self, kind: str, error: type[UserError] = ConfigError, plural: str | None = None, sort: bool = False):
+    def __init__(self, kind: str, error: type[Exception] = ConfigError, plural: str | None = None, sort: bool = False):
         self.kind = kind
         self.plural = plural or f"{kind}s"
         self.error = error

@@ -51,8 +51,9 @@ def timed_seconds(result: RunResult) -> float:
 
 
 def seeded(config: RunConfig, folder: Path, seed: int, device: str | None = None) -> RunConfig:
-    train_section = dataclasses.replace(config.train, seed=seed, **({"device": device} if device else {}))
-    return dataclasses.replace(config, runs_dir=str(folder), name=f"seed{seed}", train=train_section)
+    train_section = dataclasses.replace(config.train, seed=seed)
+    hardware = dataclasses.replace(config.hardware, device=device) if device else config.hardware
+    return dataclasses.replace(config, runs_dir=str(folder), name=f"seed{seed}", train=train_section, hardware=hardware)
 
 
 def run_record(result: RunResult) -> dict:
@@ -147,6 +148,7 @@ def _under_torchrun(config: RunConfig, seeds: list[int], quiet: bool, argv) -> R
         name = f"{folder_label(config.data.dataset)}-{config.model.name}-x{len(seeds)}"
         box = [str(new_folder(Path(config.runs_dir), name)) if rank == 0 else None]
         dist.broadcast_object_list(box, src=0)
+        assert box[0] is not None  # rank 0's folder, broadcast to every rank
         folder = Path(box[0])
         pin_to_cores(core_blocks(local_world, config.hardware.threads)[local_rank])
         device = (

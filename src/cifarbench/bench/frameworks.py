@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
+from typing import Any
 
 from cifarbench.api import train
 from cifarbench.bench.registry import BENCHMARKS, Benchmark
@@ -53,26 +54,26 @@ def bench_frameworks(layers: dict | None = None, quiet: bool = True) -> dict:
         config = resolve_config(
             None, DEFAULTS, layers, {"train": {"framework": framework}, "runs_dir": str(folder / framework)}
         )
-        result = train(config, quiet=quiet)
-        history = result.history
+        run = train(config, quiet=quiet)
+        history = run.history
         later = history[1:] or history  # the first epoch apart: it carries MLX's compilation
         seconds = [h["epoch_seconds"] for h in later]
         images = sum(h["images_per_second"] * h["epoch_seconds"] for h in later)
         rows.append(
             {
                 "framework": framework,
-                "version": result.run_log.get("mlx" if framework == "mlx" else "torch"),
-                "device": result.run_log["device"],
+                "version": run.run_log.get("mlx" if framework == "mlx" else "torch"),
+                "device": run.run_log["device"],
                 "first_epoch_seconds": history[0]["epoch_seconds"],
                 "epoch_seconds": statistics.median(seconds),
                 "images_per_second": images / sum(seconds),
                 "final_train_loss": history[-1]["train_loss"],
-                "test_accuracy": result.metrics["accuracy"],
-                "test_loss": result.metrics["loss"],
-                "run": result.run.path.name,
+                "test_accuracy": run.metrics["accuracy"],
+                "test_loss": run.metrics["loss"],
+                "run": run.run.path.name,
             }
         )
-    result = {
+    result: dict[str, Any] = {
         "model": base.model.name,
         "recipe": base.recipe,
         "dataset": base.data.dataset,

@@ -75,9 +75,9 @@ def compare_methods(methods=METHODS, layers: dict | None = None, *, quick: bool 
                 "run_dir": result.run.path.name,
             }
         )
-    base = next(r for r in rows if r["method"] == methods[0])
+    baseline = next(r for r in rows if r["method"] == methods[0])
     for r in rows:
-        r["speedup"] = base["timed_seconds"] / r["timed_seconds"]
+        r["speedup"] = baseline["timed_seconds"] / r["timed_seconds"]
     summary = {
         "dataset": dataset,
         "quick": quick,

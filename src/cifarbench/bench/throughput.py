@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -73,7 +74,7 @@ def reference_peak(device: torch.device, dtype: torch.dtype) -> tuple[float, tor
     rates = {torch.float32: matmul_peak_flops(device, torch.float32)}
     if dtype != torch.float32:
         rates[dtype] = matmul_peak_flops(device, dtype)
-    best = max(rates, key=rates.get)
+    best = max(rates, key=rates.__getitem__)
     return rates[best], best
 
 
@@ -206,7 +207,7 @@ def bench_throughput(models: list[str] | None = None, layers: dict | None = None
                 precision=hw.precision,
                 channels_last=hw.channels_last,
                 device=hw.device,
-                shape=tuple(d.synthetic_shape),
+                shape=(d.synthetic_shape[0], d.synthetic_shape[1], d.synthetic_shape[2]),
                 num_classes=d.synthetic_classes,
                 steps=steps,
             )
@@ -214,7 +215,7 @@ def bench_throughput(models: list[str] | None = None, layers: dict | None = None
         for m in models
     ]
     folder = new_folder(Path(config.runs_dir), "bench-throughput")
-    result = {"models": rows}
+    result: dict[str, Any] = {"models": rows}
     atomic_write_json(result, folder / "throughput.json")
     bar_chart(
         [r["model"] for r in rows],

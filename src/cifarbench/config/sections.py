@@ -574,7 +574,8 @@ def current_paths(values: dict) -> dict:
     for key, value in train.items():
         if f"train.{key}" in MOVED:
             section, name = MOVED[f"train.{key}"].split(".")
-            given = out.get(section) if isinstance(out.get(section), dict) else {}
+            current = out.get(section)
+            given = current if isinstance(current, dict) else {}
             out[section] = {name: value, **given}
     return out
 
@@ -590,7 +591,7 @@ def _schema_fields(cls, prefix: str) -> tuple:
     # cached: the schema does not change while a process runs, and resolving its type hints is
     # most of what building the command line costs
     hints = typing.get_type_hints(cls)
-    found = []
+    found: list[tuple[str, dataclasses.Field[typing.Any], typing.Any]] = []
     for f in dataclasses.fields(cls):
         if dataclasses.is_dataclass(hints[f.name]):
             found.extend(_schema_fields(hints[f.name], f"{prefix}{f.name}."))

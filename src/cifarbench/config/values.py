@@ -133,7 +133,7 @@ def parse_assignment(text: str) -> dict:
         value = yaml.safe_load(raw) if raw.strip() else raw
     except yaml.YAMLError:
         value = raw
-    nested: dict = value
+    nested: Any = value  # a dict once wrapped in at least one key below
     for part in reversed(key.strip().split(".")):
         if not part:
             raise ConfigError(f"--set {text!r}: empty key")

@@ -17,6 +17,7 @@ train/backend.py `TorchBackend` is PyTorch's (the one loop, train/trainer.py); m
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 
 from cifarbench.config import RunConfig
 from cifarbench.contract.callbacks import Callback
@@ -32,7 +33,7 @@ class Backend:
 
     framework = "?"
 
-    def __init__(self, config: RunConfig, quiet: bool = False, callbacks: list[Callback] = ()):
+    def __init__(self, config: RunConfig, quiet: bool = False, callbacks: Sequence[Callback] = ()):
         self.config, self.quiet, self.callbacks = config, quiet, list(callbacks)
 
     @property
@@ -55,13 +56,17 @@ class Backend:
 
     def describe(self) -> dict:
         """run_log fields: the machine's fingerprint, device, precision, parameters, ..."""
+        raise NotImplementedError
 
     @property
-    def num_epochs(self) -> int: ...
+    def num_epochs(self) -> int:
+        raise NotImplementedError
 
-    def fit(self, run: RunDir, meta: dict) -> TrainState: ...
+    def fit(self, run: RunDir, meta: dict) -> TrainState:
+        raise NotImplementedError
 
-    def evaluate_final(self, data: PreparedData) -> Evaluation: ...
+    def evaluate_final(self, data: PreparedData) -> Evaluation:
+        raise NotImplementedError
 
     def synchronize(self) -> None:
         """Wait for queued work, so a clock read next measures finished work."""

@@ -53,7 +53,8 @@ class ImageDataset:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return tuple(self.train.images.shape[1:])
+        c, h, w = self.train.images.shape[1:]  # images are (N, C, H, W)
+        return (c, h, w)
 
     @property
     def num_classes(self) -> int:

@@ -9,6 +9,7 @@ before it is used; a download goes to `<name>.part` and is renamed only once ver
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import os
@@ -43,10 +44,10 @@ def search_folders(name: str, data_dir: str | os.PathLike | None = None) -> list
     if data_dir:
         root = Path(data_dir).expanduser()
         return [root / name, root]
-    roots = []
-    for root in (os.environ.get("CIFARBENCH_DATA"), DEFAULT_CACHE):
-        if root:
-            root = Path(root).expanduser()
+    roots: list[Path] = []
+    for candidate in (os.environ.get("CIFARBENCH_DATA"), DEFAULT_CACHE):
+        if candidate:
+            root = Path(candidate).expanduser()
             roots += [root / name, root]
     roots += SYSTEM_COPIES.get(name, [])
     unique: list[Path] = []
@@ -58,13 +59,7 @@ def search_folders(name: str, data_dir: str | os.PathLike | None = None) -> list
 
 def file_digest(path: Path, algorithm: str = "md5", decompress: bool = False) -> str:
     digest = hashlib.new(algorithm)
-    if decompress:
-        import gzip
-
-        opener = gzip.open
-    else:
-        opener = open
-    with opener(path, "rb") as f:
+    with gzip.open(path, "rb") if decompress else open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -171,7 +166,11 @@ def find_raw_copy(name: str, data_dir: str | os.PathLike | None = None) -> Path 
     if spec.members and _find_members(spec, folders):
         return _find_members(spec, folders)
     found = [_find_file(rf.name, folders) for rf in spec.files]
-    return found[0].parent if all(found) else None
+    if not all(found):
+        return None
+    first = found[0]
+    assert first is not None  # all(found)
+    return first.parent
 
 
 def ensure_files(

@@ -6,7 +6,7 @@ import contextlib
 import logging
 from pathlib import Path
 
-from filelock import FileLock, Timeout
+from filelock import BaseFileLock, FileLock, Timeout
 
 from cifarbench.errors import DataError
 
@@ -24,12 +24,13 @@ def cache_lock(folder: Path, timeout: float = 3600.0):
     complete. The lock is an flock, released by the operating system if its holder dies.
     A folder that cannot be written (a shared read-only cache) is used without a lock."""
     lock = FileLock(folder / LOCK_NAME, timeout=timeout)
+    held: BaseFileLock | None = lock  # None: used without a lock
     try:
         folder.mkdir(parents=True, exist_ok=True)
         lock.acquire()
     except OSError as exc:
         log.warning("no lock on %s (%s); not safe against a second process filling it", folder, exc)
-        lock = None
+        held = None
     except Timeout:
         raise DataError(
             f"{folder} has been locked by another process for {timeout:.0f} s; if none is running, "
@@ -38,5 +39,5 @@ def cache_lock(folder: Path, timeout: float = 3600.0):
     try:
         yield
     finally:
-        if lock is not None:
-            lock.release()
+        if held is not None:
+            held.release()

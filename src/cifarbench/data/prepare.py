@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 
@@ -55,7 +56,10 @@ class PreparedData:
 
     @property
     def final_split(self) -> Split:
-        return self.val if self.final == "validation" else self.test
+        if self.final == "validation":
+            return self.val
+        assert not isinstance(self.test, SealedSplit)  # sealed only in runs that end on validation
+        return self.test
 
     @property
     def test_sealed(self) -> bool:
@@ -100,12 +104,9 @@ def prepare_data(config: RunConfig, quiet: bool = False, final: str = "test") ->
         )
     dataset = load_configured_dataset(config, quiet)
     if final == "validation":
-        dataset = dataclasses.replace(
-            dataset,
-            test=SealedSplit(
-                "this run validates on data held out of the training split and never reads the test split"
-            ),
-        )
+        sealed = SealedSplit("this run validates on data held out of the training split and never reads the test split")
+        # the stand-in takes the test split's place: any use of it raises DataError
+        dataset = dataclasses.replace(dataset, test=cast(Split, sealed))
     train_split = dataset.train.take(slice(0, d.train_subset)) if d.train_subset else dataset.train
     test_split = dataset.test if final == "validation" else test_split_of(config, dataset)
     if d.val_split > 0:
@@ -126,7 +127,7 @@ def make_loaders(
     t = config.train
     if t.batch_size > len(data.train):
         raise ConfigError(f"train.batch_size {t.batch_size} is larger than the {len(data.train)} training images")
-    stats = dict(
+    stats: dict[str, Any] = dict(
         mean=data.dataset.mean, std=data.dataset.std, device=device, channels_last=config.hardware.channels_last
     )
     # each rank takes its share of the global batch, from its shard of the epoch's order

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -49,7 +50,7 @@ class DatasetSpec:
 
 def _parse_idx(spec: DatasetSpec, folder: Path) -> dict:
     f = {rf.name.rsplit("-idx", 1)[0]: folder / rf.name for rf in spec.files}  # "train-images": path
-    out = {}
+    out: dict[str, Any] = {}
     for split, prefix in (("train", "train"), ("test", "t10k")):
         images = formats.read_idx_images(f[f"{prefix}-images"])
         labels = formats.read_idx_labels(f[f"{prefix}-labels"], spec.num_classes)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -40,7 +41,7 @@ def locate(name: str, data_dir=None) -> Path | None:
 
 
 def _to_cache(arrays: dict, files: list[dict]) -> dict:
-    cache = {"format": CACHE_FORMAT, "files": files}
+    cache: dict[str, Any] = {"format": CACHE_FORMAT, "files": files}
     for key, value in arrays.items():
         cache[key] = torch.from_numpy(np.ascontiguousarray(value)) if isinstance(value, np.ndarray) else value
     cache["mean"], cache["std"] = channel_stats(cache["train_images"])

@@ -68,10 +68,10 @@ def per_class_accuracy(preds: np.ndarray, labels: np.ndarray, num_classes: int) 
 
 def most_confused_pairs(cm: np.ndarray | list, classes: list[str], top: int = 5) -> list[tuple[str, str, int]]:
     """The largest off-diagonal counts: (true class, predicted class, count)."""
-    cm = np.asarray(cm).copy()
-    np.fill_diagonal(cm, 0)
-    order = np.argsort(-cm, axis=None)[:top]
-    pairs = [(classes[i // len(classes)], classes[i % len(classes)], int(cm.flat[i])) for i in order]
+    counts = np.asarray(cm).copy()
+    np.fill_diagonal(counts, 0)
+    order = np.argsort(-counts, axis=None)[:top]
+    pairs = [(classes[i // len(classes)], classes[i % len(classes)], int(counts.flat[i])) for i in order]
     return [p for p in pairs if p[2] > 0]
 
 

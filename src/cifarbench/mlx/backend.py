@@ -153,6 +153,7 @@ def build_optimizer(config: RunConfig):
             self.betas = [self.state["beta1"], self.betas[1]]
             return super().apply_single(gradient, parameter, state)
 
+    opt: optim.Optimizer
     if o.name == "sgd":
         opt = ScheduledSGD(
             learning_rate=o.lr, momentum=o.momentum, weight_decay=o.weight_decay, nesterov=o.nesterov and o.momentum > 0

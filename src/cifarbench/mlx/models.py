@@ -8,6 +8,8 @@ once before the classifier's flatten, so the Linear weights need no permutation 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import mlx.core as mx
 import mlx.nn as nn
 
@@ -99,7 +101,7 @@ class SmallResNet(nn.Module):
 
 
 # the MLX twins, by the names of the PyTorch models they mirror
-MLX_MODELS: Registry[type[nn.Module]] = Registry("MLX model")
+MLX_MODELS: Registry[Callable[[int, int], nn.Module]] = Registry("MLX model")
 MLX_MODELS.add("small-resnet", SmallResNet)
 MLX_MODELS.add("resnet18", ResNet18)
 
@@ -111,4 +113,6 @@ def build_mlx_model(name: str, num_classes: int, in_channels: int) -> nn.Module:
 def count_mlx_parameters(model: nn.Module) -> int:
     from mlx.utils import tree_flatten
 
-    return sum(v.size for _, v in tree_flatten(model.trainable_parameters()))
+    flat = tree_flatten(model.trainable_parameters())
+    assert isinstance(flat, list)  # (key, array) pairs: a dict comes back only when one is passed as destination
+    return sum(v.size for _, v in flat)

@@ -63,6 +63,7 @@ class WhiteningConv(nn.Conv2d):
         super().__init__(c_in, 2 * c_in * kernel_size**2, kernel_size, padding=0, bias=True)
         self.weight.requires_grad_(False)
         if zero_bias:  # airbench94; airbench94_muon keeps PyTorch's default conv-bias init
+            assert self.bias is not None  # built with bias=True
             nn.init.zeros_(self.bias)
 
     @torch.no_grad()

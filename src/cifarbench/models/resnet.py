@@ -60,7 +60,13 @@ class Bottleneck(nn.Module):
 
 
 class ResNet(nn.Module):
-    def __init__(self, block: type[nn.Module], blocks: tuple[int, int, int, int], num_classes: int, in_channels: int):
+    def __init__(
+        self,
+        block: type[BasicBlock | Bottleneck],
+        blocks: tuple[int, int, int, int],
+        num_classes: int,
+        in_channels: int,
+    ):
         super().__init__()
         self.stem = nn.Sequential(conv_bn(in_channels, 64), nn.ReLU())  # no max-pool at 32x32
         stages, c_in = [], 64
@@ -108,16 +114,24 @@ class SmallResNet(nn.Module):
         return self.head(x)
 
 
+def _norm_of(pair: nn.Module) -> nn.BatchNorm2d:
+    """The BatchNorm2d of a conv_bn() pair."""
+    assert isinstance(pair, nn.Sequential)
+    bn = pair[1]
+    assert isinstance(bn, nn.BatchNorm2d)
+    return bn
+
+
 def residual_branch_ends(model: nn.Module) -> list[nn.BatchNorm2d]:
     """The BatchNorm that ends each residual branch (added to the shortcut before the ReLU)."""
-    ends = []
+    ends: list[nn.BatchNorm2d] = []
     for m in model.modules():
         if isinstance(m, BasicBlock):
-            ends.append(m.conv2[1])
+            ends.append(_norm_of(m.conv2))
         elif isinstance(m, Bottleneck):
-            ends.append(m.conv3[1])
+            ends.append(_norm_of(m.conv3))
         elif isinstance(m, SmallResNet):
-            ends += [m.res1[-1][1], m.res2[-1][1]]
+            ends += [_norm_of(m.res1[-1]), _norm_of(m.res2[-1])]
     return ends
 
 

@@ -29,10 +29,11 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from cifarbench.api import train
 from cifarbench.config import RunConfig, current_paths, get_path, merge
-from cifarbench.contract.callbacks import TimeLimit
+from cifarbench.contract.callbacks import Callback, TimeLimit
 from cifarbench.data.prepare import load_configured_dataset
 from cifarbench.errors import ConfigError
 from cifarbench.eval.tta import views_per_image
@@ -51,7 +52,7 @@ END_MARGIN = 1.25  # on the slowest end (files, plots) seen
 FIXED_SECONDS = 0.3  # building the net, the run folder, the checkpoint: what calibration does not time
 EXIT_SECONDS = 0.5  # from the last file written to the process's exit (the last lines, the interpreter)
 # With no frontier: airbench94's recipe on its smallest net, which trains anything from 28x28x1 up.
-DEFAULT_SCHEDULE = {"recipe": "airbench94", "model": {"name": "airbench-tiny"}}
+DEFAULT_SCHEDULE: dict[str, Any] = {"recipe": "airbench94", "model": {"name": "airbench-tiny"}}
 DEFAULT_EPOCHS = (0.25, 50.0)  # the range of epochs a schedule without a frontier may take
 NO_VALIDATION = 10_000  # eval_every of a planned run: it validates once, when its schedule ends
 
@@ -119,6 +120,7 @@ class Plan:
         """What a budget keeps for the work after training, at the calibrated speed: the final
         evaluation (at the slowest seen, with a margin) and the files and plots."""
         timing = self.chosen.timing
+        assert timing is not None  # make_plan calibrates every candidate
         views = views_per_image(self.config.train.tta, self.config.train.tta_share)
         reserve = (
             max(self.chosen.seconds["evaluation"], self.test_images * (views + 1) * timing.eval_reserve_per_view)
@@ -208,22 +210,26 @@ def candidates_of(
     for p in points:
         if figure_of(p, split)[0]:
             groups.setdefault((p.recipe, p.model), []).append(p)
+
+    def figure(p: Point) -> dict:
+        found = figure_of(p, split)[0]
+        assert found is not None  # grouped below: only the points with a figure on `split`
+        return found
+
     out = []
     for (recipe, model), group in groups.items():
         per_precision = {q.precision: sum(r.precision == q.precision for r in group) for q in group}
         by_epochs: dict[float, Point] = {}
-        for p in sorted(
-            group, key=lambda p: (-per_precision[p.precision], -(figure_of(p, split)[0].get("n") or 0), p.precision)
-        ):
+        for p in sorted(group, key=lambda p: (-per_precision[p.precision], -(figure(p).get("n") or 0), p.precision)):
             by_epochs.setdefault(p.epochs, p)
         chosen = sorted(by_epochs.values(), key=lambda p: p.epochs)
-        curve = []
+        curve: list[tuple[float, dict]] = []
         for p in chosen:
-            figure, images = figure_of(p, split)
+            images = figure_of(p, split)[1]
             if images is None and full_train is not None:
                 images = full_train if split == "test" else int(full_train * (1 - VAL_SPLIT))
             scale = images / run_images if images and run_images else 1.0
-            curve.append((p.epochs * scale, figure))
+            curve.append((p.epochs * scale, figure(p)))
         out.append(Candidate(recipe, model, chosen, sorted(curve, key=lambda c: c[0])))
     return out
 
@@ -302,9 +308,10 @@ def make_plan(
             c.timing, e, train_images, test_images, b, v, end
         )
         low, high = (c.curve[0][0], c.curve[-1][0]) if c.curve else DEFAULT_EPOCHS
-        if budget_s is not None:
+        if left is not None:  # a budget
             _fit_budget(c, seconds, low, high, left, spent)
         else:
+            assert target is not None  # one of budget_s / target, checked above
             _reach_target(c, seconds, target)
     fitting = [c for c in candidates if not c.rejected]
     if not fitting:
@@ -317,10 +324,13 @@ def make_plan(
         if c is not chosen:
             c.rejected = "less accurate in the budget" if budget_s is not None else "slower to the target"
     kind = "+".join(sorted({p.kind for p in chosen.points})) or "none"
+    value = budget_s if budget_s is not None else target
+    assert value is not None  # one of budget_s / target, checked above
+    assert chosen.epochs is not None  # a candidate that fits has its epochs chosen
     return Plan(
         dataset,
         "budget" if budget_s is not None else "target",
-        budget_s if budget_s is not None else target,
+        value,
         chosen,
         candidates,
         calibration_seconds,
@@ -475,8 +485,9 @@ def run_plan(
     slower than calibrated (what planned runs did before, kept for the benchmark that compares
     them). `callbacks` join the run (a benchmark's periodic evaluation, say)."""
     deadline = plan.training_deadline()
-    guard = []
+    guard: list[Callback] = []
     if deadline is not None and pace:
+        assert plan.chosen.timing is not None  # make_plan calibrates every candidate
         end = time.perf_counter() + plan.value - EXIT_SECONDS - plan.clock()  # the budget's end, less the exit
         guard = [ClockPace(end, after=plan.after_training_seconds(), step_seconds=plan.chosen.timing.step_seconds)]
     elif deadline is not None:
@@ -494,6 +505,7 @@ def run_plan(
 def observed_timing(plan: Plan, log: dict) -> Timing:
     """The figures the run actually ran at: its training seconds per step (tricks and callbacks
     included) and its evaluations' seconds per image view (the last validation and the final one)."""
+    assert plan.chosen.timing is not None  # observed only for a calibrated plan (run_plan checks)
     views = views_per_image(plan.config.train.tta, plan.config.train.tta_share)
     init = plan.chosen.timing.init_seconds
     steps = max(1, log["steps"])

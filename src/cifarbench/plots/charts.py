@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -138,7 +139,7 @@ def per_class_accuracy(per_class: dict[str, float], path: Path, title: str, limi
 
 
 def confusion_heatmap(
-    matrix, classes: list[str], path: Path, title: str, normalized: bool, confused: list[tuple[str, str, int]] = ()
+    matrix, classes: list[str], path: Path, title: str, normalized: bool, confused: Sequence[tuple[str, str, int]] = ()
 ) -> list[Path]:
     """Rows are true classes, columns predictions; counts (or row shares) written in each cell
     while the matrix is small enough to read; the most-confused pairs listed underneath."""

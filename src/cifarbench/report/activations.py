@@ -145,6 +145,7 @@ def activations(
     """Grids of the chosen layers' feature maps for one image, written to `out_dir` (default:
     `activations/` in the run folder of `source`, the run folder or checkpoint loaded)."""
     if out_dir is None:
+        assert source is not None, "activations() needs out_dir or the source to write beside"
         source = Path(source)
         out_dir = (source if source.is_dir() else source.parent) / "activations"
     out_dir = Path(out_dir)

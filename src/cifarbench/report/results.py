@@ -89,6 +89,13 @@ def load_targets(path: str | Path) -> list[Target]:
     return targets
 
 
+def _test_accuracy(run: RunRecord) -> float:
+    """The test accuracy of a run known to have completed (test_accuracy is not None)."""
+    accuracy = run.test_accuracy
+    assert accuracy is not None, f"{run.path} has no test accuracy"
+    return accuracy
+
+
 def judge(target: Target, runs: list[RunRecord]) -> tuple[RunRecord | None, bool]:
     """The run that meets the target soonest (or the most accurate candidate), and whether it is met."""
     candidates = [
@@ -101,12 +108,12 @@ def judge(target: Target, runs: list[RunRecord]) -> tuple[RunRecord | None, bool
     meeting = [
         r
         for r in candidates
-        if r.test_accuracy >= target.accuracy
+        if _test_accuracy(r) >= target.accuracy
         and (target.seconds is None or r.run_log.get("train_seconds", float("inf")) <= target.seconds)
     ]
     if meeting:
         return min(meeting, key=lambda r: r.run_log.get("train_seconds", float("inf"))), True
-    return (max(candidates, key=lambda r: r.test_accuracy) if candidates else None), False
+    return (max(candidates, key=_test_accuracy) if candidates else None), False
 
 
 # ---------------------------------------------------------------- sections
@@ -131,7 +138,7 @@ def models_section(done: list[RunRecord], images: Path) -> Section:
         groups.setdefault((r.dataset, r.model), []).append(r)
     rows = []
     for (dataset, model), rs in sorted(groups.items()):
-        accs = [r.test_accuracy for r in rs]
+        accs = [_test_accuracy(r) for r in rs]
         secs = [r.run_log["train_seconds"] for r in rs if "train_seconds" in r.run_log]
         rows.append(
             [
@@ -157,7 +164,7 @@ def models_section(done: list[RunRecord], images: Path) -> Section:
     )
     if groups:
         labels = [f"{model}\n{dataset}" for dataset, model in sorted(groups)]
-        best = [max(r.test_accuracy for r in groups[key]) for key in sorted(groups)]
+        best = [max(_test_accuracy(r) for r in groups[key]) for key in sorted(groups)]
         plots.bar_chart(
             labels, best, "best test accuracy per model", "test accuracy", images / "best_accuracy", annotate="{:.2%}"
         )
@@ -247,7 +254,7 @@ def per_class_section(done: list[RunRecord]) -> Section:
         by_dataset.setdefault(r.dataset, []).append(r)
     notes = []
     for dataset, rs in sorted(by_dataset.items()):
-        rs = sorted(rs, key=lambda r: -r.test_accuracy)[:MAX_RUN_COLUMNS]  # the best runs, where many exist
+        rs = sorted(rs, key=lambda r: -_test_accuracy(r))[:MAX_RUN_COLUMNS]  # the best runs, where many exist
         classes = list(rs[0].per_class)
         mean = {c: statistics.mean(r.per_class.get(c, 0.0) for r in rs) for c in classes}
         shown = [c for c, _ in plots.shown_classes(mean)]
@@ -369,6 +376,7 @@ def run_sections(done: list[RunRecord], images: Path) -> list[Section]:
     sections = []
     for r in done:
         prefix = f"{r.name}-"
+        assert r.metrics is not None  # completed: its test metrics were read
         draw_run(r.run_log, r.history, r.metrics, images, prefix=prefix, formats=("png",))
         pairs = most_confused_pairs(r.metrics["confusion_matrix"], r.metrics["classes"])
         section = Section(

@@ -18,6 +18,7 @@ import dataclasses
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cifarbench.api import train
 from cifarbench.config import merge, schema_fields
@@ -144,9 +145,9 @@ def ablate(
         )
     plan = ablation_rows(tricks, mode)
     folder = new_folder(Path(runs_dir), f"ablate-{recipe}-{folder_label(config.data.dataset)}")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for label, layer in plan:
-        runs = []
+        runs: list[dict[str, Any]] = []
         for seed in range(config.train.seed, config.train.seed + seeds):
             run_config = resolve_config(
                 recipe,
@@ -159,14 +160,14 @@ def ablate(
                     "name": _slug(label, seed),
                 },
             )
-            result = train(run_config, quiet=quiet)
+            trained = train(run_config, quiet=quiet)
             runs.append(
                 {
                     "seed": seed,
-                    "accuracy": result.metrics["accuracy"],
-                    "seconds": timed_seconds(result),
-                    "to_target": first_epoch_time(result.history, target) if target else None,
-                    "run": result.run.path.name,
+                    "accuracy": trained.metrics["accuracy"],
+                    "seconds": timed_seconds(trained),
+                    "to_target": first_epoch_time(trained.history, target) if target else None,
+                    "run": trained.run.path.name,
                 }
             )
         reached = [r["to_target"] for r in runs if r["to_target"] is not None]
@@ -181,7 +182,7 @@ def ablate(
                 "reached": len(reached),
             }
         )
-    result = {
+    result: dict[str, Any] = {
         "recipe": recipe,
         "dataset": config.data.dataset,
         "mode": mode,

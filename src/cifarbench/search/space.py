@@ -42,12 +42,13 @@ class Param:
             return trial.suggest_categorical(self.field, list(self.choices))
         if self.integer:
             return trial.suggest_int(self.field, self.low, self.high, step=int(self.step or 1), log=self.log)
+        assert self.low is not None and self.high is not None  # a range (no choices) has both ends
         return trial.suggest_float(self.field, float(self.low), float(self.high), step=self.step, log=self.log)
 
 
 def config_fields() -> dict[str, set[str]]:
     """{section: its field names} for every section of the run config."""
-    sections = {}
+    sections: dict[str, set[str]] = {}
     for f in dataclasses.fields(RunConfig):
         factory = f.default_factory
         if factory is not dataclasses.MISSING and dataclasses.is_dataclass(factory):

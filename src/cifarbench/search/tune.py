@@ -41,8 +41,10 @@ import socket
 import threading
 import time
 import warnings
+from collections.abc import Set
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from filelock import FileLock
 
@@ -55,6 +57,9 @@ from cifarbench.errors import ConfigError, RunStopped, UserError
 from cifarbench.repeat import timed_seconds
 from cifarbench.search.space import Param, as_config_layer
 from cifarbench.train.recipes import resolve_config
+
+if TYPE_CHECKING:
+    from optuna.trial import TrialState  # optuna is an optional extra: imported where a study is opened
 
 DEFAULT_VAL_SPLIT = 0.1  # the validation part carved from training data when the config has none
 BUDGET_CHECK_EVERY = 4  # steps between two reads of the training clock in --budget-s mode
@@ -192,7 +197,7 @@ def retried(trials) -> set[int]:
     return {t.user_attrs["retry_of"] for t in trials if "retry_of" in t.user_attrs}
 
 
-def finished(trial, superseded: set[int] = frozenset()) -> bool:
+def finished(trial, superseded: Set[int] = frozenset()) -> bool:
     """A trial that ran to an outcome (interrupted trials have none and are run again; a trial
     retried after its heartbeat stopped counts through its retry)."""
     return "outcome" in trial.user_attrs and trial.number not in superseded
@@ -209,7 +214,7 @@ def count_trials(optuna, trials) -> tuple[int, int]:
 PRUNED_OUTCOMES = ("pruned", "missed target")
 
 
-def told_as(optuna, attrs: dict, request: TuneRequest) -> tuple[object, float | None]:
+def told_as(optuna, attrs: dict, request: TuneRequest) -> tuple[TrialState, float | None]:
     """(trial state, value) for a trial's recorded attributes: the one place that maps an outcome
     to a state, so a trial told by its own process and one settled after it died end the same."""
     state, outcome = optuna.trial.TrialState, attrs["outcome"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 import torch
 
@@ -194,7 +195,7 @@ class TorchBackend(Backend):
         synchronize(self.device)
 
     def summary(self) -> dict:
-        out = {}
+        out: dict[str, Any] = {}
         if self.config.hardware.compile:  # compile time is reported apart, never counted as training time
             out.update(compile_seconds=self.trainer.compile_seconds, compiled_model_reused=self.trainer.compile_reused)
         if self.trainer.step_policy is not None:

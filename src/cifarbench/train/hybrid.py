@@ -207,6 +207,7 @@ class HybridPolicy:
         self.start_full()
 
     def take_snapshot(self, trainer) -> None:
+        assert self.m is not None  # a snapshot follows real steps, which set it
         self.snapshot = {
             "model": {k: v.detach().clone() for k, v in trainer.model.state_dict().items()},
             "optimizer": copy.deepcopy(trainer.optimizer.state_dict()),

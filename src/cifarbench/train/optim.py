@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any, Literal, cast
 
 import torch
 from torch import nn
@@ -28,7 +29,8 @@ def param_groups(model: nn.Module, optim: OptimConfig, batch_size: int) -> list[
     lr is divided by that factor; and decay is divided by the lr, since PyTorch's SGD
     multiplies the two.
     """
-    norm_biases, others = [], []
+    norm_biases: list[nn.Parameter] = []
+    others: list[nn.Parameter] = []
     for module in model.modules():
         for name, p in module.named_parameters(recurse=False):
             if p.requires_grad or _may_unfreeze(module, name):
@@ -82,9 +84,11 @@ def muon_param_groups(
                 biases.append(p)
             else:
                 rest.append(p)
+    bias_lr, head_lr = optim.bias_lr, optim.head_lr
+    assert bias_lr is not None and head_lr is not None  # the config requires both with muon
     decay = optim.weight_decay * batch_size
-    sgd = dict(muon=False, momentum=optim.aux_momentum, nesterov=True, ns_steps=optim.ns_steps)
-    groups = [
+    sgd: dict[str, Any] = dict(muon=False, momentum=optim.aux_momentum, nesterov=True, ns_steps=optim.ns_steps)
+    groups: list[dict[str, Any]] = [
         dict(
             params=filters,
             lr=optim.lr,
@@ -96,13 +100,13 @@ def muon_param_groups(
         ),
         dict(
             params=whiten_bias,
-            lr=optim.bias_lr,
-            weight_decay=decay / optim.bias_lr,
+            lr=bias_lr,
+            weight_decay=decay / bias_lr,
             **sgd,
             **({"schedule_epochs": whiten_bias_epochs} if whiten_bias_epochs is not None else {}),
         ),
-        dict(params=biases, lr=optim.bias_lr, weight_decay=decay / optim.bias_lr, **sgd),
-        dict(params=rest, lr=optim.head_lr, weight_decay=decay / optim.head_lr, **sgd),
+        dict(params=biases, lr=bias_lr, weight_decay=decay / bias_lr, **sgd),
+        dict(params=rest, lr=head_lr, weight_decay=decay / head_lr, **sgd),
     ]
     return [g for g in groups if g["params"]]
 
@@ -128,7 +132,7 @@ def build_optimizer(
     raise AssertionError(optim.name)  # the config validated the name
 
 
-def lr_factor(schedule: ScheduleConfig, unit: int, total_units: int, warmup_units: float) -> float:
+def lr_factor(schedule: ScheduleConfig, unit: float, total_units: int, warmup_units: float) -> float:
     """The multiplier of the base lr after `unit` scheduler steps (batches or epochs)."""
     s = schedule
     if s.name == "linear_decay":
@@ -184,7 +188,7 @@ def build_scheduler(
             max_lr=max_lr,
             total_steps=total_units,
             pct_start=schedule.pct_start,
-            anneal_strategy=schedule.anneal,
+            anneal_strategy=cast(Literal["cos", "linear"], schedule.anneal),  # the config's choices
         )
     warmup_units = schedule.warmup_epochs * (steps_per_epoch if per_batch else 1)
     if schedule.name == "linear_decay":

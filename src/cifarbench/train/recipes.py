@@ -7,6 +7,8 @@ Override any field on the command line (`--epochs 5`, `--set optim.lr=0.05`) or 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from cifarbench.config import RunConfig, current_paths, merge
 from cifarbench.data.custom import is_custom
 from cifarbench.data.registry import DATASET_NAMES
@@ -331,7 +333,7 @@ def resolve_config(recipe: str | None = None, *layers: dict) -> RunConfig:
 def registered_names(registry: str) -> tuple[str, ...]:
     """The names a config field's `registry` metadata refers to (config/ sits below the registries,
     so it names them and they are read here): what the checks below and `--help` list."""
-    names = {
+    names: dict[str, Callable[[], Iterable[str]]] = {
         "models": list_models,
         "datasets": lambda: DATASET_NAMES,
         "recipes": recipe_names,

@@ -16,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import math
 import random
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -50,6 +52,14 @@ class StopRequested(Exception):
         self.signum = signum
 
 
+class StepPolicy(Protocol):
+    """Decides per batch between a real and a predicted step (e.g. train/hybrid.py's HybridPolicy)."""
+
+    def step(self, trainer: Trainer, inputs: torch.Tensor, labels: torch.Tensor) -> None: ...
+
+    def summary(self) -> dict: ...
+
+
 class Trainer:
     def __init__(
         self,
@@ -60,7 +70,7 @@ class Trainer:
         device: torch.device,
         precision: Precision,
         classes: list[str],
-        callbacks: list[Callback] = (),
+        callbacks: Sequence[Callback] = (),
         dist: DistContext = SINGLE,
     ):
         self.config = config
@@ -70,7 +80,8 @@ class Trainer:
         self.train_loader, self.val_loader = train_loader, val_loader
         t, hw = config.train, config.hardware
         memory_format = torch.channels_last if hw.channels_last else torch.preserve_format
-        self.model = model.to(device=device, memory_format=memory_format)
+        # torch's stubs leave out Module.to(memory_format=...), which it documents and accepts
+        self.model = model.to(device=device, memory_format=memory_format)  # type: ignore[call-overload]
         if precision.pure:  # weights in the low precision, BatchNorm (weights and statistics) in fp32
             self.model.to(precision.weights)
             for m in self.model.modules():
@@ -113,7 +124,8 @@ class Trainer:
         self.state = TrainState()
         self.stopwatch = Stopwatch(device)
         self.should_stop = False  # a callback may set it to end training after the current batch
-        self.step_policy = None  # e.g. the hybrid trainer: decides per batch between a real and a predicted step
+        # e.g. the hybrid trainer: decides per batch between a real and a predicted step
+        self.step_policy: StepPolicy | None = None
         self.stop_signal: int | None = None  # set by a signal handler: save and stop after this step
         # running sums of the current epoch, kept on the device to avoid a sync per batch
         self._loss_sum = torch.zeros((), device=device)
@@ -318,9 +330,10 @@ class Trainer:
         train_loss, train_acc = self.running_metrics()
         seen = self._seen
         if self.dist.enabled:  # the whole global batch's loss and accuracy, not this rank's share
-            loss_sum, correct, seen = all_reduce_sum(
+            loss_sum, correct, total = all_reduce_sum(
                 [float(self._loss_sum), int(self._correct), self._seen], self.device, self.dist
             )
+            seen = int(total)  # a count, summed exactly in float64
             train_loss, train_acc = loss_sum / max(1, seen), correct / max(1, seen)
         record = epoch_record(
             epoch,
@@ -367,7 +380,9 @@ class Trainer:
         so it loads with torch.load(weights_only=True). Valid between two steps, mid-epoch too."""
         self.check_finite()
         partial = 0.0
-        loss_sum, correct, seen = float(self._loss_sum), int(self._correct), self._seen
+        loss_sum: float = float(self._loss_sum)
+        correct: float = int(self._correct)  # float once summed over the ranks
+        seen: float = self._seen
         if self.state.batch:  # the unfinished epoch's sums (over every rank) and time so far
             partial = self.training_seconds_so_far() - self.state.train_seconds
             if self.dist.enabled:
@@ -423,7 +438,9 @@ class Trainer:
 
 def _numpy_rng_state() -> list:
     # plain lists, not arrays: numpy arrays are not on weights_only's list of safe types
-    _, key, pos, has_gauss, gauss = np.random.get_state()
+    state = np.random.get_state(legacy=True)  # the default, spelled out: numpy's stubs type a bare call as a dict
+    assert isinstance(state, tuple)  # the legacy form of the global MT19937 generator
+    _, key, pos, has_gauss, gauss = state
     return [key.tolist(), int(pos), int(has_gauss), float(gauss)]
 
 

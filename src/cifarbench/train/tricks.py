@@ -56,6 +56,7 @@ class Lookahead(Callback):
 
     @torch.no_grad()
     def update(self, model: torch.nn.Module, decay: float) -> None:
+        assert self.ema is not None  # on_fit_start (or load_state_dict) has set it
         for name, value in model.state_dict().items():
             if name in self.ema:
                 self.ema[name].lerp_(value, 1 - decay)

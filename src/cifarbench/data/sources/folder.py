@@ -24,8 +24,11 @@ def list_folder(root: Path, options: Options) -> Listing:
             f"folder:{root} has {splits[0]}/ but not {({'train', 'test'} - set(splits)).pop()}/: give "
             "both, or neither (then data.test_split of each class is held out)"
         )
-    entries, bad, classes = [], [], None
-    for split in splits or [None]:
+    entries: list[tuple[Path, str, str | None]] = []
+    bad: list[str] = []
+    classes: list[str] | None = None
+    parts: list[str | None] = [*splits] or [None]  # None: the whole folder, split by data.test_split
+    for split in parts:
         base = root / split if split else root
         found = sorted(d.name for d in base.iterdir() if d.is_dir() and not d.name.startswith("."))
         if not found:
@@ -48,4 +51,5 @@ def list_folder(root: Path, options: Options) -> Listing:
             if not images:
                 raise DataError(f"class folder {base / cls} has no images ({', '.join(IMAGE_SUFFIXES)})")
             entries += [(f, cls, split) for f in images]
+    assert classes is not None  # set by the loop's one or two passes
     return Listing(entries, classes, bad)
