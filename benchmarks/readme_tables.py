@@ -284,7 +284,9 @@ def machines() -> str:
         command = data.get("command")
         command = " ".join(command) if isinstance(command, list) else command
         if command:
-            command = command.replace(str(ROOT) + "/", "").split("/bin/")[-1]
+            # the same text wherever the repository or Python lived: paths from benchmarks/ or the script's name
+            command = re.sub(r"\S*/(benchmarks/\S+)", r"\1", command)
+            command = re.sub(r"\S*/bin/(\S+)", r"\1", command)
             command = f"`{command[:90]}{'…' if len(command) > 90 else ''}`".replace("|", "\\|")
         name = path.relative_to(RESULTS).as_posix()
         lines.append(_row([f"[{name}](../../benchmarks/results/{name})", *_machine_cells(data.get("machine")),
