@@ -198,7 +198,8 @@ def test_compare_methods_writes_markdown_and_json(tmp_path):
     from cifarbench.bench.methods import compare_methods
 
     summary = compare_methods(("lenet-small-onecycle", "airbench94"), {
-        "data": {"dataset": "synthetic", "synthetic_shape": [1, 16, 16], "synthetic_train_size": 2000},
+        "data": {"dataset": "synthetic", "synthetic_shape": [1, 16, 16], "synthetic_train_size": 600,
+                 "synthetic_test_size": 200},
         "train": {"plots": False, "device": "cpu"}, "runs_dir": str(tmp_path)}, quick=True, quiet=True)
     table = json.loads((tmp_path / summary["folder"] / "comparison.json").read_text())
     assert [m["method"] for m in table["methods"]] == ["lenet-small-onecycle", "airbench94"]

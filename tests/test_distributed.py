@@ -134,7 +134,8 @@ def test_the_global_batch_must_split_evenly():
 def test_bench_scaling_command(tmp_path, capsys):
     from cifarbench.cli import main
 
-    assert main(["bench", "scaling", "--nproc", "1,2", "--epochs", "0.5", "--runs-dir", str(tmp_path)]) == 0
+    assert main(["bench", "scaling", "--nproc", "1,2", "--epochs", "0.5", "--set", "data.synthetic_train_size=512",
+                 "--set", "data.synthetic_test_size=128", "--runs-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     (folder,) = tmp_path.glob("*bench-scaling*")
     result = json.loads((folder / "bench.json").read_text())
