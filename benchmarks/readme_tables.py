@@ -274,11 +274,20 @@ def _machine_cells(machine: dict | None) -> list[str]:
     return [cpu + (f", GPU {gpu}" if gpu else ""), isa, m.get("torch") or NOT_RECORDED, commit or NOT_RECORDED]
 
 
+def _cpu_class(machine: dict | None) -> str:
+    """The CPU class a file was measured on, from its fingerprint alone: what decides the speed."""
+    m = machine or {}
+    cpu_id = m.get("cpu_id")
+    where = cpu_id.split(" ", 1)[-1] if cpu_id else "family/model " + NOT_RECORDED
+    cpu = m.get("cpu_model") or f"CPU {NOT_RECORDED}"
+    return f"{cpu}, {m.get('cpu_capability') or 'instruction sets ' + NOT_RECORDED}, {where}"
+
+
 def machines() -> str:
-    """Every file in benchmarks/results/ with the machine its own fingerprint names."""
-    lines = ["| results file | CPU (family, model, stepping) | instruction sets | torch | commit | command |",
-             "|---|---|---|---|---|---|"]
+    """Every file in benchmarks/results/ with the machine its own fingerprint names, grouped by CPU
+    class (a heading each; the classes a fingerprint cannot tell apart stay together, labelled so)."""
     files = sorted(RESULTS.glob("*.json")) + sorted(RESULTS.glob("*/bench.json"))
+    groups: dict[str, list[str]] = {}
     for path in files:
         data = json.loads(path.read_text())
         command = data.get("command")
@@ -289,9 +298,15 @@ def machines() -> str:
             command = re.sub(r"\S*/bin/(\S+)", r"\1", command)
             command = f"`{command[:90]}{'…' if len(command) > 90 else ''}`".replace("|", "\\|")
         name = path.relative_to(RESULTS).as_posix()
-        lines.append(_row([f"[{name}](../../benchmarks/results/{name})", *_machine_cells(data.get("machine")),
-                           command or NOT_RECORDED]))
-    return "\n".join(lines) + "\n"
+        row = _row([f"[{name}](../../benchmarks/results/{name})", *_machine_cells(data.get("machine")),
+                    command or NOT_RECORDED])
+        groups.setdefault(_cpu_class(data.get("machine")), []).append(row)
+    parts = []
+    for cpu_class in sorted(groups, key=lambda c: (NOT_RECORDED in c, c)):
+        parts += [f"### {cpu_class}", "",
+                  "| results file | CPU (family, model, stepping) | instruction sets | torch | commit | command |",
+                  "|---|---|---|---|---|---|", *groups[cpu_class], ""]
+    return "\n".join(parts)
 
 
 TABLES = {"machines": machines, "fashion-recipes": fashion_recipes, "planner-frontier": planner_frontier,
