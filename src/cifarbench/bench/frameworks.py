@@ -17,6 +17,7 @@ from cifarbench.bench.registry import BENCHMARKS, Benchmark
 from cifarbench.config import get_path
 from cifarbench.errors import UserError
 from cifarbench.files import new_folder
+from cifarbench.mlx import require_mlx
 from cifarbench.results import publish, table_report
 from cifarbench.tables import percent
 from cifarbench.train.recipes import resolve_config
@@ -130,6 +131,6 @@ BENCHMARKS.add(
         "images, 2 epochs, fp32 on the CPU; hardware.device cuda or mps puts PyTorch on that GPU against "
         "MLX's.",
         run=lambda args, layers: bench_frameworks(layers),
-        needs="mlx",
+        needs=require_mlx,
     ),
 )

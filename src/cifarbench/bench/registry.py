@@ -30,7 +30,7 @@ class Benchmark:
     run: Callable[..., dict]  # (args, config layers) -> result, with its "folder"
     options: Callable | None = None  # parser -> None: its own arguments (the config options come with every one)
     report: Callable[[dict], None] = print_folder_report
-    needs: str | None = None  # a package it needs, checked before it runs ("mlx")
+    needs: Callable[[], object] | None = None  # a check run before it measures (mlx.require_mlx: a one-line error)
 
 
 BENCHMARKS: Registry[Benchmark] = Registry("benchmark", error=ValueError)

@@ -17,14 +17,11 @@ GROUPS.add("bench", ("benchmarks: " + ", ".join(BENCHMARKS.names()), "BENCHMARK"
 
 def bench_command(name: str, benchmark: Benchmark):
     def run(args) -> int:
-        if benchmark.needs == "mlx":
-            from cifarbench.mlx import require_mlx
-
-            require_mlx()
+        if benchmark.needs is not None:
+            benchmark.needs()
         benchmark.report(benchmark.run(args, config_layers(args)))
         return 0
 
-    run.__module__ = __name__  # listed with this family
     return command(
         f"bench {name}", benchmark.help, description=benchmark.description, options=benchmark.options, config=True
     )(run)

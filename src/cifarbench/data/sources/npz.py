@@ -10,7 +10,14 @@ import numpy as np
 import torch
 
 from cifarbench.data.dataset import ImageDataset
-from cifarbench.data.sources.base import CACHE_FORMAT, SOURCES, Options, as_dataset, check_both_splits
+from cifarbench.data.sources.base import (
+    CACHE_FORMAT,
+    SOURCES,
+    Options,
+    as_dataset,
+    check_both_splits,
+    check_classes,
+)
 from cifarbench.errors import DataError
 
 
@@ -51,6 +58,7 @@ def load_npz(name: str, file: Path, options: Options, cache_dir: Path, quiet: bo
         outside = len(labels) and (labels.min() < 0 or labels.max() >= len(classes))
         if not np.issubdtype(labels.dtype, np.integer) or outside:
             raise DataError(f"npz:{file} {split}_labels must be integers in [0, {len(classes)}) (one per class)")
+    check_classes(name, classes)  # before the splits: one class is what is wrong, not a split missing one
     check_both_splits(out["train"][1], out["test"][1], classes)
     cache = {
         "format": CACHE_FORMAT,
