@@ -110,3 +110,9 @@ def publish(folder: Path, name: str, result: dict, report: str, chart: dict | No
         options = dict(chart)
         bar_chart(path=folder / options.pop("file"), **options)
     return {**result, "folder": str(folder)}
+
+
+def print_folder_report(result: dict) -> None:
+    """The default report: the report.txt the benchmark published, and where its files are."""
+    print((Path(result["folder"]) / "report.txt").read_text(), end="")
+    print(f"report, JSON and chart in {result['folder']}")

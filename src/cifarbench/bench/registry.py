@@ -12,15 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from cifarbench.registry import Registry
-
-
-def print_folder_report(result: dict) -> None:
-    """The default report: the report.txt the benchmark published, and where its files are."""
-    print((Path(result["folder"]) / "report.txt").read_text(), end="")
-    print(f"report, JSON and chart in {result['folder']}")
+from cifarbench.results import print_folder_report
 
 
 @dataclass(frozen=True)

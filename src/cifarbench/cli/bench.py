@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from cifarbench.bench import BENCHMARKS, Benchmark
-from cifarbench.bench.registry import print_folder_report
 from cifarbench.cli.commands import GROUPS, command
 from cifarbench.cli.options import config_layers
 from cifarbench.config import comma_list
@@ -29,11 +28,6 @@ def bench_command(name: str, benchmark: Benchmark):
 
 for _name, _benchmark in BENCHMARKS.items():
     bench_command(_name, _benchmark)
-
-
-def print_bench(result: dict) -> int:
-    print_folder_report(result)
-    return 0
 
 
 def compare_methods_options(p) -> None:

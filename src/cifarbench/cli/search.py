@@ -134,7 +134,7 @@ def cmd_tune(args) -> int:
     "the base of every row.",
 )
 def cmd_ablate(args) -> int:
-    from cifarbench.cli.bench import print_bench
+    from cifarbench.results import print_folder_report
     from cifarbench.search.ablate import ablate
 
     recipe, base, runs_dir = base_layers(args)
@@ -143,4 +143,5 @@ def cmd_ablate(args) -> int:
     result = ablate(
         recipe, base, mode=args.mode, seeds=args.seeds, target=args.target, runs_dir=runs_dir, quiet=args.quiet
     )
-    return print_bench(result)
+    print_folder_report(result)
+    return 0
