@@ -50,6 +50,16 @@ def _row(cells) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def reads(*names: str):
+    """Mark a renderer with the results files it reads: a results page may only show a table whose
+    files were measured on that page's CPU class (tests/test_results_pages.py)."""
+    def mark(render):
+        render.sources = names
+        return render
+    return mark
+
+
+@reads("fashion-recipes-cpu.json")
 def fashion_recipes() -> str:
     """fashion-recipes-cpu.json: each recipe's test accuracy and time over its seeds."""
     lines = ["| recipe | net, epochs | test accuracy, mean (min–max) | training s | final eval (TTA) s | whole run s |",
@@ -83,9 +93,10 @@ def cpu_fast_path(name: str, fraction: bool):
         return "\n".join(lines) + "\n"
 
     render.__doc__ = f"{name}: training images/s of each model in each setting."
-    return render
+    return reads(name)(render)
 
 
+@reads("fashion-cpu-frontier.json")
 def frontier() -> str:
     """fashion-cpu-frontier.json: accuracy and time of each (net, epochs) point."""
     lines = ["| model (airbench94 recipe) | epochs | test accuracy | training s | TTA eval s |",
@@ -102,6 +113,7 @@ HYBRID_LABELS = {"plain": "plain", "hybrid-conservative": "hybrid, conservative"
                  "passive": "plain + passive detector"}
 
 
+@reads("hybrid-cpu.json")
 def hybrid() -> str:
     """hybrid-cpu.json: the hybrid trainer against its controls."""
     data = _load("hybrid-cpu.json")
@@ -129,9 +141,10 @@ def ablation(folder: str):
         return ablation_table(_load(f"{folder}/bench.json"))
 
     render.__doc__ = f"{folder}/bench.json: the ablation's rows, as its own report shows them."
-    return render
+    return reads(f"{folder}/bench.json")(render)
 
 
+@reads()  # the planner's package data, not a results file: it may stand on any page
 def planner_frontier() -> str:
     """src/cifarbench/planner/frontiers/fashion-mnist.json: the points the planner reads."""
     from cifarbench.planner.frontier import load_frontier
@@ -182,7 +195,7 @@ def planned_runs(name: str, goals: tuple[str, ...] = ("budget", "target")):
         return "\n".join(lines) + "\n"
 
     render.__doc__ = f"{name}: planned runs, each a fresh `cifarbench train` process."
-    return render
+    return reads(name)(render)
 
 
 def from_json(describe: str):
@@ -194,7 +207,7 @@ def from_json(describe: str):
                 return "\n".join(body(_load(name))) + "\n"
 
             render.__doc__ = f"{name}: {describe}"
-            return render
+            return reads(name)(render)
         return factory
     return wrap
 
@@ -235,7 +248,7 @@ def own_images(name: str):
         return "\n".join(lines) + "\n"
 
     render.__doc__ = f"{name}: your own images at full size against the built-in loader."
-    return render
+    return reads(name)(render)
 
 
 def script_table(script: str, name: str):
@@ -251,7 +264,7 @@ def script_table(script: str, name: str):
         return "\n".join([*lines, *(_row(r) for r in rows)]) + "\n"
 
     render.__doc__ = f"{name}: benchmarks/{script}.py's table, from its JSON."
-    return render
+    return reads(name)(render)
 
 
 NOT_RECORDED = "not recorded"
@@ -283,33 +296,72 @@ def _cpu_class(machine: dict | None) -> str:
     return f"{cpu}, {m.get('cpu_capability') or 'instruction sets ' + NOT_RECORDED}, {where}"
 
 
+# One results page per CPU class: docs/results/<page>.md shows the files whose fingerprint names that
+# class (as _cpu_class spells it), and no other; a file from a class without a page fails the tests.
+CLASS_PAGES = {
+    "epyc-zen2-avx2": "AMD EPYC, AVX2, cpu family 23 model 49 stepping 0",
+    "epyc-zen1-avx2": "AMD EPYC, AVX2, cpu family 23 model 1 stepping 2",
+    "epyc-avx2": "AMD EPYC, AVX2, family/model not recorded",
+    "epyc-avx512-bf16": "AMD EPYC, AVX512, family/model not recorded",
+    "xeon-amx": "Intel(R) Xeon(R) Processor, AVX512, family/model not recorded",
+    "epyc-unrecorded": "AMD EPYC, instruction sets not recorded, family/model not recorded",
+}
+
+
+def results_files() -> list[str]:
+    """Every results file, as its path under benchmarks/results/."""
+    files = sorted(RESULTS.glob("*.json")) + sorted(RESULTS.glob("*/bench.json"))
+    return [path.relative_to(RESULTS).as_posix() for path in files]
+
+
+def cpu_class_of(name: str) -> str:
+    return _cpu_class(_load(name).get("machine"))
+
+
+def _machine_row(name: str) -> str:
+    data = _load(name)
+    command = data.get("command")
+    command = " ".join(command) if isinstance(command, list) else command
+    if command:
+        # the same text wherever the repository or Python lived: paths from benchmarks/ or the script's name
+        command = re.sub(r"\S*/(benchmarks/\S+)", r"\1", command)
+        command = re.sub(r"\S*/bin/(\S+)", r"\1", command)
+        command = f"`{command[:90]}{'…' if len(command) > 90 else ''}`".replace("|", "\\|")
+    return _row([f"[{name}](../../benchmarks/results/{name})", *_machine_cells(data.get("machine")),
+                 command or NOT_RECORDED])
+
+
+MACHINE_HEADER = ["| results file | CPU (family, model, stepping) | instruction sets | torch | commit | command |",
+                  "|---|---|---|---|---|---|"]
+
+
 def machines() -> str:
     """Every file in benchmarks/results/ with the machine its own fingerprint names, grouped by CPU
-    class (a heading each; the classes a fingerprint cannot tell apart stay together, labelled so)."""
-    files = sorted(RESULTS.glob("*.json")) + sorted(RESULTS.glob("*/bench.json"))
+    class (a heading each, linking the class's page; the classes a fingerprint cannot tell apart
+    stay together, labelled so)."""
     groups: dict[str, list[str]] = {}
-    for path in files:
-        data = json.loads(path.read_text())
-        command = data.get("command")
-        command = " ".join(command) if isinstance(command, list) else command
-        if command:
-            # the same text wherever the repository or Python lived: paths from benchmarks/ or the script's name
-            command = re.sub(r"\S*/(benchmarks/\S+)", r"\1", command)
-            command = re.sub(r"\S*/bin/(\S+)", r"\1", command)
-            command = f"`{command[:90]}{'…' if len(command) > 90 else ''}`".replace("|", "\\|")
-        name = path.relative_to(RESULTS).as_posix()
-        row = _row([f"[{name}](../../benchmarks/results/{name})", *_machine_cells(data.get("machine")),
-                    command or NOT_RECORDED])
-        groups.setdefault(_cpu_class(data.get("machine")), []).append(row)
+    for name in results_files():
+        groups.setdefault(cpu_class_of(name), []).append(_machine_row(name))
+    page_of = {cpu_class: page for page, cpu_class in CLASS_PAGES.items()}
     parts = []
     for cpu_class in sorted(groups, key=lambda c: (NOT_RECORDED in c, c)):
-        parts += [f"### {cpu_class}", "",
-                  "| results file | CPU (family, model, stepping) | instruction sets | torch | commit | command |",
-                  "|---|---|---|---|---|---|", *groups[cpu_class], ""]
+        title = f"[{cpu_class}]({page_of[cpu_class]}.md)" if cpu_class in page_of else cpu_class
+        parts += [f"### {title}", "", *MACHINE_HEADER, *groups[cpu_class], ""]
     return "\n".join(parts)
 
 
-TABLES = {"machines": machines, "fashion-recipes": fashion_recipes, "planner-frontier": planner_frontier,
+def machines_of(page: str):
+    """The files one class page shows, with the machine each one's fingerprint names."""
+    def render() -> str:
+        rows = [_machine_row(name) for name in results_files() if cpu_class_of(name) == CLASS_PAGES[page]]
+        return "\n".join([*MACHINE_HEADER, *rows]) + "\n"
+
+    render.__doc__ = f"the results files measured on {CLASS_PAGES[page]}"
+    return reads()(render)  # the fingerprints alone: the same on any page that names the class
+
+
+TABLES = {"machines": machines, **{f"machines-{page}": machines_of(page) for page in CLASS_PAGES},
+          "fashion-recipes": fashion_recipes, "planner-frontier": planner_frontier,
           "planned-runs-amx": planned_runs("budget-fashion-mnist-amx.json", ("budget",)),
           "planned-targets-amx": planned_runs("budget-fashion-mnist-amx-targets.json", ("target",)),
           "planned-targets-avx2": planned_runs("budget-fashion-mnist-avx2.json", ("target",)),
