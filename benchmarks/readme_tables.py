@@ -234,6 +234,26 @@ def images_seen(data: dict) -> list[str]:
     return lines
 
 
+@from_json("images/s of each augmentation pipeline, on the CPU")
+def loader(data: dict) -> list[str]:
+    lines = [f"| pipeline ({data['images']:,} images, batch {data['batch_size']}) | images/s, median (min–max) |",
+             "|---|---:|"]
+    for pipeline, r in data["results"].items():
+        ips = r["images_per_second"]
+        lines.append(_row([pipeline, f"{ips['median']:,.0f} ({ips['min']:,.0f}–{ips['max']:,.0f})"]))
+    return lines
+
+
+@from_json("one process against several, the same global batch")
+def scaling(data: dict) -> list[str]:
+    lines = ["| processes | threads each | training s, median | test accuracy, mean | speed-up | efficiency |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    for r in data["scaling"]:
+        lines.append(_row([str(r["nproc"]), str(r["threads_per_process"]), f"{r['train_seconds']['median']:.2f}",
+                           _pct(r["test_accuracy"]["mean"]), f"{r['speedup']:.2f}x", f"{r['efficiency']:.0%}"]))
+    return lines
+
+
 def own_images(name: str):
     def render() -> str:
         data = _load(name)
