@@ -399,6 +399,9 @@ TABLES = {"machines": machines, **{f"machines-{page}": machines_of(page) for pag
           "step-levers-avx2": script_table("step_levers", "step-levers-avx2.json"),
           "cpu-fast-path": cpu_fast_path("cpu-fast-path.json", fraction=False),
           "cpu-fast-path-amx": cpu_fast_path("cpu-fast-path-xeon-amx.json", fraction=True),
+          "cpu-fast-path-avx2-zen2": cpu_fast_path("cpu-fast-path-avx2-zen2.json", fraction=True),
+          "loader-avx2-zen2": loader("loader-cpu-avx2-zen2.json"),
+          "scaling-avx2-zen2": scaling("scaling-fashion-lenet-small-avx2-zen2/bench.json"),
           "frontier": frontier, "hybrid": hybrid,
           "ablate-fashion93": ablation("ablate-fashion93"), "ablate-airbench94-tiny": ablation("ablate-airbench94-tiny")}
 
