@@ -31,6 +31,14 @@ def test_throughput_of_one_model():
     assert r["train_images_per_second"] > 0 and r["matmul_peak_flops_per_second"] > 0
 
 
+def test_a_matmul_too_slow_to_time_at_full_size_is_timed_smaller():
+    """bf16 on a CPU without native bf16 takes minutes a product at 2048: the size stops growing
+    once one product is long enough to time, and grows to the largest for a fast one."""
+    cpu = torch.device("cpu")
+    assert throughput.matmul_size(cpu, torch.float32, largest=1024, enough_s=0.0) == 256
+    assert throughput.matmul_size(cpu, torch.float32, largest=1024, enough_s=float("inf")) == 1024
+
+
 def test_the_peak_is_the_best_of_its_timed_repeats(monkeypatch):
     ticks = iter([0.0, 1.0, 10.0, 10.5, 20.0, 22.0])  # three matmuls timed at 1 s, 0.5 s and 2 s
     monkeypatch.setattr(throughput.time, "perf_counter", lambda: next(ticks))

@@ -49,10 +49,27 @@ class ThroughputSpec:
     compile: bool = False  # torch.compile (train.compiled.COMPILE_OPTIONS), compiled in the warm-up steps
 
 
+def matmul_size(device: torch.device, dtype: torch.dtype, largest: int = 2048, enough_s: float = 0.05) -> int:
+    """The matrix size to time a dtype's matmul at: doubled from 256 until one product takes
+    `enough_s` to time, up to `largest`. A dtype the hardware runs in software (bf16 on a CPU
+    without native bf16, hundreds of times slower than fp32) stays small: at 2048 one product would
+    take minutes, and its rate is far below fp32's at any size."""
+    size = min(256, largest)
+    while size < largest:
+        a = torch.randn(size, size, device=device, dtype=dtype)
+        a @ a  # warm-up
+        if _timed(device, lambda: a @ a, 1) >= enough_s:
+            break
+        size *= 2
+    return size
+
+
 def matmul_peak_flops(
     device: torch.device, dtype: torch.dtype = torch.float32, n: int = 2048, repeats: int = 5
 ) -> float:
-    """The best FLOP/s of an n x n matmul: the ceiling the models are measured against."""
+    """The best FLOP/s of an n x n matmul (n at most: matmul_size): the ceiling the models are
+    measured against."""
+    n = matmul_size(device, dtype, n)
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     a @ b  # warm-up
