@@ -58,7 +58,7 @@ def matmul_size(device: torch.device, dtype: torch.dtype, largest: int = 2048, e
     while size < largest:
         a = torch.randn(size, size, device=device, dtype=dtype)
         a @ a  # warm-up
-        if _timed(device, lambda: a @ a, 1) >= enough_s:
+        if _timed(device, lambda m=a: m @ m, 1) >= enough_s:
             break
         size *= 2
     return size
