@@ -313,7 +313,11 @@ def _cpu_class(machine: dict | None) -> str:
     cpu_id = m.get("cpu_id")
     where = cpu_id.split(" ", 1)[-1] if cpu_id else "family/model " + NOT_RECORDED
     cpu = m.get("cpu_model") or f"CPU {NOT_RECORDED}"
-    return f"{cpu}, {m.get('cpu_capability') or 'instruction sets ' + NOT_RECORDED}, {where}"
+    isa, capability = set(m.get("cpu_isa") or ()), m.get("cpu_capability")
+    # what decides the speed beyond the vector width: native bf16, AMX's tiles
+    extras = [label for flag, label in (("avx512_bf16", "BF16"), ("amx_bf16", "AMX")) if flag in isa]
+    vector = (capability + (" with " + " and ".join(extras) if extras else "")) if capability else None
+    return f"{cpu}, {vector or 'instruction sets ' + NOT_RECORDED}, {where}"
 
 
 # One results page per CPU class: docs/results/<page>.md shows the files whose fingerprint names that
@@ -322,8 +326,8 @@ CLASS_PAGES = {
     "epyc-zen2-avx2": "AMD EPYC, AVX2, cpu family 23 model 49 stepping 0",
     "epyc-zen1-avx2": "AMD EPYC, AVX2, cpu family 23 model 1 stepping 2",
     "epyc-avx2": "AMD EPYC, AVX2, family/model not recorded",
-    "epyc-avx512-bf16": "AMD EPYC, AVX512, family/model not recorded",
-    "xeon-amx": "Intel(R) Xeon(R) Processor, AVX512, family/model not recorded",
+    "epyc-avx512-bf16": "AMD EPYC, AVX512 with BF16, family/model not recorded",
+    "xeon-amx": "Intel(R) Xeon(R) Processor, AVX512 with BF16 and AMX, family/model not recorded",
     "epyc-unrecorded": "AMD EPYC, instruction sets not recorded, family/model not recorded",
 }
 
@@ -355,6 +359,7 @@ MACHINE_HEADER = ["| results file | CPU (family, model, stepping) | instruction 
                   "|---|---|---|---|---|---|"]
 
 
+@reads()  # the fingerprints alone
 def machines() -> str:
     """Every file in benchmarks/results/ with the machine its own fingerprint names, grouped by CPU
     class (a heading each, linking the class's page; the classes a fingerprint cannot tell apart

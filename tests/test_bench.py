@@ -32,11 +32,11 @@ def test_throughput_of_one_model():
 
 
 def test_a_matmul_too_slow_to_time_at_full_size_is_timed_smaller():
-    """bf16 on a CPU without native bf16 takes minutes a product at 2048: the size stops growing
-    once one product is long enough to time, and grows to the largest for a fast one."""
+    """bf16 on a CPU without native bf16 takes minutes a product at 2048: a size whose product is
+    projected past the limit is not timed; within it, the largest is."""
     cpu = torch.device("cpu")
-    assert throughput.matmul_size(cpu, torch.float32, largest=1024, enough_s=0.0) == 256
-    assert throughput.matmul_size(cpu, torch.float32, largest=1024, enough_s=float("inf")) == 1024
+    assert throughput.matmul_size(cpu, torch.float32, largest=1024, limit_s=0.0) == 256
+    assert throughput.matmul_size(cpu, torch.float32, largest=1024, limit_s=float("inf")) == 1024
 
 
 def test_the_peak_is_the_best_of_its_timed_repeats(monkeypatch):

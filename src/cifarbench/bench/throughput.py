@@ -49,17 +49,20 @@ class ThroughputSpec:
     compile: bool = False  # torch.compile (train.compiled.COMPILE_OPTIONS), compiled in the warm-up steps
 
 
-def matmul_size(device: torch.device, dtype: torch.dtype, largest: int = 2048, enough_s: float = 0.05) -> int:
-    """The matrix size to time a dtype's matmul at: doubled from 256 until one product takes
-    `enough_s` to time, up to `largest`. A dtype the hardware runs in software (bf16 on a CPU
-    without native bf16, hundreds of times slower than fp32) stays small: at 2048 one product would
-    take minutes, and its rate is far below fp32's at any size."""
+def matmul_size(device: torch.device, dtype: torch.dtype, largest: int = 2048, limit_s: float = 2.0) -> int:
+    """The matrix size to time a dtype's matmul at: `largest`, unless one product there would take
+    longer than `limit_s`, projected from a timed 256 x 256 product (time grows as n^3); then the
+    largest power-of-two size within it. A dtype the hardware runs in software (bf16 on a CPU
+    without native bf16, hundreds of times slower than fp32) is timed small: at 2048 one product
+    would take minutes, and its rate is far below fp32's at any size. A fast dtype is always timed
+    at `largest`, however busy the machine, so its ceiling does not depend on the moment."""
     size = min(256, largest)
-    while size < largest:
-        a = torch.randn(size, size, device=device, dtype=dtype)
-        a @ a  # warm-up
-        if _timed(device, lambda m=a: m @ m, 1) >= enough_s:
-            break
+    if size == largest:
+        return size
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    a @ a  # warm-up
+    seconds = _timed(device, lambda: a @ a, 1)
+    while size < largest and seconds * (2 * size / 256) ** 3 <= limit_s:
         size *= 2
     return size
 
