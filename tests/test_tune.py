@@ -120,6 +120,17 @@ def test_a_run_told_to_end_on_validation_has_its_test_split_sealed(tmp_path):
 # ---------------------------------------------------------------- the study
 
 
+def test_a_search_whose_every_trial_is_refused_exits_1(tmp_path, capsys):
+    """Nothing to recommend is not a finished search: a script or CI job sees a failure, and the
+    table says why each trial was refused."""
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump({"train.batch_size": {"choices": [4096]}}))  # more than the 400 images
+    code = cli.main(["tune", *TINY, "--space", str(space), "--trials", "2", "--runs-dir", str(tmp_path / "runs"),
+                     "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 1 and "no trial completed" in out and "larger than the" in out, out[-1500:]
+
+
 def test_the_best_config_is_a_yaml_train_takes(tmp_path, space_file, capsys):
     runs = tmp_path / "runs"
     assert cli.main(["tune", *TINY, "--space", str(space_file), "--trials", "3", "--runs-dir", str(runs),

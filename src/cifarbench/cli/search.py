@@ -118,7 +118,8 @@ def cmd_tune(args) -> int:
     result = tune(request)
     print((Path(result["folder"]) / "trials.md").read_text(), end="")
     print(summary_text(result))
-    return 0
+    # a search with no complete trial recommends nothing: a script or CI job must not take it as done
+    return 0 if result.get("best_config") is not None else 1
 
 
 @command(
