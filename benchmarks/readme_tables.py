@@ -113,27 +113,6 @@ HYBRID_LABELS = {"plain": "plain", "hybrid-conservative": "hybrid, conservative"
                  "passive": "plain + passive detector"}
 
 
-@reads("hybrid-cpu.json")
-def hybrid() -> str:
-    """hybrid-cpu.json: the hybrid trainer against its controls."""
-    data = _load("hybrid-cpu.json")
-    target, seeds = data["target"], data["seeds"]
-    lines = [_row(["configuration", f"s to {target:.0%} (seeds reaching it)", "training s", "test accuracy (min–max)",
-                   "test loss", "backward passes saved", "divergences", "false alarms", "peak RSS MiB"]),
-             "|---|" + "---:|" * 8]
-    for name, s in data["summary"].items():
-        t, acc, alarms = s["time_to_target"], s["test_accuracy"], s["false_alarm_rate"]
-        lines.append(_row([
-            HYBRID_LABELS.get(name, name),
-            f"{t['mean']:.1f} ({t['reached']}/{seeds})" if t["mean"] is not None else f"never (0/{seeds})",
-            f"{s['train_seconds']['mean']:.1f}",
-            f"{acc['mean']:.2%} ({acc['min'] * 100:.2f}–{acc['max'] * 100:.2f})", f"{s['test_loss']['mean']:.4f}",
-            f"{s['backward_reduction']['mean']:.1%}", f"{s['divergences']['mean']:.1f}",
-            f"{alarms['mean']:.1%} of windows" if alarms["mean"] is not None else "–",
-            f"{s['peak_rss_mib']['mean']:.0f}"]))
-    return "\n".join(lines) + "\n"
-
-
 def ablation(folder: str):
     def render() -> str:
         from cifarbench.search.ablate import ablation_table
@@ -210,6 +189,38 @@ def from_json(describe: str):
             return reads(name)(render)
         return factory
     return wrap
+
+
+@from_json("the hybrid trainer against its controls")
+def hybrid(data: dict) -> list[str]:
+    target, seeds = data["target"], data["seeds"]
+    lines = [_row(["configuration", f"s to {target:.0%} (seeds reaching it)", "training s", "test accuracy (min–max)",
+                   "test loss", "backward passes saved", "divergences", "false alarms", "peak RSS MiB"]),
+             "|---|" + "---:|" * 8]
+    for name, s in data["summary"].items():
+        t, acc, alarms = s["time_to_target"], s["test_accuracy"], s["false_alarm_rate"]
+        lines.append(_row([
+            HYBRID_LABELS.get(name, name),
+            f"{t['mean']:.1f} ({t['reached']}/{seeds})" if t["mean"] is not None else f"never (0/{seeds})",
+            f"{s['train_seconds']['mean']:.1f}",
+            f"{acc['mean']:.2%} ({acc['min'] * 100:.2f}–{acc['max'] * 100:.2f})", f"{s['test_loss']['mean']:.4f}",
+            f"{s['backward_reduction']['mean']:.1%}", f"{s['divergences']['mean']:.1f}",
+            f"{alarms['mean']:.1%} of windows" if alarms["mean"] is not None else "–",
+            f"{s['peak_rss_mib']['mean']:.0f}"]))
+    return lines
+
+
+@from_json("torch.compile against eager: compile seconds apart, steady-state images/s")
+def compile_speed(data: dict) -> list[str]:
+    lines = ["| model | eager images/s | compiled images/s | compiled / eager | compile s (warm-up, before the clock) |",
+             "|---|---:|---:|---:|---:|"]
+    runs = {(r["model"], r["compiled"]): r for r in data["runs"]}
+    for model in dict.fromkeys(r["model"] for r in data["runs"]):
+        eager, built = runs[(model, False)], runs[(model, True)]
+        lines.append(_row([model, f"{eager['images_per_second']:,.0f}", f"{built['images_per_second']:,.0f}",
+                           f"{built['images_per_second'] / eager['images_per_second']:.2f}x",
+                           f"{built['compile_seconds']:.1f}"]))
+    return lines
 
 
 @from_json("a slowed budget, annealed on the clock against cut")
@@ -407,7 +418,9 @@ TABLES = {"machines": machines, **{f"machines-{page}": machines_of(page) for pag
           "cpu-fast-path-avx2-zen2": cpu_fast_path("cpu-fast-path-avx2-zen2.json", fraction=True),
           "loader-avx2-zen2": loader("loader-cpu-avx2-zen2.json"),
           "scaling-avx2-zen2": scaling("scaling-fashion-lenet-small-avx2-zen2/bench.json"),
-          "frontier": frontier, "hybrid": hybrid,
+          "frontier": frontier, "hybrid": hybrid("hybrid-cpu.json"),
+          "hybrid-avx2-zen2": hybrid("hybrid-cpu-avx2-zen2.json"),
+          "compile-avx2-zen2": compile_speed("compile-cpu-avx2-zen2.json"),
           "ablate-fashion93": ablation("ablate-fashion93"), "ablate-airbench94-tiny": ablation("ablate-airbench94-tiny")}
 
 

@@ -557,6 +557,9 @@ PROSE += [
               f"{_avx2(0.93)['used_seconds']['mean']:.1f}", f"{_zen1_target()['used_seconds']['mean']:.1f}")),
     ("ran one planned schedule up to {}x apart", lambda: (
         f"{_zen1_target()['used_seconds']['mean'] / _budget('target')['used_seconds']['mean']:.1f}",)),
+    ("backward passes gets there first ({} s against {} s and {} s for\nthe two presets)", lambda: tuple(
+        f"{results('hybrid-cpu-avx2-zen2.json')['summary'][name]['time_to_target']['mean']:.1f}"
+        for name in ("plain-matched", "hybrid-conservative", "hybrid-aggressive"))),
     ("bf16 autocast is {}-{}x slower than fp32 here", lambda: (
         f"{min(_bf16_slowdowns()):.0f}", f"{max(_bf16_slowdowns()):.0f}")),
     ("bf16 autocast trained {}-{}x slower than fp32 on [a Zen 2", lambda: (
