@@ -212,7 +212,8 @@ def hybrid(data: dict) -> list[str]:
 
 @from_json("torch.compile against eager: compile seconds apart, steady-state images/s")
 def compile_speed(data: dict) -> list[str]:
-    lines = ["| model | eager images/s | compiled images/s | compiled / eager | compile s (warm-up, before the clock) |",
+    lines = ["| model | eager images/s | compiled images/s | compiled / eager "
+             "| compile s (warm-up, before the clock) |",
              "|---|---:|---:|---:|---:|"]
     runs = {(r["model"], r["compiled"]): r for r in data["runs"]}
     for model in dict.fromkeys(r["model"] for r in data["runs"]):
