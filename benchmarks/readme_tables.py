@@ -11,6 +11,7 @@ function below that renders it from its file in benchmarks/results/.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import sys
@@ -350,6 +351,7 @@ def results_files() -> list[str]:
     return [path.relative_to(RESULTS).as_posix() for path in files]
 
 
+@functools.cache  # every page and the index ask for every file's class: read each file once
 def cpu_class_of(name: str) -> str:
     return _cpu_class(_load(name).get("machine"))
 
