@@ -58,6 +58,17 @@ def needs_hardware(condition: bool, reason: str):
     return pytest.mark.skipif(condition, reason=HARDWARE + reason)
 
 
+def needs_extra(extra: str, *modules: str):
+    """Import `modules` (the last one is returned) or skip, naming the optional extra that installs
+    them: the README's test command installs only `.[test]`, so a newcomer's run skips what needs
+    another extra and says which; CI installs every extra, where such a skip fails."""
+    module = None
+    for name in modules:
+        module = pytest.importorskip(name, reason=f"the [{extra}] extra is not installed "
+                                                  f"(pip install 'cifarbench[{extra}]')")
+    return module
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield

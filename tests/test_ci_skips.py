@@ -11,10 +11,10 @@ pytest_plugins = ["pytester"]
 
 SKIPS = '''
 import pytest
-from conftest import needs_hardware
+from conftest import needs_extra, needs_hardware
 
 def test_wants_a_missing_extra():
-    pytest.importorskip("a_package_nobody_installed", reason="the [nothing] extra is not installed")
+    needs_extra("nothing", "a_package_nobody_installed")
 
 @needs_hardware(True, "needs a CUDA device")
 def test_wants_a_gpu():

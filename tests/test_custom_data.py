@@ -17,6 +17,7 @@ from cifarbench.data.custom import Options, load_custom
 from cifarbench.data.sources import SOURCES
 from cifarbench.data.sources import base as sources_base
 from cifarbench.errors import ConfigError, DataError
+from conftest import needs_extra
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
@@ -312,8 +313,8 @@ def test_tune_ablate_and_mlx_take_your_own_images(tmp_path, capsys):
     """The commands past train on a folder of images: a tune study whose trials train on a
     validation part of the folder's training images (the test split sealed) and whose best.yaml
     names the folder, an ablation row per trick, and an MLX run reporting the folder's classes."""
-    pytest.importorskip("optuna", reason="the [tune] extra (optuna) is not installed")
-    pytest.importorskip("mlx.core", reason="the [mlx] extra is not installed")
+    needs_extra("tune", "optuna")
+    needs_extra("mlx", "mlx.core")
     import yaml
 
     from cifarbench.cli import main

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from conftest import needs_extra
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,8 +46,8 @@ def test_every_relative_link_of_the_readme_resolves():
 
 
 def test_the_site_builds_strictly(tmp_path):
-    pytest.importorskip("mkdocs", reason='the docs extra is not installed (pip install -e ".[docs]")')
-    pytest.importorskip("material", reason='the docs extra is not installed (pip install -e ".[docs]")')
+    needs_extra("docs", "mkdocs")
+    needs_extra("docs", "material")
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
@@ -56,8 +56,8 @@ def test_the_site_builds_strictly(tmp_path):
 
 def test_a_broken_link_fails_the_site(tmp_path):
     """The strict build is what catches a broken link: shown on a copy with one page broken."""
-    pytest.importorskip("mkdocs", reason='the docs extra is not installed (pip install -e ".[docs]")')
-    pytest.importorskip("material", reason='the docs extra is not installed (pip install -e ".[docs]")')
+    needs_extra("docs", "mkdocs")
+    needs_extra("docs", "material")
     copy = tmp_path / "repo"
     shutil.copytree(ROOT / "docs", copy / "docs")
     shutil.copytree(ROOT / "benchmarks" / "results", copy / "benchmarks" / "results")

@@ -60,7 +60,7 @@ from cifarbench.errors import RunStopped
 from cifarbench.planner.frontier import frontier_path
 from cifarbench.search.tune import DEFAULT_VAL_SPLIT
 from cifarbench.train.recipes import resolve_config
-from conftest import FASHION_DIR, HANG_GUARD_SECONDS, HARDWARE, make_cifar10_tar, spec_for_files
+from conftest import FASHION_DIR, HANG_GUARD_SECONDS, HARDWARE, make_cifar10_tar, needs_extra, spec_for_files
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = "RUN_DIR"  # `runs/<that run>` is read as RUN_DIR<that_run>: a run the test makes (runs_for)
@@ -185,7 +185,7 @@ SMALL_DATA = ["--train-subset", str(SUBSET), "--test-subset", "16", "--batch-siz
               "train.eval_batch_size=16"]
 OWN_DATA = ["--batch-size", "8", "--set", "train.eval_batch_size=16"]  # the workplace's 12 images
 MLX_DATA = ["--train-subset", "2", "--test-subset", "2", "--batch-size", "2", "--set", "train.eval_batch_size=2"]
-NO_MLX = 'MLX is not installed (pip install "cifarbench[mlx]"; CI installs it)'
+LOGGER_MODULES = {"tensorboard": "tensorboard", "mlflow": "mlflow", "wandb": "wandb"}  # the extra a logger needs
 
 
 def config_of(argv: list[str]):
@@ -250,7 +250,14 @@ def skip_what_is_missing(argv: list[str]) -> None:
         pytest.skip(HARDWARE + f"`--device {device}` needs a CUDA GPU; this machine has none")
     config = config_of(argv)
     if config is not None and config.train.framework == "mlx":
-        pytest.importorskip("mlx.core", reason=NO_MLX)
+        needs_extra("mlx", "mlx.core")
+    if argv[0] == "tune":
+        needs_extra("tune", "optuna")
+    if argv[0] == "export" and option(argv, "--format") == "onnx":
+        needs_extra("onnx", "onnx")
+    for logger in (config.output.loggers if config is not None else ()):
+        if logger in LOGGER_MODULES:
+            needs_extra(logger, LOGGER_MODULES[logger])
     if config is not None and config.data.dataset == "fashion-mnist":
         if not (FASHION_DIR / "train-images-idx3-ubyte.gz").is_file():
             pytest.skip("real Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist; CI installs it)")
@@ -275,7 +282,7 @@ def runs_for(argv: list[str], page: str, workplace: Path) -> list[str]:
                 train(resolve_config(None, layers, {"name": "stopped"}), quiet=True, callbacks=[StopAtStep()])
             (made[name],) = workplace.parent.glob("*-stopped-*")
         elif page == "mlx.md":
-            pytest.importorskip("mlx.core", reason=NO_MLX)
+            needs_extra("mlx", "mlx.core")
             assert cli.main(["train", "--framework", "mlx", *RUN_OPTIONS, "--model", "small-resnet", "--set",
                              "data.synthetic_shape=[3,8,8]", "--name", "mlx"]) == 0
             (made[name],) = workplace.parent.glob("*-mlx-*")

@@ -17,7 +17,7 @@ from cifarbench import cli
 from cifarbench.api import train
 from cifarbench.eval.inference import load_model
 from cifarbench.train.recipes import resolve_config
-from conftest import FASHION_DIR, needs_fashion, torchrun
+from conftest import FASHION_DIR, needs_extra, needs_fashion, torchrun
 
 
 def tiny_config(tmp_path, loggers=("csv",), **train_values) -> object:
@@ -49,7 +49,7 @@ def test_metrics_csv_has_a_row_per_epoch_and_the_final_evaluation(tmp_path):
 
 
 def test_tensorboard_event_files_hold_each_epoch(tmp_path):
-    pytest.importorskip("tensorboard", reason="the [tensorboard] extra is not installed")
+    needs_extra("tensorboard", "tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     result = train(tiny_config(tmp_path, ("tensorboard",)), quiet=True)
@@ -64,7 +64,7 @@ def test_tensorboard_event_files_hold_each_epoch(tmp_path):
 
 
 def test_mlflow_gets_params_metrics_and_the_run_directory(tmp_path, monkeypatch):
-    pytest.importorskip("mlflow", reason="the [mlflow] extra is not installed")
+    needs_extra("mlflow", "mlflow")
     from mlflow.tracking import MlflowClient
 
     monkeypatch.chdir(tmp_path)  # so a stray ./mlruns would be seen below
@@ -113,7 +113,7 @@ def wandb_records(path: Path) -> list:
 
 
 def test_wandb_offline_run_holds_the_config_epochs_and_summary(tmp_path, monkeypatch):
-    pytest.importorskip("wandb", reason="the [wandb] extra is not installed")
+    needs_extra("wandb", "wandb")
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
     result = train(tiny_config(tmp_path, ("wandb",)), quiet=True)
@@ -203,8 +203,8 @@ def test_safetensors_export_is_what_eval_and_predict_take(synthetic_run, tmp_pat
 
 @needs_fashion
 def test_onnx_export_gives_pytorchs_logits_on_real_test_images(fashion_run, tmp_path):
-    ort = pytest.importorskip("onnxruntime", reason="the [onnx] extra is not installed")
-    pytest.importorskip("onnx", reason="the [onnx] extra is not installed")
+    ort = needs_extra("onnx", "onnxruntime")
+    needs_extra("onnx", "onnx")
     from cifarbench.data.store import load_dataset
 
     out = tmp_path / "model.onnx"
@@ -254,7 +254,7 @@ def test_export_refusals_are_one_line(synthetic_run, tmp_path, capsys):
 
 
 def test_an_mlx_run_exports_through_its_pytorch_twin(tmp_path):
-    pytest.importorskip("mlx.core", reason="the [mlx] extra is not installed")
+    needs_extra("mlx", "mlx.core")
     config = resolve_config("small-resnet-adamw", {
         "data": {"dataset": "synthetic", "synthetic_shape": [3, 8, 8], "synthetic_train_size": 64,
                  "synthetic_test_size": 32},

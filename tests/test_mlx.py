@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-mx = pytest.importorskip("mlx.core", reason='MLX is not installed (pip install "cifarbench[mlx]"; CI installs it)')
+from conftest import needs_extra
+
+mx = needs_extra("mlx", "mlx.core")
 import mlx.nn as mnn  # noqa: E402
 
 from cifarbench.cli import main  # noqa: E402

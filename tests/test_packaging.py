@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import site
 import subprocess
 import sys
 import venv
@@ -26,6 +27,20 @@ def test_the_version_is_written_in_one_place():
     assert re.fullmatch(r"\d+\.\d+\.\d+", cifarbench.__version__)
 
 
+def venv_seeing_this_interpreter(folder: Path) -> Path:
+    """A fresh venv whose python also finds the packages of the interpreter running the tests, venv or
+    not (torch, numpy, ...): a `.pth` file of plain paths, read after the venv's own site-packages, so
+    the wheel installed there wins. `system_site_packages=True` would see the *base* interpreter's,
+    which, for a user who runs the tests in a venv, holds no torch. Returns the venv's python."""
+    venv.EnvBuilder(with_pip=False).create(folder)
+    python = folder / "bin" / "python"
+    own = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    outer = [p for p in (*site.getsitepackages(), site.getusersitepackages()) if Path(p).is_dir()]
+    (Path(own) / "outer-interpreter.pth").write_text("".join(f"{p}\n" for p in outer))
+    return python
+
+
 @pytest.fixture(scope="module")
 def installed_wheel(tmp_path_factory) -> Path:
     """A fresh venv holding the wheel (torch and the other dependencies from this interpreter's
@@ -38,8 +53,7 @@ def installed_wheel(tmp_path_factory) -> Path:
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = (work / "dist").glob("cifarbench-*.whl")
     assert wheel.name.startswith(f"cifarbench-{cifarbench.__version__}-")
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(work / "env")
-    python = work / "env" / "bin" / "python"
+    python = venv_seeing_this_interpreter(work / "env")
     # this interpreter's pip, installing into the venv (its console script too) without touching the editable copy
     done = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index",
                            str(wheel)], capture_output=True, text=True, timeout=HANG_GUARD_SECONDS)

@@ -29,9 +29,9 @@ from cifarbench.search.space import load_space, parse_space
 from cifarbench.search.tune import BUDGET_CHECK_EVERY, TuneRequest, open_study, tune
 from cifarbench.train.recipes import resolve_config
 from cifarbench.train.trainer import Trainer
-from conftest import HANG_GUARD_SECONDS, HARDWARE
+from conftest import HANG_GUARD_SECONDS, HARDWARE, needs_extra
 
-optuna = pytest.importorskip("optuna", reason="the [tune] extra (optuna) is not installed")
+optuna = needs_extra("tune", "optuna")
 
 TINY = ["--recipe", "airbench94", "--model", "airbench-tiny", "--dataset", "synthetic", "--device", "cpu",
         "--set", "data.synthetic_shape=[1,16,16]", "--set", "data.synthetic_train_size=400",
