@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 
 from cifarbench.api import train
+from cifarbench.resolve import resolve_config
 from cifarbench.results import print_table, write_result
 from cifarbench.train import compiled
-from cifarbench.train.recipes import resolve_config
 
 
 def run(model: str, compile_: bool, images: int, epochs: float, batch: int, precision: str) -> dict:

@@ -18,8 +18,8 @@ from pathlib import Path
 from cifarbench.api import train
 from cifarbench.bench.throughput import ThroughputSpec, measure_isolated
 from cifarbench.devices import cpu_supports_fast_bf16
+from cifarbench.resolve import resolve_config
 from cifarbench.results import print_table, write_result
-from cifarbench.train.recipes import resolve_config
 
 SETTINGS = {  # label: (precision, channels_last)
     "fp32 NCHW (plain)": ("fp32", False),

@@ -17,8 +17,8 @@ import json
 from pathlib import Path
 
 from cifarbench.api import train
+from cifarbench.resolve import resolve_config
 from cifarbench.results import print_table, summarise, write_result
-from cifarbench.train.recipes import resolve_config
 
 TARGETS = ((0.93, 60.0), (0.94, 180.0))  # (accuracy, seconds of training)
 

@@ -93,7 +93,7 @@ def run_reference(script: Path, workdir: Path, runs: int) -> list[dict]:
 
 def run_cifarbench(recipe: str, data_dir: str | None, synthetic: bool, runs: int, runs_dir: Path) -> list[dict]:
     from cifarbench.repeat import timed_seconds, train_repeated
-    from cifarbench.train.recipes import resolve_config
+    from cifarbench.resolve import resolve_config
 
     data = ({"dataset": "synthetic", "synthetic_shape": [3, 32, 32], "synthetic_train_size": 50_000,
              "synthetic_test_size": 10_000} if synthetic else {"dataset": "cifar10", "data_dir": data_dir,

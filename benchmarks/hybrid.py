@@ -53,7 +53,7 @@ def overrides_for(name: str, args, matched_fraction: float | None) -> dict:
     elif name.startswith("plain-matched"):
         train["epochs"] = args.epochs * matched_fraction
         if name.endswith("scaled"):
-            from cifarbench.train.recipes import resolve_config
+            from cifarbench.resolve import resolve_config
 
             max_lr = resolve_config(RECIPE, {}).schedule.max_lr
             out["schedule"] = {"max_lr": max_lr / matched_fraction}
@@ -65,7 +65,7 @@ def run_one(spec: dict) -> dict:
     from cifarbench.api import train
     from cifarbench.config import merge
     from cifarbench.devices import peak_memory_bytes
-    from cifarbench.train.recipes import resolve_config
+    from cifarbench.resolve import resolve_config
     from cifarbench.train.time_to_accuracy import PeriodicEval, first_reached
 
     config = resolve_config(RECIPE, merge(spec["overrides"], {"train": {"seed": spec["seed"]}}))

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from cifarbench.api import train
 from cifarbench.devices import cpu_class
+from cifarbench.resolve import resolve_config
 from cifarbench.results import print_table, summarise, write_result
-from cifarbench.train.recipes import resolve_config
 
 RECIPE, MODEL = "fashion-tiny-8ep", "airbench-tiny"
 

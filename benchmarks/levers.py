@@ -24,8 +24,8 @@ from cifarbench.devices import cpu_class
 from cifarbench.eval.inference import evaluate_loaded, load_model
 from cifarbench.planner.frontier import VAL_SPLIT
 from cifarbench.repeat import timed_seconds
+from cifarbench.resolve import resolve_config
 from cifarbench.results import print_table, summarise, write_result
-from cifarbench.train.recipes import resolve_config
 
 BASE = "fashion-tiny-8ep"
 VARIANTS = {  # label: (recipe, overrides over the recipe)

@@ -30,8 +30,8 @@ from cifarbench.api import train
 from cifarbench.data.custom import Options
 from cifarbench.data.store import load_dataset
 from cifarbench.devices import cpu_class
+from cifarbench.resolve import resolve_config
 from cifarbench.results import print_table, summarise, write_result
-from cifarbench.train.recipes import resolve_config
 
 AGREEMENT_POINTS = 0.3  # issue 27's bound on |folder - built-in| test accuracy, in points
 

@@ -33,8 +33,8 @@ from cifarbench.fingerprint import fingerprint
 from cifarbench.planner.frontier import VAL_SPLIT
 from cifarbench.planner.plan import make_plan, run_plan
 from cifarbench.repeat import timed_seconds
+from cifarbench.resolve import resolve_config
 from cifarbench.results import print_table, write_result
-from cifarbench.train.recipes import resolve_config
 from cifarbench.train.time_to_accuracy import PeriodicEval, first_reached
 
 TARGETS = (0.90, 0.91, 0.92, 0.93, 0.94, 0.95)

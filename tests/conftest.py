@@ -206,7 +206,7 @@ def png_bytes(shape=(32, 32, 3)) -> bytes:
 
 def synthetic_config(tmp_path, **train_overrides):
     """cnn-3conv (dropout: exercises the RNG state) with flips and crops on small synthetic images."""
-    from cifarbench.train.recipes import resolve_config
+    from cifarbench.resolve import resolve_config
 
     return resolve_config("cnn-adam", {
         "data": {"dataset": "synthetic", "synthetic_shape": [3, 16, 16], "synthetic_train_size": 192,

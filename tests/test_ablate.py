@@ -11,8 +11,8 @@ import torch
 from cifarbench import cli
 from cifarbench.config import ModelConfig
 from cifarbench.models.configured import build_configured_model
+from cifarbench.resolve import resolve_config
 from cifarbench.search.ablate import ablation_rows, first_epoch_time, recipe_tricks
-from cifarbench.train.recipes import resolve_config
 
 TINY_DATA = ["--dataset", "synthetic", "--device", "cpu",
         "--set", "data.synthetic_shape=[1,16,16]", "--set", "data.synthetic_train_size=200",

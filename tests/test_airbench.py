@@ -7,8 +7,8 @@ import torch
 
 from cifarbench.api import resume, train
 from cifarbench.eval.tta import tta_logits
+from cifarbench.resolve import resolve_config
 from cifarbench.train.pace import Progress
-from cifarbench.train.recipes import resolve_config
 from cifarbench.train.tricks import FreezeWhiteningBias, Lookahead
 
 

@@ -220,7 +220,7 @@ def test_fashion_mnist_written_as_pngs_decodes_to_the_same_pixels_and_trains_the
     built-in tensors in the folder's order (given as npz:): decoding, labels and order are right."""
     from cifarbench.api import train
     from cifarbench.data.store import load_dataset
-    from cifarbench.train.recipes import resolve_config
+    from cifarbench.resolve import resolve_config
 
     builtin = load_dataset("fashion-mnist", download=False)
     folder_of = {c: c.replace("/", "-") for c in builtin.classes}  # "T-shirt/top" cannot be a folder name

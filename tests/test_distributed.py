@@ -21,7 +21,7 @@ from cifarbench.checkpoints import load_checkpoint
 from cifarbench.config import RunConfig
 from cifarbench.data.prepare import local_batch_size
 from cifarbench.errors import ConfigError, RunStopped
-from cifarbench.train.recipes import resolve_config
+from cifarbench.resolve import resolve_config
 from conftest import torchrun
 from test_reliability import SignalAtStep
 
@@ -95,7 +95,7 @@ def test_a_checkpoint_resumes_with_another_world_size(tmp_path, single):
 DIES = """
 import os, sys
 from cifarbench.contract.callbacks import Callback
-from cifarbench.train.recipes import resolve_config
+from cifarbench.resolve import resolve_config
 from cifarbench.api import train
 
 class RankOneDies(Callback):

@@ -55,7 +55,7 @@ def test_two_cpus_of_one_model_name_are_told_apart_by_family_and_model():
 
 def test_a_calibration_of_one_generation_is_not_read_on_another(monkeypatch):
     from cifarbench.planner import calibrate
-    from cifarbench.train.recipes import resolve_config
+    from cifarbench.resolve import resolve_config
 
     config = resolve_config("airbench94", {"data": {"dataset": "synthetic"}})
     keys = []

@@ -58,8 +58,8 @@ from cifarbench.data.registry import get_spec
 from cifarbench.data.store import load_dataset
 from cifarbench.errors import RunStopped
 from cifarbench.planner.frontier import frontier_path
+from cifarbench.resolve import resolve_config
 from cifarbench.search.tune import DEFAULT_VAL_SPLIT
-from cifarbench.train.recipes import resolve_config
 from conftest import FASHION_DIR, HANG_GUARD_SECONDS, HARDWARE, make_cifar10_tar, needs_extra, spec_for_files
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ import threads_probe
 from cifarbench import cli
 from cifarbench.api import train
 from cifarbench.eval.inference import load_model
-from cifarbench.train.recipes import resolve_config
+from cifarbench.resolve import resolve_config
 from conftest import FASHION_DIR, needs_extra, needs_fashion, torchrun
 
 
@@ -366,7 +366,7 @@ def test_a_seeded_run_of_many_takes_its_own_device_and_seed(tmp_path):
     """--runs N --jobs K on several GPUs gives each worker its own device: the seed goes to the trainer,
     the device to the hardware section, the rest of the config unchanged."""
     from cifarbench.repeat import seeded
-    from cifarbench.train.recipes import resolve_config
+    from cifarbench.resolve import resolve_config
 
     base = resolve_config("lenet-small-onecycle", {"hardware": {"threads": 1}})
     one = seeded(base, tmp_path, 3, device="cuda:1")

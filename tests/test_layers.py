@@ -16,13 +16,13 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "cifarbench"
 
 # top-level module or package of cifarbench -> its layer
 LAYERS = {
-    "__init__": 0, "errors": 0, "registry": 0,
+    "__init__": 0, "errors": 0, "registry": 0, "device_names": 0,
     "devices": 1, "fingerprint": 1, "files": 1, "console": 1, "tables": 1, "process_clock": 1,
     "config": 2, "runs": 2,
     "data": 3, "models": 3,
     "checkpoints": 4, "eval": 4, "plots": 4, "export": 4, "results": 4, "contract": 4,
     "train": 5, "mlx": 5, "loggers": 5,
-    "api": 6, "repeat": 6, "reproduce": 6,
+    "api": 6, "repeat": 6, "reproduce": 6, "resolve": 6,
     "planner": 7, "search": 7, "bench": 7, "report": 7,
     "cli": 8, "__main__": 8,
 }

@@ -26,7 +26,7 @@ from cifarbench.mlx.backend import build_optimizer, check_supported, set_hyper  
 from cifarbench.mlx.models import MLX_MODELS, build_mlx_model, count_mlx_parameters  # noqa: E402
 from cifarbench.models import build_model, count_parameters  # noqa: E402
 from cifarbench.models.mlx_layout import mlx_key, mlx_to_torch, torch_key, torch_to_mlx  # noqa: E402
-from cifarbench.train.recipes import resolve_config  # noqa: E402
+from cifarbench.resolve import resolve_config  # noqa: E402
 
 MODELS = sorted(MLX_MODELS)
 

@@ -225,7 +225,7 @@ def test_zero_init_residual_starts_every_block_as_its_shortcut(name):
 
 
 def test_zero_init_residual_on_a_net_without_residual_blocks_is_refused_before_a_run_starts(tmp_path):
-    from cifarbench.train.recipes import resolve_config
+    from cifarbench.resolve import resolve_config
 
     with pytest.raises(ConfigError, match="model.zero_init_residual: 'lenet-small' has no residual blocks"):
         resolve_config("lenet-small-onecycle", {"model": {"zero_init_residual": True}})
@@ -246,7 +246,7 @@ def test_airbench_widths_set_each_groups_channels_and_their_count_the_depth():
 
 
 def test_widths_on_a_net_without_them_is_refused_before_a_run_starts_naming_the_nets_that_have_them():
-    from cifarbench.train.recipes import resolve_config
+    from cifarbench.resolve import resolve_config
 
     with pytest.raises(ConfigError, match=r"model.widths: 'lenet-small' has no widths option \(models that have: "
                                           r"airbench-small, airbench-tiny"):

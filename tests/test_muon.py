@@ -9,9 +9,9 @@ from cifarbench.api import train
 from cifarbench.config import OptimConfig
 from cifarbench.errors import ConfigError
 from cifarbench.models import build_model
+from cifarbench.resolve import resolve_config
 from cifarbench.train.muon import Muon, newton_schulz
 from cifarbench.train.optim import build_optimizer, build_scheduler
-from cifarbench.train.recipes import resolve_config
 
 
 def by_hand_newton_schulz(g: torch.Tensor, steps: int) -> torch.Tensor:

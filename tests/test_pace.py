@@ -9,10 +9,10 @@ from cifarbench.api import train
 from cifarbench.config import RunConfig
 from cifarbench.contract.callbacks import Callback
 from cifarbench.errors import ConfigError
+from cifarbench.resolve import resolve_config
 from cifarbench.runs import RunDir
 from cifarbench.train.optim import lr_factor
 from cifarbench.train.pace import PACE_EVERY, ClockPace, Progress
-from cifarbench.train.recipes import resolve_config
 
 STEPS_PER_EPOCH = 32  # 1024 synthetic images, batch 32, drop_last
 

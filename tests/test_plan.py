@@ -176,7 +176,7 @@ def test_levers_a_frontier_point_does_not_name_are_refused_by_the_plan_and_the_f
 
 def test_the_calibration_key_names_the_widths():
     from cifarbench.planner.calibrate import candidate_key
-    from cifarbench.train.recipes import resolve_config
+    from cifarbench.resolve import resolve_config
 
     plain = resolve_config("airbench94", {"model": {"name": "airbench-tiny"}})
     wide = resolve_config("airbench94", {"model": {"name": "airbench-tiny", "widths": [24, 48, 96]}})
@@ -187,7 +187,7 @@ def test_calibration_times_full_size_steps_under_progressive_resizing(monkeypatc
     """A plan's steps are full-size for most of a run: timing the first epoch's scaled-down images
     would make every schedule look cheaper than it is."""
     from cifarbench.planner import calibrate
-    from cifarbench.train.recipes import resolve_config
+    from cifarbench.resolve import resolve_config
     from cifarbench.train.trainer import Trainer
 
     sizes = []
@@ -289,7 +289,7 @@ def test_calibration_is_cached_per_machine_and_candidate(tmp_path, monkeypatch):
     """A second calibration of the same candidate is read from the cache (0 s, marked cached); an
     unreadable cache is measured again; another candidate is measured."""
     from cifarbench.planner import calibrate as calibration
-    from cifarbench.train.recipes import resolve_config
+    from cifarbench.resolve import resolve_config
 
     monkeypatch.setenv("CIFARBENCH_DATA", str(tmp_path))
     config = resolve_config("airbench94", {"model": {"name": "airbench-tiny"}, "train": {"batch_size": 32,
@@ -357,7 +357,7 @@ def test_calibration_times_an_accelerator_with_the_same_code(device, tmp_path, m
 
     from cifarbench.devices import mps_available
     from cifarbench.planner.calibrate import calibrate
-    from cifarbench.train.recipes import resolve_config
+    from cifarbench.resolve import resolve_config
     from conftest import HARDWARE
 
     present = torch.cuda.is_available() if device == "cuda" else mps_available()

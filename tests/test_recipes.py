@@ -12,7 +12,8 @@ import torch
 
 from cifarbench.api import train
 from cifarbench.contract.callbacks import Callback
-from cifarbench.train.recipes import RECIPES, resolve_config
+from cifarbench.resolve import resolve_config
+from cifarbench.train.recipes import RECIPES
 
 OPTIMIZER_CLASSES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "adadelta": "Adadelta", "muon": "Muon"}
 

@@ -23,8 +23,6 @@ REGISTERING = {
     "cifarbench.data.sources": [p.stem for p in (SRC / "data" / "sources").glob("*.py")
                                 if p.stem not in ("__init__", "base")],
     "cifarbench.loggers": [p.stem for p in (SRC / "loggers").glob("*_logger.py")],
-    "cifarbench.bench": [p.stem for p in (SRC / "bench").glob("*.py")
-                         if p.stem not in ("__init__", "registry", "methods")],
     "cifarbench.cli": [p.stem for p in (SRC / "cli").glob("*.py")
                        if p.stem not in ("__init__", "commands", "options", "parser", "reference")],
 }
@@ -38,6 +36,22 @@ def test_a_package_imports_every_module_that_registers(package):
             f"if '{package}.' + m not in sys.modules]; print(missing)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", f"{package}/__init__.py does not import {done.stdout.strip()}"
+
+
+def test_every_benchmark_module_is_registered_and_runs_what_it_names():
+    """bench/__init__.py registers each benchmark module's run() lazily: a module nobody registered, or
+    an entry whose target does not exist, fails here (the command line would list a benchmark that
+    cannot run, or never list one)."""
+    from cifarbench.bench import BENCHMARKS
+    from cifarbench.registry import lazy
+
+    modules = {p.stem for p in (SRC / "bench").glob("*.py")} - {"__init__", "registry", "methods"}
+    targets = {entry.run.module for entry in BENCHMARKS.values() if isinstance(entry.run, lazy)}
+    assert targets == {f"cifarbench.bench.{m}" for m in modules}
+    for entry in BENCHMARKS.values():
+        for call in (entry.run, entry.report):
+            if isinstance(call, lazy):
+                assert callable(getattr(importlib.import_module(call.module), call.name)), call
 
 
 def test_a_name_is_given_once_and_an_unknown_one_is_one_line():

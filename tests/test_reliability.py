@@ -85,7 +85,7 @@ def test_stop_mid_epoch_saves_and_resumes_bit_for_bit(tmp_path):
 
 def test_resume_with_lookahead_and_whitening_mid_epoch(tmp_path):
     """airbench's tricks keep state in callbacks (the lookahead EMA): it must survive too."""
-    from cifarbench.train.recipes import resolve_config
+    from cifarbench.resolve import resolve_config
 
     def config():
         return resolve_config("airbench94", {

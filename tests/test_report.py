@@ -20,7 +20,7 @@ from cifarbench.plots.charts import pareto_front
 from cifarbench.report.collect import read_run
 from cifarbench.report.compare import compare
 from cifarbench.report.results import build_report, epoch_columns, load_targets
-from cifarbench.train.recipes import resolve_config
+from cifarbench.resolve import resolve_config
 from conftest import HANG_GUARD_SECONDS
 
 ARTIFACTS = Path(os.environ.get("CIFARBENCH_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / ".test-artifacts"))

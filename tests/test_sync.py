@@ -28,7 +28,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from cifarbench.api import train
 from cifarbench.contract.callbacks import Callback
 from cifarbench.devices import HostCopy, synchronize
-from cifarbench.train.recipes import resolve_config
+from cifarbench.resolve import resolve_config
 from conftest import needs_hardware, synthetic_config
 
 aten = torch.ops.aten

@@ -8,7 +8,7 @@ from cifarbench.api import resume, train
 from cifarbench.checkpoints import load_checkpoint
 from cifarbench.contract.callbacks import Callback
 from cifarbench.data.prepare import prepare_data
-from cifarbench.train.recipes import resolve_config
+from cifarbench.resolve import resolve_config
 from conftest import needs_fashion, synthetic_config
 
 

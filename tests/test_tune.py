@@ -25,9 +25,9 @@ from cifarbench.data import prepare
 from cifarbench.data.dataset import Split
 from cifarbench.errors import ConfigError, DataError
 from cifarbench.eval.inference import evaluate_loaded, load_model
+from cifarbench.resolve import resolve_config
 from cifarbench.search.space import load_space, parse_space
 from cifarbench.search.tune import BUDGET_CHECK_EVERY, TuneRequest, open_study, tune
-from cifarbench.train.recipes import resolve_config
 from cifarbench.train.trainer import Trainer
 from conftest import HANG_GUARD_SECONDS, HARDWARE, needs_extra
 

@@ -1,7 +1,7 @@
 """The Python API: one way through a run, whichever framework trains it.
 
     from cifarbench.api import train, resume
-    from cifarbench.train.recipes import resolve_config
+    from cifarbench.resolve import resolve_config
 
     result = train(resolve_config("airbench94", {"data": {"dataset": "fashion-mnist"}}))
     result.metrics["accuracy"], result.run.path
@@ -42,10 +42,10 @@ from cifarbench.eval.metrics import classification_metrics, classification_repor
 from cifarbench.files import utc_now
 from cifarbench.loggers import LoggerSet
 from cifarbench.process_clock import command_seconds
+from cifarbench.resolve import check_registered
 from cifarbench.runs import RunDir
 from cifarbench.train import distributed
 from cifarbench.train.backend import TorchBackend
-from cifarbench.train.recipes import check_registered
 
 log = logging.getLogger(__name__)
 

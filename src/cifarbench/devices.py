@@ -15,12 +15,10 @@ from dataclasses import dataclass
 
 import torch
 
+from cifarbench.device_names import DEVICES, PRECISIONS
 from cifarbench.errors import ConfigError
 
 log = logging.getLogger(__name__)
-
-DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16", "bf16-pure", "fp16-pure")
 
 
 def mps_available() -> bool:

@@ -16,12 +16,28 @@ a one-line UserError naming the value and every known name.
 from __future__ import annotations
 
 import fnmatch
+import importlib
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from cifarbench.errors import ConfigError
 
 T = TypeVar("T")
+
+
+class lazy:
+    """`"package.module:function"` as a callable that imports the module at its first call: an entry
+    the command line lists (its name, help, options) without loading what runs it, torch among it."""
+
+    def __init__(self, target: str):
+        self.target = target
+        self.module, _, self.name = target.partition(":")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(self.module), self.name)(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"lazy({self.target!r})"
 
 
 class Registry(Generic[T]):

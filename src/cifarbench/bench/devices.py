@@ -11,13 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from cifarbench.api import train
-from cifarbench.bench.registry import BENCHMARKS, Benchmark
-from cifarbench.config import comma_list, get_path
+from cifarbench.config import get_path
 from cifarbench.devices import mps_available
 from cifarbench.files import new_folder
+from cifarbench.resolve import resolve_config
 from cifarbench.results import publish, summarise, table_report
 from cifarbench.tables import percent
-from cifarbench.train.recipes import resolve_config
 
 # With no --dataset: CIFAR-shaped synthetic data, so the benchmark needs no download.
 SYNTHETIC_DEFAULT = {
@@ -120,24 +119,6 @@ def devices_report(result: dict) -> str:
     )
 
 
-def _options(p) -> None:
-    p.add_argument(
-        "--devices",
-        type=comma_list,
-        metavar="D1,D2",
-        help="default: hardware.device when given, else every available device (cpu, cuda, mps)",
-    )
-    p.add_argument("--repeats", type=int, default=3, help="timed runs per device (default 3)")
-
-
-BENCHMARKS.add(
-    "devices",
-    Benchmark(
-        help="the same training on every available device: time, images/s, speedup",
-        description="Train the same recipe with the same data and seed on each device; one warm-up run, then timed "
-        "repeats. Defaults: recipe airbench94, synthetic CIFAR-shaped data, 1 epoch; the config options "
-        "change any of it.",
-        options=_options,
-        run=lambda args, layers: bench_devices(args.devices, layers, repeats=args.repeats, quiet=True),
-    ),
-)
+def run(args, layers: dict) -> dict:
+    """`cifarbench bench devices` (bench/__init__.py registers it)."""
+    return bench_devices(args.devices, layers, repeats=args.repeats, quiet=True)

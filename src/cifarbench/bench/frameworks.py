@@ -13,14 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from cifarbench.api import train
-from cifarbench.bench.registry import BENCHMARKS, Benchmark
 from cifarbench.config import get_path
 from cifarbench.errors import UserError
 from cifarbench.files import new_folder
-from cifarbench.mlx import require_mlx
+from cifarbench.resolve import resolve_config
 from cifarbench.results import publish, table_report
 from cifarbench.tables import percent
-from cifarbench.train.recipes import resolve_config
 
 FRAMEWORKS = ("torch", "mlx")
 # small enough for MLX's CPU backend on Linux, whose convolutions are far slower than PyTorch's
@@ -121,16 +119,6 @@ def frameworks_report(result: dict) -> str:
     )
 
 
-BENCHMARKS.add(
-    "frameworks",
-    Benchmark(
-        help="PyTorch and MLX on the same device class, data, weights and schedule",
-        description="Train the same recipe with PyTorch and with MLX (same splits, batches, augmentation, initial "
-        "weights and schedule); time per epoch (first epoch apart), images/s, final loss, accuracy; table, "
-        "JSON and chart. Defaults: small-resnet (MLX has small-resnet and resnet18), 512 synthetic 3x32x32 "
-        "images, 2 epochs, fp32 on the CPU; hardware.device cuda or mps puts PyTorch on that GPU against "
-        "MLX's.",
-        run=lambda args, layers: bench_frameworks(layers),
-        needs=require_mlx,
-    ),
-)
+def run(args, layers: dict) -> dict:
+    """`cifarbench bench frameworks` (bench/__init__.py registers it)."""
+    return bench_frameworks(layers)

@@ -17,8 +17,8 @@ from cifarbench.config import get_path, merge
 from cifarbench.errors import UserError
 from cifarbench.files import atomic_write_json, atomic_write_text, new_folder
 from cifarbench.repeat import timed_seconds
+from cifarbench.resolve import resolve_config
 from cifarbench.tables import markdown_table, percent
-from cifarbench.train.recipes import resolve_config
 
 BASELINE = "resnet18-onecycle"
 METHODS = (BASELINE, "airbench94", "airbench95", "airbench96")

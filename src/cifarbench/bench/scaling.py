@@ -20,12 +20,11 @@ from pathlib import Path
 import yaml
 
 from cifarbench.bench.devices import SYNTHETIC_DEFAULT
-from cifarbench.bench.registry import BENCHMARKS, Benchmark
 from cifarbench.errors import UserError
 from cifarbench.files import atomic_write_text, new_folder
+from cifarbench.resolve import resolve_config
 from cifarbench.results import publish, summarise, table_report
 from cifarbench.tables import percent
-from cifarbench.train.recipes import resolve_config
 
 
 def parse_nproc(text: str) -> list[int]:
@@ -157,21 +156,6 @@ def scaling_report(result: dict) -> str:
     )
 
 
-def _options(p) -> None:
-    p.add_argument("--nproc", default="1,2", metavar="N1,N2,...", help="process counts (default 1,2)")
-    p.add_argument("--repeats", type=int, default=1, help="runs per world size (default 1)")
-
-
-BENCHMARKS.add(
-    "scaling",
-    Benchmark(
-        help="the same training at several world sizes (torchrun, DDP): speedup, efficiency",
-        description="Launch `torchrun --standalone --nproc_per_node=N -m cifarbench train` for each N with the same "
-        "global batch, recipe and seed; report time, images/s, speedup, efficiency (speedup / N) and "
-        "accuracy. Defaults: recipe lenet-small-onecycle, synthetic CIFAR-shaped data, 1 epoch; "
-        "hardware.device cpu runs Gloo, cuda NCCL with one GPU per process. On one CPU the processes share its "
-        "cores.",
-        options=_options,
-        run=lambda args, layers: bench_scaling(parse_nproc(args.nproc), layers, repeats=args.repeats),
-    ),
-)
+def run(args, layers: dict) -> dict:
+    """`cifarbench bench scaling` (bench/__init__.py registers it)."""
+    return bench_scaling(parse_nproc(args.nproc), layers, repeats=args.repeats)

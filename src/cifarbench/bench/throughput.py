@@ -17,8 +17,6 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from cifarbench.bench.registry import BENCHMARKS, Benchmark
-from cifarbench.config import comma_list
 from cifarbench.data.loader import DeviceLoader
 from cifarbench.data.store import load_dataset
 from cifarbench.devices import (
@@ -29,8 +27,8 @@ from cifarbench.devices import (
     synchronize,
 )
 from cifarbench.models import build_model, count_parameters
+from cifarbench.resolve import resolve_config
 from cifarbench.results import print_table
-from cifarbench.train.recipes import resolve_config
 from cifarbench.train.trainer import Trainer
 
 
@@ -275,27 +273,11 @@ def throughput_table(result: dict) -> tuple[str, list[str], list[list]]:
     )
 
 
-def _options(p) -> None:
-    p.add_argument(
-        "--models", type=comma_list, metavar="M1,M2", help="default: model.name when given, else every model in the zoo"
-    )
-    p.add_argument("--steps", type=int, default=10, help="timed steps per model (default 10)")
+def run(args, layers: dict) -> dict:
+    """`cifarbench bench throughput` (bench/__init__.py registers it)."""
+    return bench_throughput(args.models, layers, steps=args.steps)
 
 
-def _report(result: dict) -> None:
+def report(result: dict) -> None:
     print_table(*throughput_table(result))
     print(f"JSON and chart in {result['folder']}")
-
-
-BENCHMARKS.add(
-    "throughput",
-    Benchmark(
-        help="training and inference images/s, FLOPs and peak memory per model",
-        description="Training and inference images/s of each model on synthetic inputs (data.synthetic_shape, "
-        "data.synthetic_classes) at train.batch_size, hardware.precision and hardware.channels_last (default: "
-        "batch 128, channels_last).",
-        options=_options,
-        run=lambda args, layers: bench_throughput(args.models, layers, steps=args.steps),
-        report=_report,
-    ),
-)

@@ -33,7 +33,8 @@ FAMILIES = ("train", "plan", "evaluation", "search", "bench", "reports", "catalo
 
 
 def build_parser(only: tuple[str, ...] | None = None) -> Parser:
-    """The whole parser, or (`only`) one with just that command's arguments: what a command line needs."""
+    """The whole parser, or (`only`) one with just that command's arguments (`()`: no command's): what
+    a command line needs."""
     parser = Parser(prog="cifarbench", description="Train and benchmark small-image classifiers on any device.")
     parser.add_argument("--version", action="version", version=f"cifarbench {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log diagnostics to stderr")
@@ -46,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     the process's; called from Python with its own argv, the command's clock starts here."""
     if argv is not None:
         process_clock.begin_command()
-    parser = build_parser(asked_command(sys.argv[1:] if argv is None else argv))
+    # only the asked command's arguments (none when no command is named: `cifarbench --help` lists
+    # each command's help line and needs no registry behind their options)
+    parser = build_parser(asked_command(sys.argv[1:] if argv is None else argv) or ())
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"

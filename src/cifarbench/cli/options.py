@@ -7,7 +7,7 @@ is on every command that calls add_config_options. Values are checked when they 
 line and exit 2, like every usage error) and again when the config is built.
 
 Layers, lowest first: defaults < recipe < a command's own defaults < --config YAML < flags and
---set (config_layers returns the last two merged; recipes.resolve_config applies them).
+--set (config_layers returns the last two merged; resolve.resolve_config applies them).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ FIELDS = "fields:"  # dest of a flag that parses into fields of its field's sect
 
 def registry_names(registry: str) -> tuple[str, ...]:
     """The names a registry above config/ allows (config/ cannot import them)."""
-    from cifarbench.train.recipes import registered_names
+    from cifarbench.resolve import registered_names
 
     return registered_names(registry)
 

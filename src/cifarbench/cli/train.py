@@ -49,7 +49,7 @@ def quiet_option(p) -> None:
 )
 def cmd_train(args) -> int:
     from cifarbench.api import resume, train
-    from cifarbench.train.recipes import resolve_config
+    from cifarbench.resolve import resolve_config
 
     asked = config_layers(args)
     if args.runs < 1:
@@ -111,7 +111,7 @@ def train_planned(args, asked: dict) -> int:
 )
 def cmd_reproduce(args) -> int:
     from cifarbench.reproduce import reproduce
-    from cifarbench.train.recipes import resolve_config
+    from cifarbench.resolve import resolve_config
 
     result = reproduce(resolve_config(None, config_layers(args)), quiet=args.quiet)
     print((Path(result["folder"]) / "reproduce.md").read_text(), end="")

@@ -61,7 +61,7 @@ def opt(
 
     choices: the values allowed, checked when the config is built and listed by --help.
     registry: the allowed names live in a registry above this layer ("models", "datasets",
-    "recipes"); they are checked by recipes.check_registered and listed by --help.
+    "recipes"); they are checked by resolve.check_registered and listed by --help.
     allowed: what --help says is allowed, where a plain list does not say it.
     implies: values this field being given asks for unless they are given too.
     also: what else --help says is allowed besides the choices or registry names.

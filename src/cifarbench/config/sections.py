@@ -28,7 +28,7 @@ from cifarbench.config.fields import (
     positive,
 )
 from cifarbench.config.values import build, get_path, merge, plain
-from cifarbench.devices import DEVICES, PRECISIONS
+from cifarbench.device_names import DEVICES, PRECISIONS
 from cifarbench.errors import ConfigError
 
 
@@ -88,7 +88,7 @@ class DataConfig:
     synthetic_test_size: int = opt(1000, "synthetic dataset: test images")
 
     def __post_init__(self):
-        # the dataset name is checked against the dataset registry by recipes.check_registered
+        # the dataset name is checked against the dataset registry by resolve.check_registered
         if not 0.0 <= self.val_split < 1.0:
             raise ConfigError(f"data.val_split {self.val_split} must be in [0, 1)")
         for name in ("train_subset", "test_subset"):
@@ -135,7 +135,7 @@ class ModelConfig:
     )
 
     def __post_init__(self):
-        # the name is checked against the model registry by recipes.check_registered
+        # the name is checked against the model registry by resolve.check_registered
         if self.whiten_bias_epochs is not None and self.whiten_bias_epochs < 0:
             raise ConfigError(f"model.whiten_bias_epochs {self.whiten_bias_epochs} must be >= 0")
         if self.widths is not None and (not self.widths or min(self.widths) < 1):

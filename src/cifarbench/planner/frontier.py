@@ -34,8 +34,9 @@ from cifarbench.errors import ConfigError
 from cifarbench.files import atomic_write_json, new_folder
 from cifarbench.fingerprint import fingerprint
 from cifarbench.repeat import timed_seconds
+from cifarbench.resolve import resolve_config
 from cifarbench.results import summarise
-from cifarbench.train.recipes import RENAMED, resolve_config
+from cifarbench.train.recipes import RENAMED
 
 FRONTIERS = Path(__file__).parent / "frontiers"  # the frontiers shipped with the package
 VAL_SPLIT = 0.1  # the share of the training split a frontier point validates on

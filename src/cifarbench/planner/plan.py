@@ -39,8 +39,8 @@ from cifarbench.errors import ConfigError
 from cifarbench.eval.tta import views_per_image
 from cifarbench.planner.calibrate import Timing, calibrate, calibrate_end, observe, observe_end
 from cifarbench.planner.frontier import VAL_SPLIT, Point, load_frontier, refuse_unkeyed_levers
+from cifarbench.resolve import resolve_config
 from cifarbench.train.pace import ClockPace
-from cifarbench.train.recipes import resolve_config
 
 # selective TTA for planned runs: the extra views for each batch's least confident quarter. On
 # Fashion-MNIST's validation split it gave every one of 6 models (2 recipes x 3 seeds) exactly the

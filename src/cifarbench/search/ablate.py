@@ -28,9 +28,10 @@ from cifarbench.files import new_folder
 from cifarbench.models.airbench import has_identity_init
 from cifarbench.models.registry import build_model_for
 from cifarbench.repeat import timed_seconds
+from cifarbench.resolve import resolve_config
 from cifarbench.results import print_table, publish, summarise
 from cifarbench.tables import markdown_table, percent
-from cifarbench.train.recipes import get_recipe, resolve_config
+from cifarbench.train.recipes import get_recipe
 
 MODES = ("leave-one-out", "cumulative")
 

@@ -55,8 +55,8 @@ from cifarbench.data.custom import folder_label
 from cifarbench.devices import core_blocks, pin_to_cores
 from cifarbench.errors import ConfigError, RunStopped, UserError
 from cifarbench.repeat import timed_seconds
+from cifarbench.resolve import resolve_config
 from cifarbench.search.space import Param, as_config_layer
-from cifarbench.train.recipes import resolve_config
 
 if TYPE_CHECKING:
     from optuna.trial import TrialState  # optuna is an optional extra: imported where a study is opened
