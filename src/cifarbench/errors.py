@@ -21,6 +21,12 @@ class CheckpointError(UserError):
     """A checkpoint cannot be loaded for the model or run it was asked for."""
 
 
+class WriteError(Exception):
+    """A file could not be written: a full disk, a file-size limit, a read-only folder. A fault of the
+    machine, not of what was asked; the CLI prints it as one line naming the file and exits 1. The
+    file it was writing keeps its last whole version (files.atomic_file never leaves half of one)."""
+
+
 class RunStopped(Exception):
     """A run ended before its last step: failed (exit 1) or interrupted by a signal (128 + signal).
 

@@ -21,6 +21,8 @@ from typing import Any
 
 import torch
 
+from cifarbench.errors import WriteError
+
 
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
@@ -28,16 +30,20 @@ def atomic_file(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
     without an exception, deleted otherwise. `suffix` is for writers that insist on one
     (numpy's savez appends .npz to any name without it)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(fd)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+        os.close(fd)
         yield Path(tmp)
         with open(tmp, "rb+") as f:  # the bytes reach the disk before the name does
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as exc:  # the machine's fault (full disk, file-size limit, read-only folder), said in one line
+        raise WriteError(f"could not write {path}: {exc.strerror or exc}") from exc
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def atomic_write_bytes(data: bytes, path: str | os.PathLike) -> None:

@@ -14,7 +14,8 @@ search/, bench/, report/), nothing more.
     commands.py    COMMANDS: each command's name, handler, help, options; the parser is built from it
     parser.py      the parser: every usage error is one line and exit code 2
 
-Every user mistake ends as one line on stderr and exit code 2.
+Every user mistake ends as one line on stderr and exit code 2; a file the machine could not write
+(a full disk, a file-size limit) as one line naming it and exit code 1.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from cifarbench import __version__, process_clock
 from cifarbench.cli import bench, catalog, evaluation, plan, reports, search, train  # noqa: F401 - they register
 from cifarbench.cli.commands import add_commands, asked_command
 from cifarbench.cli.parser import EXIT_USAGE, Parser
-from cifarbench.errors import RunStopped, UserError
+from cifarbench.errors import RunStopped, UserError, WriteError
 
 # the order `cifarbench --help` lists the families' commands in (each registers its own, cli/commands.py)
 FAMILIES = ("train", "plan", "evaluation", "search", "bench", "reports", "catalog")
@@ -62,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"cifarbench: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except WriteError as exc:  # the machine's fault, not the user's: exit 1 (the run log records it)
+        print(f"cifarbench: error: {exc}", file=sys.stderr)
+        return 1
     except RunStopped as exc:
         print(f"cifarbench: {exc}", file=sys.stderr)
         return exc.exit_code
