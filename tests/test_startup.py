@@ -1,6 +1,7 @@
-"""The command line starts at once: what only lists or refuses (`--help`, `list recipes`, a
-benchmark's help, a misspelt command) answers without importing torch or matplotlib, each checked
-in a fresh interpreter (this one has imported both long ago)."""
+"""The command line starts and ends at once: what only lists or refuses (`--help`, `list recipes`,
+a benchmark's help, a misspelt command) answers without importing torch or matplotlib, each checked
+in a fresh interpreter (this one has imported both long ago); a command run as a process ends when
+it is done (process_clock.exit_now), its exit code, output and atexit handlers kept."""
 
 from __future__ import annotations
 
@@ -50,3 +51,31 @@ def test_what_only_lists_or_refuses_loads_no_torch(argv, code, shows):
     result = fresh(argv)
     assert result["code"] == code and shows in result["out"]
     assert result["heavy"] == [], f"cifarbench {' '.join(argv)} imported {result['heavy']}"
+
+
+AS_A_PROCESS = """
+import atexit, pathlib, sys
+atexit.register(lambda: pathlib.Path(MARK).write_text("ran"))
+sys.argv = ["cifarbench", *ARGV]
+from cifarbench.cli import main
+main()
+raise AssertionError("main() returned: the process should have ended")
+"""
+
+
+@pytest.mark.parametrize("argv, code", [
+    (["train", "--dataset", "synthetic", "--model", "lenet-small", "--epochs", "1", "--set",
+      "data.synthetic_train_size=32", "--set", "data.synthetic_test_size=16", "--batch-size", "16", "--no-plots",
+      "--quiet", "--device", "cpu"], 0),
+    (["train", "--dataset", "synthetic", "--epochs", "-1"], 2),
+])
+def test_a_command_run_as_a_process_ends_with_its_code_output_and_atexit_handlers(tmp_path, argv, code):
+    mark = tmp_path / "atexit-ran"
+    program = AS_A_PROCESS.replace("MARK", repr(str(mark))).replace("ARGV", repr([*argv, "--runs-dir", "runs"]))
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == code, done.stderr[-2000:]
+    assert mark.read_text() == "ran"
+    if code == 0:
+        assert done.stdout.startswith("test accuracy ") and done.stderr == ""
+    else:
+        assert done.stderr.startswith("cifarbench: error: ") and len(done.stderr.splitlines()) == 1

@@ -45,9 +45,17 @@ def build_parser(only: tuple[str, ...] | None = None) -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     """The program. Run as a process (`cifarbench`, `python -m cifarbench`: argv None) its clock is
-    the process's; called from Python with its own argv, the command's clock starts here."""
+    the process's, and the process ends as soon as the command has (process_clock.exit_now: the
+    interpreter's teardown of torch is a second a user waits for); called from Python with its own
+    argv, the command's clock starts here and the exit code is returned."""
     if argv is not None:
         process_clock.begin_command()
+        return run_command(argv)
+    process_clock.exit_now(run_command(None))
+
+
+def run_command(argv: list[str] | None) -> int:
+    """Parse `argv` (None: the process's) and run the command it names: its exit code."""
     # only the asked command's arguments (none when no command is named: `cifarbench --help` lists
     # each command's help line and needs no registry behind their options)
     parser = build_parser(asked_command(sys.argv[1:] if argv is None else argv) or ())
