@@ -340,6 +340,7 @@ CLASS_PAGES = {
     "epyc-zen1-avx2": "AMD EPYC, AVX2, cpu family 23 model 1 stepping 2",
     "epyc-avx2": "AMD EPYC, AVX2, family/model not recorded",
     "epyc-avx512-bf16": "AMD EPYC, AVX512 with BF16, family/model not recorded",
+    "epyc-zen4-avx512-bf16": "AMD EPYC, AVX512 with BF16, cpu family 25 model 17 stepping 1",
     "xeon-amx": "Intel(R) Xeon(R) Processor, AVX512 with BF16 and AMX, family/model not recorded",
     "epyc-unrecorded": "AMD EPYC, instruction sets not recorded, family/model not recorded",
 }
