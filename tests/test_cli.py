@@ -5,8 +5,10 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from cifarbench.cli import main
+from cifarbench.fingerprint import fingerprint
 from conftest import png_bytes
 
 SYNTHETIC = ["--dataset", "synthetic", "--set", "data.synthetic_train_size=256", "--set",
@@ -93,8 +95,9 @@ def test_info_and_lists(capsys):
     (["train", "--recipe", "fashion-avx2-160s"], "recipe 'fashion-avx2-160s' is now 'fashion-tiny-8ep' (its time held "
                                                  "on one CPU only); for an accuracy or a time, plan one"),
     (["train", "--dataset", "imagenet"], "data.dataset 'imagenet' is not one of cifar10, cifar100"),
-    (["train", "--epochs", "0"], "train.epochs 0.0 must be positive"),
-    (["train", "--epochs", "-2"], "train.epochs -2.0 must be positive"),
+    (["train", "--epochs", "0"], "train.epochs 0 must be positive"),
+    (["train", "--epochs", "-2"], "train.epochs -2 must be positive"),
+    (["train", "--epochs", "-0.5"], "train.epochs -0.5 must be positive"),
     (["train", "--batch-size", "0"], "train.batch_size 0 must be a positive integer"),
     (["train", "--lr", "-0.1"], "optim.lr -0.1 must be positive"),
     (["train", "--epochs", "many"], "argument --epochs/--train.epochs: train.epochs 'many' must be a number"),
@@ -103,12 +106,20 @@ def test_info_and_lists(capsys):
     (["train", "--set", "optim.lr"], "--set 'optim.lr' must look like section.field=value"),
     (["train", "--set", "optim.learning_rate=1"], "unknown config key 'optim.learning_rate'"),
     (["list", "gpus"], "argument what: invalid choice: 'gpus'"),
+    # a misspelling gets the closest name (difflib), wherever it is refused
+    (["train", "--optim.nestrov", "true"], "unrecognized arguments: --optim.nestrov true; did you mean '--optim.nesterov'?"),
+    (["trian"], "invalid choice: 'trian'"),
+    (["list", "recipe"], "(choose from 'models', 'datasets', 'recipes'); did you mean 'recipes'?"),
+    (["train", "--dataset", "fashon-mnist"], "npz:PATH; did you mean 'fashion-mnist'?"),
+    (["train", "--precision", "bf61"], "fp16-pure; did you mean 'bf16'?"),
+    (["train", "--recipe", "airbench-94"], "; did you mean 'airbench94'?"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, argv, message):
     extra = ["--runs-dir", str(tmp_path / "runs")] if argv[0] == "train" else []
     code, _, err = run(capsys, *argv, *extra)
     assert code == 2
     assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("cifarbench: error: ")  # one prefix, whichever parser or check refused it
     assert message in err
     assert not (tmp_path / "runs").exists()  # nothing written
 
@@ -221,6 +232,8 @@ def test_compare_methods_command(capsys, tmp_path):
     (folder,) = (tmp_path / "runs").iterdir()
     summary = json.loads((folder / "comparison.json").read_text())
     assert summary["dataset"] == "synthetic" and summary["device"] == "cpu"
+    machine = summary["machine"]  # the fingerprint, as every results file records it
+    assert machine["cpu_id"] == fingerprint()["cpu_id"] and machine["torch"] == torch.__version__
     code, _, err = run(capsys, "compare-methods", "--recipe", "airbench94", "--runs-dir", str(tmp_path / "other"))
     assert code == 2 and "--methods" in err and not (tmp_path / "other").exists()
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from cifarbench import api
 from cifarbench.cli import main
 from cifarbench.config import RunConfig, parse_assignment
+from cifarbench.config.fields import number_text
 from cifarbench.errors import ConfigError
 
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -38,7 +39,7 @@ def refused(capsys, argv: list[str], value) -> None:
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert "Traceback" not in err
-    assert str(value).strip() in lines[0] or repr(value) in lines[0], (value, lines[0])
+    assert str(value).strip() in lines[0] or repr(value) in lines[0] or number_text(value) in lines[0], (value, lines[0])
 
 
 def not_parsable_as(kind):

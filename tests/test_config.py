@@ -43,7 +43,7 @@ def test_values_from_strings_are_coerced():
 @pytest.mark.parametrize("values, message", [
     ({"train": {"epoch": 1}}, "unknown config key 'train.epoch'; keys in train: batch_size"),
     ({"trian": {}}, "unknown config key 'trian'; keys at the top level"),
-    ({"train": {"epochs": 0}}, "train.epochs 0.0 must be positive"),
+    ({"train": {"epochs": 0}}, "train.epochs 0 must be positive"),
     ({"train": {"batch_size": 2.5}}, "train.batch_size 2.5 must be an integer"),
     ({"train": {"batch_size": -3}}, "train.batch_size -3 must be a positive integer"),
     ({"optim": {"lr": "fast"}}, "optim.lr 'fast' must be a number"),

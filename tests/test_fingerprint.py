@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cifarbench import devices
-from cifarbench.fingerprint import cpu_id, fingerprint
+from cifarbench.fingerprint import cpu_id, fingerprint, short_commit
 
 
 def test_fingerprint_records_the_cpu_instruction_sets_and_native_bf16():
@@ -65,3 +65,10 @@ def test_a_calibration_of_one_generation_is_not_read_on_another(monkeypatch):
         keys.append(calibrate.machine_key(config))
     calibrate._machine.cache_clear()
     assert keys[0]["cpu_id"] != keys[1]["cpu_id"]
+
+
+def test_a_short_commit_keeps_dirty():
+    """A figure made from uncommitted code must not pass for the commit's (the frontier's machine line)."""
+    assert short_commit("0123456789abcdef0123-dirty") == "0123456789ab-dirty"
+    assert short_commit("0123456789abcdef0123") == "0123456789ab"
+    assert short_commit(None) == "unknown"

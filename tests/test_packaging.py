@@ -10,6 +10,7 @@ import site
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,8 @@ def installed_wheel(tmp_path_factory) -> Path:
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = (work / "dist").glob("cifarbench-*.whl")
     assert wheel.name.startswith(f"cifarbench-{cifarbench.__version__}-")
+    with zipfile.ZipFile(wheel) as archive:  # PEP 561: the annotations are the users' too
+        assert "cifarbench/py.typed" in archive.namelist()
     python = venv_seeing_this_interpreter(work / "env")
     # this interpreter's pip, installing into the venv (its console script too) without touching the editable copy
     done = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index",

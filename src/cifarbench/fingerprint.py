@@ -139,6 +139,14 @@ def fingerprint_fields() -> tuple[str, ...]:
     return tuple(fingerprint()) + RUN_SETUP_FIELDS
 
 
+def short_commit(commit: str | None) -> str:
+    """A commit as a reader quotes it: 12 hex digits, and `-dirty` kept where the tree had changes
+    (cut with the digits, a figure from uncommitted code would pass for the commit's)."""
+    if not commit:
+        return "unknown"
+    return commit[:12] + ("-dirty" if commit.endswith("-dirty") else "")
+
+
 def fingerprint(device: torch.device | None = None) -> dict:
     """What a reader needs to judge a number: machine, accelerator, library versions, code version."""
     return {

@@ -15,6 +15,7 @@ a one-line UserError naming the value and every known name.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import importlib
 from collections.abc import Callable, Iterator
@@ -23,6 +24,12 @@ from typing import Any, Generic, TypeVar
 from cifarbench.errors import ConfigError
 
 T = TypeVar("T")
+
+
+def did_you_mean(word: str, names) -> str:
+    """`"; did you mean 'x'?"` for the known name closest to a misspelt one, else "" (difflib's ratio)."""
+    close = difflib.get_close_matches(word, [str(n) for n in names], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 class lazy:
@@ -62,7 +69,10 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         if name not in self.entries:
-            raise self.error(f"unknown {self.kind} {name!r}; known {self.plural}: {', '.join(self.names())}")
+            raise self.error(
+                f"unknown {self.kind} {name!r}; known {self.plural}: {', '.join(self.names())}"
+                f"{did_you_mean(name, self.names())}"
+            )
         return self.entries[name]
 
     __getitem__ = get

@@ -19,6 +19,7 @@ from cifarbench.loggers import LOGGERS
 from cifarbench.models import list_models
 from cifarbench.models.configured import build_configured_model, model_options
 from cifarbench.models.registry import check_options
+from cifarbench.registry import did_you_mean
 from cifarbench.train.recipes import DEFAULT_RECIPE, get_recipe, recipe_for_model, recipe_names
 
 
@@ -51,10 +52,16 @@ def check_registered(config: RunConfig) -> RunConfig:
     """The names a config gives are in the registries (config/ checks values, not names:
     it is below the registries, which import torch and the model zoo)."""
     if config.model.name not in list_models():
-        raise ConfigError(f"model.name {config.model.name!r} is not one of {', '.join(list_models())}")
+        raise ConfigError(
+            f"model.name {config.model.name!r} is not one of {', '.join(list_models())}"
+            f"{did_you_mean(config.model.name, list_models())}"
+        )
     if config.data.dataset not in DATASET_NAMES and not is_custom(config.data.dataset):
         own = ", ".join(f"{kind}:PATH" for kind in SOURCES)
-        raise ConfigError(f"data.dataset {config.data.dataset!r} is not one of {', '.join(DATASET_NAMES)}, {own}")
+        raise ConfigError(
+            f"data.dataset {config.data.dataset!r} is not one of {', '.join(DATASET_NAMES)}, {own}"
+            f"{did_you_mean(config.data.dataset, DATASET_NAMES)}"
+        )
     for name in config.output.loggers:
         if name not in LOGGERS:
             raise ConfigError(f"output.loggers entry {name!r} is not one of {', '.join(LOGGERS.names())} (or none)")

@@ -12,10 +12,13 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from cifarbench.api import train
 from cifarbench.config import get_path, merge
 from cifarbench.errors import UserError
 from cifarbench.files import atomic_write_json, atomic_write_text, new_folder
+from cifarbench.fingerprint import fingerprint
 from cifarbench.repeat import timed_seconds
 from cifarbench.resolve import resolve_config
 from cifarbench.tables import markdown_table, percent
@@ -83,6 +86,7 @@ def compare_methods(methods=METHODS, layers: dict | None = None, *, quick: bool 
         "quick": quick,
         "device": result.run_log["device"],
         "precision": result.run_log["precision"],
+        "machine": fingerprint(torch.device(result.run_log["device"])),  # as every results file records it
         "baseline": methods[0],
         "methods": rows,
     }

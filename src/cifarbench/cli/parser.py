@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import textwrap
+
+from cifarbench.registry import did_you_mean
 
 EXIT_USAGE = 2
 
@@ -30,7 +33,28 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str):
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        # one prefix for every refusal, the sub-command's parser's as the top one's and the commands' own
+        self.exit(EXIT_USAGE, f"cifarbench: error: {message}{self.suggestion(message)}\n")
+
+    def suggestion(self, message: str) -> str:
+        """ "; did you mean ...?" for a misspelt option (any option of the command asked for) or choice."""
+        unknown = re.match(r"unrecognized arguments: (-\S+)", message)
+        if unknown:
+            return did_you_mean(unknown.group(1).split("=", 1)[0], self.option_strings())
+        invalid = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+        if invalid:
+            return did_you_mean(invalid.group(1), re.findall(r"'?([^',\s]+)'?", invalid.group(2)))
+        return ""
+
+    def option_strings(self) -> list[str]:
+        """Every option this parser and its sub-commands' parsers take (only the asked command's are built)."""
+        found = []
+        for action in self._actions:
+            found += [o for o in action.option_strings if o.startswith("--")]
+            if isinstance(action, argparse._SubParsersAction):
+                for parser in action.choices.values():
+                    found += parser.option_strings()
+        return found
 
     def parse_known_args(self, args=None, namespace=None):
         # argparse (3.11) turns `--flag=--` into an empty list instead of refusing it

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cifarbench.errors import ConfigError
+from cifarbench.registry import did_you_mean
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "adadelta", "muon")
 SCHEDULES = ("constant", "step", "multistep", "onecycle", "cosine", "triangle", "linear_decay")
@@ -124,9 +125,15 @@ def check_choices(section: Any, prefix: str) -> None:
 
 def choice(name: str, value, allowed) -> None:
     if value not in allowed:
-        raise ConfigError(f"{name} {value!r} is not one of {', '.join(map(str, allowed))}")
+        hint = did_you_mean(value, allowed) if isinstance(value, str) else ""
+        raise ConfigError(f"{name} {value!r} is not one of {', '.join(map(str, allowed))}{hint}")
+
+
+def number_text(value) -> str:
+    """A number as a user typed it: 2.0 as 2, 0.05 as 0.05 (every digit kept)."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def positive(name: str, value) -> None:
     if not value > 0:
-        raise ConfigError(f"{name} {value} must be positive")
+        raise ConfigError(f"{name} {number_text(value)} must be positive")

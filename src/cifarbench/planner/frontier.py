@@ -32,7 +32,7 @@ from cifarbench.api import train
 from cifarbench.config import get_path, merge
 from cifarbench.errors import ConfigError
 from cifarbench.files import atomic_write_json, new_folder
-from cifarbench.fingerprint import fingerprint
+from cifarbench.fingerprint import fingerprint, short_commit
 from cifarbench.repeat import timed_seconds
 from cifarbench.resolve import resolve_config
 from cifarbench.results import summarise
@@ -175,7 +175,7 @@ def measure_frontier(
     # the CPU by its id (one model name covers several generations), the software, the commit
     machine = (
         f"{info.get('cpu_model', '')} ({'+'.join(info.get('cpu_isa') or [])}; {info.get('cpu_id')}; "
-        f"torch {info.get('torch')}; commit {(info.get('git_commit') or 'unknown')[:12]})"
+        f"torch {info.get('torch')}; commit {short_commit(info.get('git_commit'))})"
     )
     added = []
     for model, epochs in grid:
