@@ -409,6 +409,7 @@ TABLES = {"machines": machines, **{f"machines-{page}": machines_of(page) for pag
           "planned-targets-avx2-family23": planned_runs("budget-fashion-mnist-avx2-family23-targets.json",
                                                         ("target",)),
           "planned-runs-avx2-zen2": planned_runs("budget-fashion-mnist-avx2-zen2.json", ("budget",)),
+          "planned-runs-zen4": planned_runs("budget-fashion-mnist-zen4.json", ("budget",)),
           "planned-targets-avx2-zen2": planned_runs("budget-fashion-mnist-avx2-zen2-targets.json", ("target",)),
           "clock-pace-avx2": clock_pace("clock-pace-fashion-mnist-avx2.json"),
           "images-seen-avx2": images_seen("images-seen-fashion-mnist-avx2.json"),
