@@ -1,5 +1,5 @@
 """A planned budget on a machine that slows down part-way: the schedule annealed on the clock
-(train/pace.py) against the planned steps cut by a time limit (what planned runs did before).
+(training/pace.py) against the planned steps cut by a time limit (what planned runs did before).
 
 Each run plans `--budget-s S` from one calibration, made once on the quiet machine before the
 first run and restored before every plan (a planned run writes what it measured into the cache,

@@ -5,7 +5,7 @@ images/s, for airbench's recipe at two widths, in one run.
 
 Each setting is a whole `cifarbench train` run (api.train) on CIFAR-shaped synthetic data, so
 the figures include the real loop (loader, augmentation, lookahead). Compilation happens in the
-warm-up before the clock (train/compiled.py) and is reported apart; steady-state images/s is the
+warm-up before the clock (training/compiled.py) and is reported apart; steady-state images/s is the
 median over the epochs after the first. Results: benchmarks/results/compile-cpu.json.
 """
 
@@ -20,7 +20,7 @@ import torch
 from cifarbench.api import train
 from cifarbench.resolve import resolve_config
 from cifarbench.results import print_table, write_result
-from cifarbench.train import compiled
+from cifarbench.training import compiled
 
 
 def run(model: str, compile_: bool, images: int, epochs: float, batch: int, precision: str) -> dict:

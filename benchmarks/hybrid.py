@@ -66,7 +66,7 @@ def run_one(spec: dict) -> dict:
     from cifarbench.config import merge
     from cifarbench.devices import peak_memory_bytes
     from cifarbench.resolve import resolve_config
-    from cifarbench.train.time_to_accuracy import PeriodicEval, first_reached
+    from cifarbench.training.time_to_accuracy import PeriodicEval, first_reached
 
     config = resolve_config(RECIPE, merge(spec["overrides"], {"train": {"seed": spec["seed"]}}))
     probe = PeriodicEval(spec["every"])

@@ -36,7 +36,7 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from cifarbench.train.recipes import RENAMED
+    from cifarbench.training.recipes import RENAMED
 
     fig, axes = plt.subplots(1, len(SITTINGS), figsize=(6.2 * len(SITTINGS), 4.6), sharey=True)
     colours: dict[str, str] = {}  # one colour a contender, the same in every panel

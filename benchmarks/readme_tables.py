@@ -17,7 +17,7 @@ import re
 import sys
 from pathlib import Path
 
-from cifarbench.train.recipes import RENAMED
+from cifarbench.training.recipes import RENAMED
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

@@ -89,7 +89,7 @@ def not_applicable(variant: str) -> str | None:
 
 def measure_in_child() -> None:
     """The child: one setting, measured; its JSON is the last line of stdout."""
-    from cifarbench.train.compiled import COMPILE_OPTIONS
+    from cifarbench.training.compiled import COMPILE_OPTIONS
 
     job = json.loads(sys.argv[2])
     if job["fp32_math"]:

@@ -35,7 +35,7 @@ from cifarbench.planner.plan import make_plan, run_plan
 from cifarbench.repeat import timed_seconds
 from cifarbench.resolve import resolve_config
 from cifarbench.results import print_table, write_result
-from cifarbench.train.time_to_accuracy import PeriodicEval, first_reached
+from cifarbench.training.time_to_accuracy import PeriodicEval, first_reached
 
 TARGETS = (0.90, 0.91, 0.92, 0.93, 0.94, 0.95)
 DATASET = "fashion-mnist"

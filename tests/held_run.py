@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cifarbench.cli import main
 from cifarbench.contract.callbacks import Callback
-from cifarbench.train import backend
+from cifarbench.training import backend
 
 HELD, RELEASE = "held", "release"
 

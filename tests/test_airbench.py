@@ -8,8 +8,8 @@ import torch
 from cifarbench.api import resume, train
 from cifarbench.eval.tta import tta_logits
 from cifarbench.resolve import resolve_config
-from cifarbench.train.pace import Progress
-from cifarbench.train.tricks import FreezeWhiteningBias, Lookahead
+from cifarbench.training.pace import Progress
+from cifarbench.training.tricks import FreezeWhiteningBias, Lookahead
 
 
 def tiny_airbench(tmp_path, recipe="airbench94", **train_overrides):

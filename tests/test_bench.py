@@ -95,7 +95,7 @@ def test_time_to_accuracy_checks_a_tta_run_last_as_its_final_evaluation_scores_i
     way, with the evaluation's seconds counted: with no validation split the trainer validates on
     the test split, so that check must equal the run's final test accuracy exactly."""
     from cifarbench.api import train
-    from cifarbench.train.time_to_accuracy import PeriodicEval, first_reached
+    from cifarbench.training.time_to_accuracy import PeriodicEval, first_reached
     from conftest import synthetic_config
 
     probe = PeriodicEval(every=4)
@@ -111,7 +111,7 @@ def test_time_to_accuracy_checks_a_tta_run_last_as_its_final_evaluation_scores_i
 
 
 def test_first_reached_takes_the_first_point_at_or_past_each_target():
-    from cifarbench.train.time_to_accuracy import first_reached
+    from cifarbench.training.time_to_accuracy import first_reached
 
     points = [{"train_seconds": 1.0, "accuracy": 0.5}, {"train_seconds": 2.0, "accuracy": 0.7},
               {"train_seconds": 2.5, "accuracy": 0.69}, {"train_seconds": 3.1, "accuracy": 0.8, "tta": 2}]

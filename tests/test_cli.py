@@ -247,7 +247,7 @@ def test_help_and_readme_say_what_the_code_does(capsys):
     from cifarbench.config import FLIP_MODES, OPTIMIZERS, SCHEDULES, TTA_LEVELS
     from cifarbench.data.registry import DATASET_NAMES
     from cifarbench.devices import DEVICES, PRECISIONS
-    from cifarbench.train.recipes import DEFAULT_RECIPE, RECIPES
+    from cifarbench.training.recipes import DEFAULT_RECIPE, RECIPES
 
     with pytest.raises(SystemExit):
         main(["train", "--help"])

@@ -129,7 +129,7 @@ def test_a_bad_value_is_one_line_naming_the_option_and_the_field(capsys, tmp_pat
 def test_the_layers_resolve_in_their_documented_order(tmp_path):
     """defaults < recipe < --config < flags < --set, on the same field."""
     from cifarbench.resolve import resolve_config
-    from cifarbench.train.recipes import get_recipe
+    from cifarbench.training.recipes import get_recipe
 
     config_file = tmp_path / "c.yaml"
     config_file.write_text("train: {epochs: 3}\noptim: {lr: 0.3}\n")

@@ -12,7 +12,7 @@ import pytest
 
 from cifarbench.api import train
 from cifarbench.repeat import train_repeated
-from cifarbench.train import compiled
+from cifarbench.training import compiled
 from conftest import synthetic_config
 from test_sync import airbench_tiny_config
 
@@ -64,7 +64,7 @@ def test_another_structure_compiles_anew(tmp_path):
 
 def test_the_warm_up_runs_every_training_size_progressive_resizing_will_use(tmp_path, monkeypatch):
     """Each size is a graph of its own: compiled in the warm-up, before the clock, not inside the loop."""
-    from cifarbench.train import trainer as trainer_module
+    from cifarbench.training import trainer as trainer_module
 
     seen = set()
 

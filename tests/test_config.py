@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from cifarbench.config import RunConfig, parse_assignment
 from cifarbench.errors import ConfigError
 from cifarbench.resolve import resolve_config
-from cifarbench.train.recipes import RECIPES, recipe_for_model
+from cifarbench.training.recipes import RECIPES, recipe_for_model
 
 
 def test_round_trip_through_plain_dict():

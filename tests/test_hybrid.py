@@ -13,8 +13,8 @@ from cifarbench.checkpoints import load_checkpoint
 from cifarbench.config import HybridConfig, RunConfig
 from cifarbench.data import prepare
 from cifarbench.data.dataset import Split
-from cifarbench.train import hybrid as hybrid_module
-from cifarbench.train.hybrid import HybridPolicy, flat_parameters
+from cifarbench.training import hybrid as hybrid_module
+from cifarbench.training.hybrid import HybridPolicy, flat_parameters
 from conftest import synthetic_config
 
 

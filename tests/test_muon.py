@@ -10,8 +10,8 @@ from cifarbench.config import OptimConfig
 from cifarbench.errors import ConfigError
 from cifarbench.models import build_model
 from cifarbench.resolve import resolve_config
-from cifarbench.train.muon import Muon, newton_schulz
-from cifarbench.train.optim import build_optimizer, build_scheduler
+from cifarbench.training.muon import Muon, newton_schulz
+from cifarbench.training.optim import build_optimizer, build_scheduler
 
 
 def by_hand_newton_schulz(g: torch.Tensor, steps: int) -> torch.Tensor:
@@ -40,7 +40,7 @@ def test_one_muon_step_equals_the_update_computed_by_hand(monkeypatch):
     gen = torch.Generator().manual_seed(1)
     w0 = torch.randn(3, 2, 2, 2, generator=gen)  # a small conv filter bank: 3 filters of 2x2x2
     grads = [torch.randn(3, 2, 2, 2, generator=gen) for _ in range(2)]
-    import cifarbench.train.muon as muon
+    import cifarbench.training.muon as muon
 
     monkeypatch.setattr(muon, "iteration_dtype", lambda device: torch.float32)  # compare at the formula's precision
     w = torch.nn.Parameter(w0.clone())

@@ -6,7 +6,7 @@ import torch
 
 from cifarbench.config import OptimConfig, ScheduleConfig
 from cifarbench.models import build_model
-from cifarbench.train.optim import build_optimizer, build_scheduler, lr_factor, param_groups
+from cifarbench.training.optim import build_optimizer, build_scheduler, lr_factor, param_groups
 
 
 def test_triangle_matches_airbench_formula():

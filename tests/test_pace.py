@@ -1,4 +1,4 @@
-"""A schedule that anneals on the clock (train/pace.py): a run slowed part-way still ends at its
+"""A schedule that anneals on the clock (training/pace.py): a run slowed part-way still ends at its
 deadline with its schedule run to the end, and its config.yaml replays it step for step."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from cifarbench.contract.callbacks import Callback
 from cifarbench.errors import ConfigError
 from cifarbench.resolve import resolve_config
 from cifarbench.runs import RunDir
-from cifarbench.train.optim import lr_factor
-from cifarbench.train.pace import PACE_EVERY, ClockPace, Progress
+from cifarbench.training.optim import lr_factor
+from cifarbench.training.pace import PACE_EVERY, ClockPace, Progress
 
 STEPS_PER_EPOCH = 32  # 1024 synthetic images, batch 32, drop_last
 
@@ -60,7 +60,7 @@ def test_progress_on_steps_is_the_step_count_and_recorded_rates_move_it_their_wa
 
 def test_a_run_slowed_part_way_ends_at_its_deadline_with_its_schedule_complete_and_replays_step_for_step(
         tmp_path, monkeypatch):
-    from cifarbench.train.tricks import Lookahead
+    from cifarbench.training.tricks import Lookahead
 
     config = config_for(tmp_path)
     planned = 4 * STEPS_PER_EPOCH

@@ -280,7 +280,7 @@ PROSE += [
 
 def _row(rows: dict, label: str) -> dict:
     """A contender's row under its name now, or the name its recipe had when the file was written."""
-    from cifarbench.train.recipes import RENAMED
+    from cifarbench.training.recipes import RENAMED
 
     return rows.get(label) or next(rows[old] for old, (new, _) in RENAMED.items() if new == label and old in rows)
 
@@ -506,7 +506,7 @@ def _family23_mean_to(label: str, target: str) -> float:
 
 
 def test_the_family23_sitting_kept_its_planned_rows_and_names_the_sitting_that_made_them():
-    # a results file keeps the names the recipes had when it was measured (train/recipes.py RENAMED)
+    # a results file keeps the names the recipes had when it was measured (training/recipes.py RENAMED)
     data = results("time-to-accuracy-fashion-mnist-avx2-family23.json")
     assert list(data["results"]) == ["plan --target 0.9", "plan --target 0.93", "fashion-avx2-50s", "fashion-avx2-160s",
                                      "airbench94 on airbench-tiny (8 epochs)", "cnn-adam"]

@@ -13,7 +13,7 @@ import torch
 from cifarbench.api import train
 from cifarbench.contract.callbacks import Callback
 from cifarbench.resolve import resolve_config
-from cifarbench.train.recipes import RECIPES
+from cifarbench.training.recipes import RECIPES
 
 OPTIMIZER_CLASSES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "adadelta": "Adadelta", "muon": "Muon"}
 
@@ -61,11 +61,11 @@ def test_every_recipe_trains_a_few_steps(recipe, shape, tmp_path):
 
 
 def test_every_recipe_written_in_recipes_py_is_registered():
-    """No recipe written in train/recipes.py can drop out of the registry (its listing order is a
+    """No recipe written in training/recipes.py can drop out of the registry (its listing order is a
     sort, not a list to keep in step): the names come from the file's own source."""
     import ast
 
-    from cifarbench.train import recipes
+    from cifarbench.training import recipes
 
     tree = ast.parse(Path(recipes.__file__).read_text())
     written = []

@@ -27,7 +27,7 @@ from cifarbench.config import RunConfig
 from cifarbench.contract.callbacks import Callback
 from cifarbench.errors import CheckpointError, RunStopped, UserError
 from cifarbench.runs import RunDir
-from cifarbench.train.trainer import Trainer
+from cifarbench.training.trainer import Trainer
 from conftest import HANG_GUARD_SECONDS, synthetic_config
 
 TIMING_KEYS = {"epoch_seconds", "images_per_second"}

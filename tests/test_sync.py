@@ -163,7 +163,7 @@ def test_a_default_airbench_run_never_syncs_between_two_steps(tmp_path, monkeypa
     and the whitening-bias freeze active."""
     from rich.console import Console
 
-    from cifarbench.train import progress
+    from cifarbench.training import progress
 
     screen = io.StringIO()
     monkeypatch.setattr(progress, "CONSOLE", Console(file=screen, force_terminal=terminal, width=120))
@@ -178,10 +178,10 @@ def test_a_default_airbench_run_never_syncs_between_two_steps(tmp_path, monkeypa
 
 
 def test_a_run_annealed_on_the_clock_never_syncs_between_two_steps(tmp_path):
-    """A budget's schedule reads the host's clock every few steps (train/pace.py), never the device."""
+    """A budget's schedule reads the host's clock every few steps (training/pace.py), never the device."""
     import time
 
-    from cifarbench.train.pace import ClockPace
+    from cifarbench.training.pace import ClockPace
 
     counter = CountSyncs()
     probe = SyncsBetweenSteps(counter)

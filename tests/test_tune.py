@@ -28,7 +28,7 @@ from cifarbench.eval.inference import evaluate_loaded, load_model
 from cifarbench.resolve import resolve_config
 from cifarbench.search.space import load_space, parse_space
 from cifarbench.search.tune import BUDGET_CHECK_EVERY, TuneRequest, open_study, tune
-from cifarbench.train.trainer import Trainer
+from cifarbench.training.trainer import Trainer
 from conftest import HANG_GUARD_SECONDS, HARDWARE, needs_extra
 
 optuna = needs_extra("tune", "optuna")

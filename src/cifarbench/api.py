@@ -11,9 +11,11 @@ The lifecycle of every run, owned here so that the frameworks cannot drift apart
 
     refuse what the framework cannot honour ─> device, processes, seeds ─> the splits
     ─> the run directory (its lock, config.yaml, run_log.json: fingerprint, data files, status running)
-    ─> the framework's loop (train/backend.py: PyTorch; mlx/backend.py: MLX), checkpoints in its format
-    ─> the final test evaluation, TTA included (read once, here, and nowhere else; a run told
-       `final="validation"` ends on its validation split instead and never reads the test split)
+    ─> the framework's loop (training/backend.py: PyTorch; mlx/backend.py: MLX), checkpoints in its format
+    ─> the final test evaluation, TTA included (a run with a validation split reads the test split
+       here only; with none, `data.val_split 0`, the loop's validations read it too, and nothing is
+       chosen from them; a run told `final="validation"` ends on its validation split instead and
+       never reads the test split)
     ─> metrics.json, history.json, classification_report.txt, plots ─> status completed
 
 Every way a run can end is recorded in run_log.json: completed, failed (with the reason) or
@@ -23,12 +25,15 @@ interrupted (with the signal, and the checkpoint to resume from).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import torch
 
 from cifarbench.checkpoints import load_training_state
 from cifarbench.config import RunConfig, current_paths, get_path, merge, schema_fields
@@ -44,18 +49,26 @@ from cifarbench.loggers import LoggerSet
 from cifarbench.process_clock import command_seconds
 from cifarbench.resolve import check_registered
 from cifarbench.runs import RunDir
-from cifarbench.train import distributed
-from cifarbench.train.backend import TorchBackend
+from cifarbench.training import distributed
+from cifarbench.training.backend import TorchBackend
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class RunResult:
+    """What a run left: its folder, the final evaluation's metrics, the epochs' history, the run log,
+    and (`model`) the trained model, loaded from the run's checkpoint when first asked for."""
+
     run: RunDir
     metrics: dict  # the final evaluation: on the test split, unless the run was told otherwise
     history: list[dict]
     run_log: dict
+
+    @functools.cached_property
+    def model(self) -> torch.nn.Module:
+        """The trained model, in eval mode, on the best device here (the run's checkpoint, loaded strictly)."""
+        return load_model(self.run.path).model
 
     def summary_line(self) -> str:
         """The one line `cifarbench train` prints: a script can read it (tests/test_cli.py)."""

@@ -35,7 +35,7 @@ from cifarbench.errors import ConfigError
 from cifarbench.files import atomic_write_json, atomic_write_text, new_folder
 from cifarbench.results import summarise
 from cifarbench.tables import markdown_table, percent
-from cifarbench.train import distributed
+from cifarbench.training import distributed
 
 
 @dataclass

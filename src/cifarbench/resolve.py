@@ -20,7 +20,7 @@ from cifarbench.models import list_models
 from cifarbench.models.configured import build_configured_model, model_options
 from cifarbench.models.registry import check_options
 from cifarbench.registry import did_you_mean
-from cifarbench.train.recipes import DEFAULT_RECIPE, get_recipe, recipe_for_model, recipe_names
+from cifarbench.training.recipes import DEFAULT_RECIPE, get_recipe, recipe_for_model, recipe_names
 
 
 def resolve_config(recipe: str | None = None, *layers: dict) -> RunConfig:

@@ -29,7 +29,7 @@ from cifarbench.devices import (
 from cifarbench.models import build_model, count_parameters
 from cifarbench.resolve import resolve_config
 from cifarbench.results import print_table
-from cifarbench.train.trainer import Trainer
+from cifarbench.training.trainer import Trainer
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ def cmd_list(args) -> int:
     elif args.what == "datasets":
         from cifarbench.data.store import dataset_table as table_of
     else:
-        from cifarbench.train.recipes import recipe_table as table_of
+        from cifarbench.training.recipes import recipe_table as table_of
     columns, rows = table_of()
     table = Table(show_lines=False)
     for column in columns:

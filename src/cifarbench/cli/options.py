@@ -44,7 +44,7 @@ def registry_names(registry: str) -> tuple[str, ...]:
 def registry_default(registry: str | None) -> str:
     """The entry a registry falls back to when none is named (only recipes have one)."""
     if registry == "recipes":
-        from cifarbench.train.recipes import DEFAULT_RECIPE
+        from cifarbench.training.recipes import DEFAULT_RECIPE
 
         return DEFAULT_RECIPE
     return "none"

@@ -186,7 +186,7 @@ class OptimConfig:
     lookahead_decay: float = opt(0.95, "lookahead: EMA decay per step, in (0, 1]")
     aux_momentum: float = opt(
         0.85,
-        "muon (train/muon.py): Nesterov SGD momentum of the parameters Muon does not "
+        "muon (training/muon.py): Nesterov SGD momentum of the parameters Muon does not "
         "take (biases, the linear head); lr, momentum and nesterov are Muon's, for the "
         "conv filters; weight_decay is per example (x batch size), decoupled",
     )
@@ -285,7 +285,7 @@ class TrainConfig:
     trainer: str = opt(
         "plain",
         "hybrid: skip backward passes where the update can be predicted (warmup -> full "
-        "-> predict with corrections and a divergence detector; train/hybrid.py); knobs: "
+        "-> predict with corrections and a divergence detector; training/hybrid.py); knobs: "
         "--hybrid.*",
         flags=Flag("--trainer"),
         choices=TRAINERS,
@@ -298,7 +298,11 @@ class TrainConfig:
         flags=Flag("--framework"),
         choices=FRAMEWORKS,
     )
-    eval_every: int = opt(1, "epochs between validations (the last epoch is always validated)")
+    eval_every: int = opt(
+        1,
+        "epochs between validations (the last epoch is always validated); 0: none in the loop, the final "
+        "evaluation only (with no validation split the loop's validations read the test split)",
+    )
     tta: int = opt(
         0,
         "test-time augmentation of the final evaluation: 0 none, 1 mirror, 2 mirror and 1-pixel translations",
@@ -324,8 +328,8 @@ class TrainConfig:
         check_choices(self, "train")
         if self.tta_share is not None and not 0 < self.tta_share <= 1:
             raise ConfigError(f"train.tta_share {self.tta_share} must be a share in (0, 1], or null (every image)")
-        if self.eval_every < 1:
-            raise ConfigError(f"train.eval_every {self.eval_every} must be at least 1")
+        if self.eval_every < 0:
+            raise ConfigError(f"train.eval_every {self.eval_every} must be 0 (no validation in the loop) or more")
 
 
 @dataclass(frozen=True)
@@ -469,7 +473,7 @@ class Augment:
             raise ConfigError(f"augment.progressive_epochs {self.progressive_epochs} must be >= 1")
 
 
-# The hybrid trainer's presets (train/hybrid.py): threshold, predict horizon, correction interval.
+# The hybrid trainer's presets (training/hybrid.py): threshold, predict horizon, correction interval.
 HYBRID_PRESETS = {
     "conservative": {"tau": 0.60, "horizon": 50, "correct_every": 15},
     "aggressive": {"tau": 0.55, "horizon": 75, "correct_every": 10},
@@ -478,7 +482,7 @@ HYBRID_PRESETS = {
 
 @dataclass(frozen=True)
 class HybridConfig:
-    """Knobs of the hybrid predictive trainer (train/hybrid.py explains each)."""
+    """Knobs of the hybrid predictive trainer (training/hybrid.py explains each)."""
 
     preset: str = opt(
         "conservative",

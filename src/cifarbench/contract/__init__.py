@@ -1,4 +1,4 @@
-"""The contract both frameworks keep with the run lifecycle (api.py): PyTorch's train/ and MLX's
+"""The contract both frameworks keep with the run lifecycle (api.py): PyTorch's training/ and MLX's
 mlx/ import it, so MLX needs nothing of PyTorch's loop (it still reads train/'s schedule builder,
 which its shadow scheduler follows, and train/'s process context, to refuse torchrun).
 

@@ -11,7 +11,7 @@ plots, status) is the run lifecycle's, in api.py, the same for every framework.
                   .fit(run, meta)       the loop; checkpoints in the framework's format
                   .evaluate_final(data) logits of the final split, test unless sealed (TTA included)
 
-train/backend.py `TorchBackend` is PyTorch's (the one loop, train/trainer.py); mlx/backend.py is MLX's.
+training/backend.py `TorchBackend` is PyTorch's (the one loop, training/trainer.py); mlx/backend.py is MLX's.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The loop owns the order of events; progress bars, logs, checkpoints and recipe tricks
 (lookahead, frozen whitening bias) override only the hooks they need. Each hook is given the
-loop itself (train.trainer.Trainer); this module stays below the trainer, which imports it, so
+loop itself (training.trainer.Trainer); this module stays below the trainer, which imports it, so
 the parameter is not annotated with that type.
 """
 

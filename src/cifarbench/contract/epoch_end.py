@@ -26,6 +26,8 @@ def epoch_record(
 
 def validates(epoch: int, num_epochs: int, eval_every: int, stopping: bool = False) -> bool:
     """Whether epoch `epoch` (0-based) ends with a validation: every eval_every epochs and the last."""
+    if eval_every == 0:  # none in the loop: the final evaluation only
+        return False
     return epoch + 1 == num_epochs or stopping or (epoch + 1) % eval_every == 0
 
 

@@ -37,7 +37,7 @@ from cifarbench.mlx import require_mlx
 from cifarbench.models.configured import build_configured_model
 from cifarbench.models.mlx_layout import torch_to_mlx
 from cifarbench.runs import RunDir
-from cifarbench.train import distributed
+from cifarbench.training import distributed
 
 # Fields the MLX loop does not implement, with the one value it accepts (the default, or what
 # the value means in MLX anyway). Anything else is refused with the field and the value.
@@ -104,7 +104,7 @@ class ScheduleShadow:
     of every schedule, for both frameworks."""
 
     def __init__(self, config: RunConfig, steps_per_epoch: int, total_steps: int):
-        from cifarbench.train.optim import build_optimizer, build_scheduler
+        from cifarbench.training.optim import build_optimizer, build_scheduler
 
         self.per_batch = config.schedule.interval == "batch"
         self.optimizer = build_optimizer(torch.nn.Linear(1, 1, bias=False), config.optim, config.train.batch_size)

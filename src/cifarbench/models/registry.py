@@ -39,6 +39,7 @@ def register(name: str, source: str, options: tuple[str, ...] = ()):
 
 
 def list_models(pattern: str = "*") -> list[str]:
+    """The models' names (`cifarbench list models`), those matching a shell-style `pattern` ("airbench*")."""
     return MODELS.names(pattern)
 
 

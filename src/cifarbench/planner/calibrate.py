@@ -43,7 +43,7 @@ from cifarbench.eval.tta import views_per_image
 from cifarbench.files import atomic_write_json
 from cifarbench.fingerprint import fingerprint
 from cifarbench.models.configured import build_configured_model
-from cifarbench.train.trainer import Trainer
+from cifarbench.training.trainer import Trainer
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,8 @@ with N seeds in one of two ways:
 
     --split validation  on the training split less a validation part (10%), ending on that part (the
                         test split sealed, as in `tune`): the figure recipes are chosen on
-    --split test        on the whole training split, the test split read once at each run's end: the
+    --split test        on the whole training split, the test split read once, at each run's end (no
+                        validation in the loop, whose validation split would be the test split): the
                         figure a user measures, as published tables report a fixed schedule. Nothing is
                         chosen from it; it is what the planner promises (`--target`, `--budget-s`)
 
@@ -36,7 +37,7 @@ from cifarbench.fingerprint import fingerprint, short_commit
 from cifarbench.repeat import timed_seconds
 from cifarbench.resolve import resolve_config
 from cifarbench.results import summarise
-from cifarbench.train.recipes import RENAMED
+from cifarbench.training.recipes import RENAMED
 
 FRONTIERS = Path(__file__).parent / "frontiers"  # the frontiers shipped with the package
 VAL_SPLIT = 0.1  # the share of the training split a frontier point validates on
@@ -189,7 +190,8 @@ def measure_frontier(
                     layer,
                     {
                         "data": {"dataset": dataset, "val_split": VAL_SPLIT if split == "validation" else 0.0},
-                        "train": {"seed": seed},
+                        # a test run does not validate in its loop (val_split 0: it would read the test split)
+                        "train": {"seed": seed, **({"eval_every": 0} if split == "test" else {})},
                         "output": {"plots": False},
                         "runs_dir": str(folder),
                         "name": f"{model}-{n:g}ep-{split}-seed{seed}",

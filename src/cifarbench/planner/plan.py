@@ -15,7 +15,7 @@ or the fastest one that reaches accuracy A (`--target`), both in the user's term
                         exit: imports, loading the data and calibration are spent before the plan
                         is made and counted; the run anneals its schedule on the clock to end its
                         training when the budget leaves just the final evaluation, the files and
-                        the exit (train/pace.py), however fast the machine turns out to be
+                        the exit (training/pace.py), however fast the machine turns out to be
 
 A dataset with no frontier (synthetic data, a new dataset) is planned from calibration alone on a
 default schedule: --budget-s trains it for as many epochs as fit, --target is refused (nothing
@@ -40,7 +40,7 @@ from cifarbench.eval.tta import views_per_image
 from cifarbench.planner.calibrate import Timing, calibrate, calibrate_end, observe, observe_end
 from cifarbench.planner.frontier import VAL_SPLIT, Point, load_frontier, refuse_unkeyed_levers
 from cifarbench.resolve import resolve_config
-from cifarbench.train.pace import ClockPace
+from cifarbench.training.pace import ClockPace
 
 # selective TTA for planned runs: the extra views for each batch's least confident quarter. On
 # Fashion-MNIST's validation split it gave every one of 6 models (2 recipes x 3 seeds) exactly the
@@ -57,7 +57,9 @@ EXIT_SECONDS = 0.25
 # With no frontier: airbench94's recipe on its smallest net, which trains anything from 28x28x1 up.
 DEFAULT_SCHEDULE: dict[str, Any] = {"recipe": "airbench94", "model": {"name": "airbench-tiny"}}
 DEFAULT_EPOCHS = (0.25, 50.0)  # the range of epochs a schedule without a frontier may take
-NO_VALIDATION = 10_000  # eval_every of a planned run: it validates once, when its schedule ends
+# eval_every of a planned run: no validation in the loop. Its validation split is the test split, which the
+# final evaluation reads right after; a last validation read it twice (0.7 s of a minute's budget on a Zen 4)
+NO_VALIDATION = 0
 
 
 def since_now() -> Callable[[], float]:
@@ -126,7 +128,7 @@ class Plan:
         assert timing is not None  # make_plan calibrates every candidate
         views = views_per_image(self.config.train.tta, self.config.train.tta_share)
         reserve = (
-            max(self.chosen.seconds["evaluation"], self.test_images * (views + 1) * timing.eval_reserve_per_view)
+            max(self.chosen.seconds["evaluation"], self.test_images * views * timing.eval_reserve_per_view)
             * EVAL_MARGIN
         )
         return reserve + self.end_seconds * END_MARGIN
@@ -245,7 +247,7 @@ def predicted_seconds(
         "init": timing.init_seconds,
         "training": steps * timing.step_seconds,
         # the last epoch's validation (one view) and the final evaluation (every TTA view)
-        "evaluation": test_images * (views + 1) * timing.image_view_seconds,
+        "evaluation": test_images * views * timing.image_view_seconds,  # the final evaluation's views
         "fixed": FIXED_SECONDS,
         "end": end,
     }
@@ -366,7 +368,7 @@ def _config_of(c: Candidate, layers: dict, epochs: float, final: bool = False, b
         schedule.pop(key, None)
     run = (
         {
-            "train": {"eval_every": NO_VALIDATION if budget else max(1, math.ceil(epochs))},
+            "train": {"eval_every": NO_VALIDATION},
             "output": {"checkpoint_every": 0},
         }
         if final
@@ -483,7 +485,7 @@ def run_plan(
     plan: Plan, *, quiet: bool = False, argv: list[str] | None = None, callbacks: list | None = None, pace: bool = True
 ):
     """Train the plan and record how it kept its promise (run_log.json `plan_outcome`). A budget's
-    run anneals its schedule on the clock (train/pace.py) to end its training at the plan's
+    run anneals its schedule on the clock (training/pace.py) to end its training at the plan's
     deadline; `pace=False` runs the planned steps instead, cut by a time limit if the machine is
     slower than calibrated (what planned runs did before, kept for the benchmark that compares
     them). `callbacks` join the run (a benchmark's periodic evaluation, say)."""
@@ -507,12 +509,13 @@ def run_plan(
 
 def observed_timing(plan: Plan, log: dict) -> Timing:
     """The figures the run actually ran at: its training seconds per step (tricks and callbacks
-    included) and its evaluations' seconds per image view (the last validation and the final one)."""
+    included) and its evaluation's seconds per image view (the final one: a planned run does not
+    validate in its loop)."""
     assert plan.chosen.timing is not None  # observed only for a calibrated plan (run_plan checks)
     views = views_per_image(plan.config.train.tta, plan.config.train.tta_share)
     init = plan.chosen.timing.init_seconds
     steps = max(1, log["steps"])
-    evaluated = plan.test_images * (views + 1)
+    evaluated = plan.test_images * views  # the final evaluation (a planned run does not validate in its loop)
     return Timing(
         step_seconds=max(0.0, log["train_seconds"] - init) / steps,
         image_view_seconds=(log["eval_seconds"] + log["final_eval_seconds"]) / max(1, evaluated),

@@ -31,7 +31,7 @@ from cifarbench.repeat import timed_seconds
 from cifarbench.resolve import resolve_config
 from cifarbench.results import print_table, publish, summarise
 from cifarbench.tables import markdown_table, percent
-from cifarbench.train.recipes import get_recipe
+from cifarbench.training.recipes import get_recipe
 
 MODES = ("leave-one-out", "cumulative")
 

@@ -1,5 +1,5 @@
 """PyTorch's Backend (the interface, and the order api.py calls it in, is contract/backend.py):
-its loop is the one Trainer (train/trainer.py); mlx/backend.py is MLX's."""
+its loop is the one Trainer (training/trainer.py); mlx/backend.py is MLX's."""
 
 from __future__ import annotations
 
@@ -18,13 +18,13 @@ from cifarbench.fingerprint import fingerprint
 from cifarbench.models import count_parameters
 from cifarbench.models.configured import build_configured_model, fits
 from cifarbench.runs import RunDir
-from cifarbench.train import distributed
-from cifarbench.train.checkpoint import CheckpointSaver
-from cifarbench.train.pace import ClockPace
-from cifarbench.train.progress import JsonlLog, LogEpochs, ProgressBar
-from cifarbench.train.signals import exit_code, signal_name, stop_after_step_on_signal
-from cifarbench.train.trainer import StopRequested, Trainer, TrainingError
-from cifarbench.train.tricks import tricks_for
+from cifarbench.training import distributed
+from cifarbench.training.checkpoint import CheckpointSaver
+from cifarbench.training.pace import ClockPace
+from cifarbench.training.progress import JsonlLog, LogEpochs, ProgressBar
+from cifarbench.training.signals import exit_code, signal_name, stop_after_step_on_signal
+from cifarbench.training.trainer import StopRequested, Trainer, TrainingError
+from cifarbench.training.tricks import tricks_for
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class TorchBackend(Backend):
             dist=self.ctx,
         )
         if config.train.trainer == "hybrid":
-            from cifarbench.train import hybrid  # looked up at run time: tests substitute the policy
+            from cifarbench.training import hybrid  # looked up at run time: tests substitute the policy
 
             trainer.step_policy = hybrid.HybridPolicy(config.hybrid)
         return trainer

@@ -32,10 +32,10 @@ from cifarbench.data.loader import DeviceLoader
 from cifarbench.devices import Precision, Stopwatch
 from cifarbench.eval.evaluate import Evaluation, evaluate
 from cifarbench.models import untouched_buffers
-from cifarbench.train.compiled import COMPILE_OPTIONS, compile_or_reuse, warm_up
-from cifarbench.train.distributed import SINGLE, DistContext, all_reduce_sum
-from cifarbench.train.optim import build_optimizer, build_scheduler
-from cifarbench.train.pace import MAX_EPOCHS_FACTOR, ClockPace, Progress
+from cifarbench.training.compiled import COMPILE_OPTIONS, compile_or_reuse, warm_up
+from cifarbench.training.distributed import SINGLE, DistContext, all_reduce_sum
+from cifarbench.training.optim import build_optimizer, build_scheduler
+from cifarbench.training.pace import MAX_EPOCHS_FACTOR, ClockPace, Progress
 
 STOP_CHECK_EVERY = 10  # steps between the ranks' agreement on a stop signal (distributed runs only)
 
@@ -53,7 +53,7 @@ class StopRequested(Exception):
 
 
 class StepPolicy(Protocol):
-    """Decides per batch between a real and a predicted step (e.g. train/hybrid.py's HybridPolicy)."""
+    """Decides per batch between a real and a predicted step (e.g. training/hybrid.py's HybridPolicy)."""
 
     def step(self, trainer: Trainer, inputs: torch.Tensor, labels: torch.Tensor) -> None: ...
 
@@ -104,7 +104,7 @@ class Trainer:
         self.eval_forward = self.model if dist.enabled else self.forward
         self.steps_per_epoch = len(train_loader)
         self.total_steps = math.ceil(t.epochs * self.steps_per_epoch)  # the planned steps
-        # where the run is in its schedule (train/pace.py): the step count, or a clock's or a record's pace
+        # where the run is in its schedule (training/pace.py): the step count, or a clock's or a record's pace
         paced = config.schedule.pace is not None or any(isinstance(cb, ClockPace) for cb in callbacks)
         self.progress = Progress(self.total_steps, config.schedule.pace, paced=paced)
         self.num_epochs = math.ceil(self.total_steps / self.steps_per_epoch)  # planned; a paced run may differ
@@ -415,7 +415,7 @@ class Trainer:
         t = state["trainer"]
         if "progress" in state:
             self.progress.load_state_dict(state["progress"])
-        else:  # a checkpoint from before train/pace.py: its schedule ran on steps
+        else:  # a checkpoint from before training/pace.py: its schedule ran on steps
             self.progress.steps, self.progress.position = t["step"], float(t["step"])
         self.state = TrainState.from_dict(t)
         if "running" in t:

@@ -115,7 +115,7 @@ def build_optimizer(
     model: nn.Module, optim: OptimConfig, batch_size: int, whiten_bias_epochs: int | None = None
 ) -> torch.optim.Optimizer:
     if optim.name == "muon":
-        from cifarbench.train.muon import Muon
+        from cifarbench.training.muon import Muon
 
         return Muon(muon_param_groups(model, optim, batch_size, whiten_bias_epochs))
     groups = param_groups(model, optim, batch_size)
@@ -169,7 +169,7 @@ def build_scheduler(
     position: Callable[[], float] | None = None,
 ):
     """The scheduler over `total_steps`. `position`: where a paced run is in its schedule, in steps
-    (train/pace.py), read instead of the scheduler's own step count; only per-batch schedules of
+    (training/pace.py), read instead of the scheduler's own step count; only per-batch schedules of
     the lambda kind can follow it (the config refuses the others)."""
     per_batch = schedule.interval == "batch"
     if position is not None and (not per_batch or schedule.name == "onecycle"):

@@ -14,7 +14,7 @@ class FreezeWhiteningBias(Callback):
 
     With requires_grad off its gradient stays None, so SGD neither moves nor decays it.
     airbench: "how many epochs to train the whitening layer bias before freezing" = 3. The epochs
-    are the schedule's (train/pace.py): on steps, the first `epochs` epochs' steps; on the clock, the
+    are the schedule's (training/pace.py): on steps, the first `epochs` epochs' steps; on the clock, the
     same share of the schedule, however many steps it takes.
     """
 

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 
 from cifarbench.contract.callbacks import Callback
-from cifarbench.train.distributed import all_reduce_sum
+from cifarbench.training.distributed import all_reduce_sum
 
 PACE_EVERY = 8  # steps between two readings of the clock (and so per recorded rate)
 SMOOTHING = 0.5  # weight of the previous estimate of a step's seconds against the latest reading
