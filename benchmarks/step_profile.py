@@ -51,7 +51,8 @@ CLASSES = (
     ("activation", ("gelu", "relu", "silu", "threshold", "sigmoid", "tanh")),
     ("pooling", ("pool",)),
     ("matmul", ("addmm", "::mm", "bmm", "linear")),
-    ("optimizer", ("_foreach", "lerp", "addcmul", "addcdiv")),
+    ("optimizer", ("Optimizer.", "_foreach", "lerp", "addcmul", "addcdiv")),
+    ("zeroing", ("fill_", "zero_")),
     ("loss", ("cross_entropy", "log_softmax", "nll_loss", "_softmax")),
     ("copies and layout", ("copy", "_to_copy", "contiguous", "clone", "permute", "flip", "cat", "pad", "empty")),
 )
@@ -95,7 +96,7 @@ def net_config(model: str, recipe: str, steps: int, runs_dir: str):
     return resolve_config(recipe, {"model": {"name": model}, "data": {"dataset": "fashion-mnist",
                                                                      "train_subset": images, "test_subset": 256},
                                    "train": {"epochs": 1, "eval_every": 0}, "output": {"plots": False,
-                                                                                       "loggers": ["none"]},
+                                                                                       "loggers": []},
                                    "runs_dir": runs_dir})
 
 
