@@ -225,6 +225,26 @@ def compile_speed(data: dict) -> list[str]:
     return lines
 
 
+@from_json("one training step per frontier net: its share of the peak, the floor to a target, where its time goes")
+def step_profile(data: dict) -> list[str]:
+    nets = data["nets"]
+    first = next(iter(nets.values()))
+    target = f"{first['target']:.0%}"
+    lines = [f"| net | precision, batch | ms a step | GFLOP/s | peak GFLOP/s | share of peak | floor to {target} s "
+             f"| its steps to {target} s |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for model, n in nets.items():
+        floor, steps = n["floor_seconds"], n["measured_step_seconds_to_target"]
+        lines.append(_row([model, f"{n['precision']}, {n['batch_size']}", f"{n['step_seconds'] * 1e3:.1f}",
+                           f"{n['flops_per_second'] / 1e9:.0f}", f"{n['peak_flops_per_second'] / 1e9:.0f}",
+                           f"{n['share_of_peak']:.0%}", "–" if floor is None else f"{floor:.1f}",
+                           "–" if steps is None else f"{steps:.1f}"]))
+    classes = sorted({c for n in nets.values() for c in n["op_seconds_by_class"]},
+                     key=lambda c: -first["op_seconds_by_class"].get(c, 0))
+    lines += ["", "| share of the step's op time | " + " | ".join(nets) + " |", "|---|" + "---:|" * len(nets)]
+    lines += [_row([c, *(f"{n['op_seconds_by_class'].get(c, 0):.0%}" for n in nets.values())]) for c in classes]
+    return lines
+
+
 @from_json("a slowed budget, annealed on the clock against cut")
 def clock_pace(data: dict) -> list[str]:
     labels = {"clock": "annealed on the clock", "cut": "planned steps, cut by a time limit"}
@@ -410,6 +430,7 @@ TABLES = {"machines": machines, **{f"machines-{page}": machines_of(page) for pag
                                                         ("target",)),
           "planned-runs-avx2-zen2": planned_runs("budget-fashion-mnist-avx2-zen2.json", ("budget",)),
           "planned-runs-zen4": planned_runs("budget-fashion-mnist-zen4.json", ("budget",)),
+          "step-profile-zen4": step_profile("step-profile-avx512-bf16.json"),
           "planned-targets-avx2-zen2": planned_runs("budget-fashion-mnist-avx2-zen2-targets.json", ("target",)),
           "clock-pace-avx2": clock_pace("clock-pace-fashion-mnist-avx2.json"),
           "images-seen-avx2": images_seen("images-seen-fashion-mnist-avx2.json"),
