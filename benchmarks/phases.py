@@ -31,14 +31,20 @@ from pathlib import Path
 from cifarbench.devices import cpu_class
 from cifarbench.results import print_table, summarise, write_result
 
-# what a planned run imports before it reads its data (torch._dynamo: torch.optim's first use imports it)
-IMPORTS = "import torch, torch._dynamo, cifarbench.api, cifarbench.cli, cifarbench.planner.plan"
+# what a planned run imports before it reads its data, step by step (torch._dynamo: torch.optim's first
+# use imports it); each probe ends with os._exit, so the interpreter's teardown is not counted
+IMPORT_STEPS = {
+    "python alone": "pass",
+    "torch": "import torch",
+    "torch and torch._dynamo": "import torch, torch._dynamo",
+    "all a planned run imports": "import torch, torch._dynamo, cifarbench.api, cifarbench.cli, cifarbench.planner.plan",
+}
 
 
-def imports_seconds() -> float:
-    """A fresh interpreter that only imports, timed from outside (its exit included)."""
+def imports_seconds(code: str) -> float:
+    """A fresh interpreter that only imports, timed from outside, its teardown skipped."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", IMPORTS], check=True)
+    subprocess.run([sys.executable, "-c", f"{code}; import os; os._exit(0)"], check=True)
     return time.perf_counter() - started
 
 
@@ -78,21 +84,22 @@ def main() -> None:
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / f"phases-{cpu_class()}.json")
     args = p.parse_args()
-    imports = [imports_seconds() for _ in range(3)]
+    imports = {name: [imports_seconds(code) for _ in range(3)] for name, code in IMPORT_STEPS.items()}
     with tempfile.TemporaryDirectory() as runs:
         measured = [planned_run(args.budget_s, Path(runs), seed, not args.no_plots) for seed in range(args.runs)]
     names = list(measured[0]["phases"])
     summary = {name: summarise([m["phases"][name] for m in measured]) for name in names}
     summary["unaccounted"] = summarise([m["unaccounted"] for m in measured])
     summary["whole command (wall)"] = summarise([m["wall_seconds"] for m in measured])
-    summary["imports (a fresh interpreter)"] = summarise(imports)
+    for name, seconds in imports.items():
+        summary[f"imports: {name}"] = summarise(seconds)
     outside = summarise([m["wall_seconds"] - m["phases"]["training"] for m in measured])
     summary["outside training"] = outside
     print_table(f"--budget-s {args.budget_s:g} on fashion-mnist, {args.runs} fresh processes (seconds)",
                 ["phase", "mean", "min", "max"],
                 [[k, f"{v['mean']:.2f}", f"{v['min']:.2f}", f"{v['max']:.2f}"] for k, v in summary.items()])
-    write_result(args.out, "phases", {"budget_s": args.budget_s, "plots": not args.no_plots, "imports": IMPORTS,
-                                      "runs": measured, "summary": summary})
+    write_result(args.out, "phases", {"budget_s": args.budget_s, "plots": not args.no_plots,
+                                      "import_steps": IMPORT_STEPS, "runs": measured, "summary": summary})
     print(f"JSON in {args.out}")
 
 
