@@ -245,6 +245,15 @@ def step_profile(data: dict) -> list[str]:
     return lines
 
 
+@from_json("a planned run's wall clock, timed from outside, phase by phase")
+def phases(data: dict) -> list[str]:
+    lines = ["| phase | seconds, mean (min–max) |", "|---|---:|"]
+    for name, s in data["summary"].items():
+        if name != "unaccounted":
+            lines.append(_row([name, f"{s['mean']:.2f} ({s['min']:.2f}–{s['max']:.2f})"]))
+    return lines
+
+
 @from_json("a slowed budget, annealed on the clock against cut")
 def clock_pace(data: dict) -> list[str]:
     labels = {"clock": "annealed on the clock", "cut": "planned steps, cut by a time limit"}
@@ -431,6 +440,7 @@ TABLES = {"machines": machines, **{f"machines-{page}": machines_of(page) for pag
           "planned-runs-avx2-zen2": planned_runs("budget-fashion-mnist-avx2-zen2.json", ("budget",)),
           "planned-runs-zen4": planned_runs("budget-fashion-mnist-zen4.json", ("budget",)),
           "step-profile-zen4": step_profile("step-profile-avx512-bf16.json"),
+          "phases-zen4": phases("phases-avx512-bf16.json"),
           "planned-targets-avx2-zen2": planned_runs("budget-fashion-mnist-avx2-zen2-targets.json", ("target",)),
           "clock-pace-avx2": clock_pace("clock-pace-fashion-mnist-avx2.json"),
           "images-seen-avx2": images_seen("images-seen-fashion-mnist-avx2.json"),
