@@ -47,6 +47,7 @@ def test_the_public_calls_say_what_they_take_return_and_raise():
     (["--model", "lenet-small", "--batch-size", "64", "--lr", "0.02", "--set", "optim.nesterov=false"],
      ((), {"model": "lenet-small", "batch_size": 64, "lr": 0.02, "optim": {"nesterov": False}})),
     ([], ((), {})),
+    (["--hybrid-preset", "conservative"], ((), {"hybrid": {"preset": "conservative"}})),  # what a field implies
 ])
 def test_a_run_is_named_as_the_command_line_names_it(argv, call):
     from_cli = resolve_config(None, config_layers(build_parser(("train",)).parse_args(["train", *argv])))

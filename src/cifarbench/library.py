@@ -24,7 +24,7 @@ from typing import Any
 
 from cifarbench.api import RunResult, resume
 from cifarbench.api import train as train_config
-from cifarbench.config import RunConfig, merge, schema_fields
+from cifarbench.config import RunConfig, merge, schema_fields, with_implied
 from cifarbench.contract.callbacks import Callback
 from cifarbench.errors import ConfigError
 from cifarbench.eval.inference import LoadedModel, load_model
@@ -80,7 +80,7 @@ def layer_of(overrides: dict[str, Any]) -> dict:
         else:
             known = sorted({*keyword_paths(), *sections})
             raise ConfigError(f"unknown option {key!r}{did_you_mean(key, known)}; options: {', '.join(known)}")
-    return layer
+    return with_implied(layer)  # as the command line: hybrid={"preset": ...} asks for the hybrid trainer
 
 
 def run_config(recipe: str | dict | RunConfig | None = None, /, **overrides: Any) -> RunConfig:
