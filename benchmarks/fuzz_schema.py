@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import test_schema_fuzz as fuzz  # noqa: E402  (the suite's property, run longer)
-
 from cifarbench.config import nested  # noqa: E402
 from cifarbench.results import print_table, write_result  # noqa: E402
 

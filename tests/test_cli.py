@@ -109,7 +109,8 @@ def test_info_and_lists(capsys):
     # a misspelling gets the closest name (difflib), wherever it is refused
     (["train", "--optim.nestrov", "true"], "unrecognized arguments: --optim.nestrov true; did you mean '--optim.nesterov'?"),
     (["trian"], "invalid choice: 'trian'"),
-    (["list", "recipe"], "(choose from 'models', 'datasets', 'recipes'); did you mean 'recipes'?"),
+    (["list", "recipe"], "invalid choice: 'recipe' (choose from 'models', 'recipes', "),
+    (["list", "recipe"], "'mlx-models'); did you mean 'recipes'?"),
     (["train", "--dataset", "fashon-mnist"], "npz:PATH; did you mean 'fashion-mnist'?"),
     (["train", "--precision", "bf61"], "fp16-pure; did you mean 'bf16'?"),
     (["train", "--recipe", "airbench-94"], "; did you mean 'airbench94'?"),

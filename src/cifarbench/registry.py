@@ -47,15 +47,33 @@ class lazy:
         return f"lazy({self.target!r})"
 
 
-class Registry(Generic[T]):
-    """Named things of one kind, listed in the order they were added (or by name: `sort=True`)."""
+def first_line(text: str | None) -> str:
+    """A docstring's first line: an entry's help line where the entry is a function or a class."""
+    return (text or "").strip().split("\n", 1)[0].strip()
 
-    def __init__(self, kind: str, error: type[Exception] = ConfigError, plural: str | None = None, sort: bool = False):
+
+class Registry(Generic[T]):
+    """Named things of one kind, listed in the order they were added (or by name: `sort=True`).
+    `describe(entry)` is an entry's help line, what `cifarbench list` shows beside its name."""
+
+    def __init__(
+        self,
+        kind: str,
+        error: type[Exception] = ConfigError,
+        plural: str | None = None,
+        sort: bool = False,
+        describe: Callable[[T], str] | None = None,
+    ):
         self.kind = kind
         self.plural = plural or f"{kind}s"
         self.error = error
         self.sort = sort
         self.entries: dict[str, T] = {}  # public for tests that swap an entry (monkeypatch.setitem)
+        self._describe = describe or (lambda entry: first_line(getattr(entry, "__doc__", None)))
+
+    def describe(self, name: str) -> str:
+        """The help line of the entry `name`."""
+        return self._describe(self.get(name))
 
     def add(self, name: str, entry: T) -> T:
         if name in self.entries:
@@ -98,3 +116,31 @@ class Registry(Generic[T]):
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}: {', '.join(self.entries)})"
+
+
+# Every registry of names a user types, by the word `cifarbench list` takes: where it lives (imported
+# only when it is asked for: most of them load torch) and what its names are given to. One place, so
+# that `list`, its help and the catalog's test (tests/test_catalog.py) read the same registries.
+CATALOG: dict[str, tuple[str, str]] = {
+    "models": ("cifarbench.models.registry:MODELS", "--model (model.name)"),
+    "recipes": ("cifarbench.training.recipes:RECIPES", "--recipe"),
+    "datasets": ("cifarbench.data.registry:DATASETS", "--dataset"),
+    "sources": ("cifarbench.data.sources:SOURCES", "--dataset KIND:PATH (your own images)"),
+    "loggers": ("cifarbench.loggers:LOGGERS", "--logger"),
+    "benchmarks": ("cifarbench.bench:BENCHMARKS", "cifarbench bench NAME"),
+    "commands": ("cifarbench.cli.commands:COMMANDS", "cifarbench NAME"),
+    "mlx-models": ("cifarbench.mlx.models:MLX_MODELS", "--model with --framework mlx"),
+}
+
+
+def catalogued(word: str) -> Registry:
+    """The registry `cifarbench list WORD` shows, imported now."""
+    if word not in CATALOG:
+        raise ConfigError(f"unknown list {word!r}{did_you_mean(word, CATALOG)}; known: {', '.join(CATALOG)}")
+    module, _, attribute = CATALOG[word][0].partition(":")
+    try:
+        return getattr(importlib.import_module(module), attribute)
+    except ModuleNotFoundError as exc:  # an optional framework's registry without the framework
+        raise ConfigError(
+            f"`list {word}` needs {exc.name}, an optional extra: pip install 'cifarbench[{exc.name}]'"
+        ) from None

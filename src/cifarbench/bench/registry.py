@@ -28,4 +28,4 @@ class Benchmark:
     needs: Callable[[], object] | None = None  # a check run before it measures (mlx.require_mlx: a one-line error)
 
 
-BENCHMARKS: Registry[Benchmark] = Registry("benchmark", error=ValueError)
+BENCHMARKS: Registry[Benchmark] = Registry("benchmark", error=ValueError, describe=lambda entry: entry.help)

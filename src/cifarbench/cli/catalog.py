@@ -13,7 +13,9 @@ def info_options(p) -> None:
 
 
 def list_options(p) -> None:
-    p.add_argument("what", choices=("models", "datasets", "recipes"))
+    from cifarbench.registry import CATALOG
+
+    p.add_argument("what", choices=tuple(CATALOG), help="which registry: " + ", ".join(CATALOG))
 
 
 def data_options(p) -> None:
@@ -36,18 +38,35 @@ def cmd_info(args) -> int:
     return 0
 
 
-@command("list", "list models, datasets or recipes", options=list_options, example=("models",))
+@command(
+    "list",
+    "list what a registry holds: models, recipes, datasets, loggers, benchmarks, ...",
+    options=list_options,
+    example=("models",),
+)
 def cmd_list(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    if args.what == "models":
-        from cifarbench.models.registry import model_table as table_of
-    elif args.what == "datasets":
-        from cifarbench.data.store import dataset_table as table_of
-    else:
-        from cifarbench.training.recipes import recipe_table as table_of
-    columns, rows = table_of()
+    from cifarbench.registry import CATALOG, catalogued
+
+    columns: list[str]
+    if args.what == "models":  # with parameter counts and sources
+        from cifarbench.models.registry import model_table
+
+        columns, rows = model_table()
+    elif args.what == "datasets":  # with sizes and where they come from
+        from cifarbench.data.store import dataset_table
+
+        columns, rows = dataset_table()
+    elif args.what == "recipes":  # with their optimizer, schedule, epochs and batch
+        from cifarbench.training.recipes import recipe_table
+
+        columns, rows = recipe_table()
+    else:  # any other registry: each name with its help line
+        registry = catalogued(args.what)
+        columns = [registry.kind, f"what it is (given to {CATALOG[args.what][1]})"]
+        rows = [[name, registry.describe(name)] for name in registry.names()]
     table = Table(show_lines=False)
     for column in columns:
         table.add_column(column, justify="right" if column.startswith("param") else "left")

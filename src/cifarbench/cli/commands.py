@@ -37,7 +37,7 @@ class Command:
         return self.run.__module__.rsplit(".", 1)[-1]
 
 
-COMMANDS: Registry[Command] = Registry("command", error=ValueError)
+COMMANDS: Registry[Command] = Registry("command", error=ValueError, describe=lambda entry: entry.help)
 # a command group's help line and the placeholder its usage shows: "bench" -> ("benchmarks: ...", "BENCHMARK")
 GROUPS: Registry[tuple[str, str]] = Registry("command group", error=ValueError)
 

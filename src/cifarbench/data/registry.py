@@ -111,7 +111,7 @@ _IDX_NAMES = (
     "t10k-labels-idx1-ubyte.gz",
 )
 
-DATASETS: Registry[DatasetSpec] = Registry("dataset", error=DataError)
+DATASETS: Registry[DatasetSpec] = Registry("dataset", error=DataError, describe=lambda spec: spec.source)
 
 
 def register_dataset(spec: DatasetSpec) -> DatasetSpec:

@@ -14,6 +14,8 @@ FIRST_COLUMNS = ("epoch", "step", "train_loss", "train_accuracy", "val_loss", "v
 
 @LOGGERS.register("csv")
 class CsvLogger(RunLogger):
+    """metrics.csv in the run folder: a row per epoch and one for the final evaluation (Lightning's CSVLogger names)."""
+
     name = "csv"
     FILE = "metrics.csv"
 

@@ -17,6 +17,8 @@ EXPERIMENT = "cifarbench"
 
 @LOGGERS.register("mlflow")
 class MlflowLogger(RunLogger):
+    """MLflow: the resolved config as params, per-epoch metrics, the run folder as artifacts."""
+
     name = "mlflow"
     package = "mlflow"
     extra = "mlflow"

@@ -7,6 +7,8 @@ from cifarbench.loggers.base import LOGGERS, RunLogger, flat_config, scalars
 
 @LOGGERS.register("tensorboard")
 class TensorBoardLogger(RunLogger):
+    """TensorBoard event files in <run>/tensorboard (`tensorboard --logdir runs`)."""
+
     name = "tensorboard"
     package = "tensorboard"
     extra = "tensorboard"

@@ -14,6 +14,8 @@ from cifarbench.loggers.base import LOGGERS, RunLogger, flat_config, scalars
 
 @LOGGERS.register("wandb")
 class WandbLogger(RunLogger):
+    """Weights & Biases: config, per-epoch metrics, the final metrics in the summary (offline works)."""
+
     name = "wandb"
     package = "wandb"
     extra = "wandb"

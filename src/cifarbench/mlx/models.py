@@ -43,6 +43,8 @@ class BasicBlock(nn.Module):
 
 
 class ResNet18(nn.Module):
+    """ResNet-18 in MLX (NHWC), the twin of the PyTorch resnet18 (weights convert exactly)."""
+
     def __init__(self, num_classes: int, in_channels: int):
         super().__init__()
         self.stem = nn.Sequential(conv_bn(in_channels, 64), ReLU())
@@ -73,6 +75,8 @@ def adaptive_avg_pool(x: mx.array, size: int) -> mx.array:
 
 
 class SmallResNet(nn.Module):
+    """small-resnet in MLX (NHWC), the twin of the PyTorch small-resnet (weights convert exactly)."""
+
     def __init__(self, num_classes: int, in_channels: int, dropout: float = 0.25):
         super().__init__()
         self.stem = nn.Sequential(conv_bn(in_channels, 64), ReLU())

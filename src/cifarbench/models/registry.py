@@ -24,7 +24,7 @@ class ModelEntry:
     options: tuple[str, ...] = ()  # the model-section options its factory takes by keyword ("widths")
 
 
-MODELS: Registry[ModelEntry] = Registry("model", sort=True)
+MODELS: Registry[ModelEntry] = Registry("model", sort=True, describe=lambda entry: entry.source)
 
 
 def register(name: str, source: str, options: tuple[str, ...] = ()):

@@ -265,7 +265,18 @@ LISTED_FIRST = (
     "fashion-tiny-2.25ep",
     "fashion-tiny-8ep",
 )
-RECIPES: Registry[dict] = Registry("recipe")
+
+
+def recipe_line(recipe: dict) -> str:
+    """A recipe in one line: its net, optimizer, schedule, epochs and batch (`cifarbench list recipes`)."""
+    optim, train = recipe["optim"], recipe["train"]
+    return (
+        f"{recipe['model']['name']}, {optim['name']} lr {optim['lr']}, {recipe['schedule']['name']}, "
+        f"{train['epochs']} epochs of batch {train['batch_size']}"
+    )
+
+
+RECIPES: Registry[dict] = Registry("recipe", describe=recipe_line)
 for _name in sorted(WRITTEN, key=lambda n: LISTED_FIRST.index(n) if n in LISTED_FIRST else len(LISTED_FIRST)):
     RECIPES.add(_name, WRITTEN[_name])  # sorted() is stable: unlisted recipes stay in written order
 

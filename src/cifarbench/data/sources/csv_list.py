@@ -13,6 +13,7 @@ from cifarbench.errors import DataError
 
 @SOURCES.register("csv")
 def load_csv(name: str, file: Path, options: Options, cache_dir: Path, quiet: bool) -> ImageDataset:
+    """A CSV file of image paths and labels (and, optionally, each row's split)."""
     return from_listing(name, file, list_csv(file, options), options, cache_dir, quiet)
 
 

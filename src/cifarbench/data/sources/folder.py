@@ -12,6 +12,7 @@ from cifarbench.errors import DataError
 
 @SOURCES.register("folder")
 def load_folder(name: str, root: Path, options: Options, cache_dir: Path, quiet: bool) -> ImageDataset:
+    """A folder with one subfolder of images per class (ImageFolder's layout), with or without train/ and test/."""
     return from_listing(name, root, list_folder(root, options), options, cache_dir, quiet)
 
 

@@ -23,7 +23,7 @@ from cifarbench.errors import DataError
 
 @SOURCES.register("npz")
 def load_npz(name: str, file: Path, options: Options, cache_dir: Path, quiet: bool) -> ImageDataset:
-    """Arrays need no decoding and no cache: they are checked and used as stored."""
+    """A NumPy .npz of image and label arrays, checked and used as stored (no decoding, no cache)."""
     try:
         with np.load(file, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
