@@ -22,31 +22,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cifarbench.api import RunResult, resume
+from cifarbench.api import RunResult as RunResult
+from cifarbench.api import resume as resume
 from cifarbench.api import train as train_config
-from cifarbench.config import RunConfig, merge, schema_fields, with_implied
+from cifarbench.config import RunConfig as RunConfig
+from cifarbench.config import merge, schema_fields, with_implied
 from cifarbench.contract.callbacks import Callback
 from cifarbench.errors import ConfigError
-from cifarbench.eval.inference import LoadedModel, load_model
-from cifarbench.models import list_models
-from cifarbench.planner.plan import Plan, make_plan, run_plan
+from cifarbench.eval.inference import LoadedModel as LoadedModel
+from cifarbench.eval.inference import load_model as load_model
+from cifarbench.models import list_models as list_models
+from cifarbench.planner.plan import Plan as Plan
+from cifarbench.planner.plan import make_plan, run_plan
 from cifarbench.registry import did_you_mean
 from cifarbench.resolve import resolve_config
 from cifarbench.training.recipes import recipe_names
 
-__all__ = [
-    "LoadedModel",
-    "Plan",
-    "RunConfig",
-    "RunResult",
-    "list_models",
-    "list_recipes",
-    "load_model",
-    "plan",
-    "resume",
-    "run_config",
-    "train",
-]
+# the public names are listed once, in cifarbench/__init__.py's __all__ (this module is what they resolve to)
 
 
 @functools.cache
