@@ -155,9 +155,11 @@ def planned_runs(name: str, goals: tuple[str, ...] = ("budget", "target")):
                                    "refused: " + g["runs"][0]["error"].removeprefix("cifarbench: error: "), "", "", "",
                                    "", ""]))
                 continue
-            epochs = sorted(r["epochs"] for r in ok)
-            plans = [f"{m}, {epochs[0]:g}–{epochs[-1]:g} epochs" if epochs[0] != epochs[-1] else f"{m}, {epochs[0]:g} epochs"
-                     for m in sorted({r["model"] for r in ok})]
+            plans = []
+            for m in sorted({r["model"] for r in ok}):  # each net with the epochs its own runs were planned
+                epochs = sorted(r["epochs"] for r in ok if r["model"] == m)
+                plans.append(f"{m}, {epochs[0]:g}–{epochs[-1]:g} epochs" if epochs[0] != epochs[-1]
+                             else f"{m}, {epochs[0]:g} epochs")
             refused = len(g["runs"]) - len(ok)
             if refused:
                 plans.append(f"{refused} of {len(g['runs'])} refused")
@@ -439,6 +441,7 @@ TABLES = {"machines": machines, **{f"machines-{page}": machines_of(page) for pag
                                                         ("target",)),
           "planned-runs-avx2-zen2": planned_runs("budget-fashion-mnist-avx2-zen2.json", ("budget",)),
           "planned-runs-zen4": planned_runs("budget-fashion-mnist-zen4.json", ("budget",)),
+          "planned-targets-zen4": planned_runs("budget-fashion-mnist-zen4-targets.json", ("target",)),
           "step-profile-zen4": step_profile("step-profile-avx512-bf16.json"),
           "phases-zen4": phases("phases-avx512-bf16.json"),
           "planned-targets-avx2-zen2": planned_runs("budget-fashion-mnist-avx2-zen2-targets.json", ("target",)),
