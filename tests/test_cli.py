@@ -6,6 +6,7 @@ import sys
 
 import pytest
 import torch
+import yaml
 
 from cifarbench.cli import main
 from cifarbench.fingerprint import fingerprint
@@ -273,3 +274,29 @@ def test_train_with_a_missing_data_dir_stops_instead_of_using_another_copy(capsy
                        "--runs-dir", str(tmp_path / "runs"), "--quiet")
     assert code == 2 and len(err.strip().splitlines()) == 1 and str(missing) in err, err
     assert not (tmp_path / "runs").exists() and not missing.exists()
+
+
+def test_print_config_prints_what_config_yaml_would_hold_and_round_trips(capsys, tmp_path):
+    """Printed without reading data (CIFAR-10 is not here) or writing anything; fed back with --config
+    it is the same config, printed the same."""
+    from cifarbench.resolve import resolve_config
+
+    options = ["--recipe", "airbench94", "--dataset", "cifar10", "--offline", "--data-dir", str(tmp_path / "none"),
+               "--epochs", "2", "--set", "optim.nesterov=false", "--runs-dir", str(tmp_path / "runs")]
+    code, printed, _ = run(capsys, "train", *options, "--print-config")
+    assert code == 0 and not (tmp_path / "runs").exists() and not (tmp_path / "none").exists()
+    (tmp_path / "run.yaml").write_text(printed)
+    code, again, _ = run(capsys, "train", "--config", str(tmp_path / "run.yaml"), "--print-config")
+    assert code == 0 and again == printed
+    config = resolve_config(None, yaml.safe_load(printed))
+    assert config.train.epochs == 2 and config.optim.nesterov is False and config.data.dataset == "cifar10"
+    code, _, err = run(capsys, "train", "--dataset", "fashion-mnist", "--budget-s", "60", "--print-config")
+    assert code == 2 and "the plan chooses it" in err
+
+
+def test_print_config_is_the_config_yaml_the_run_writes(capsys, tmp_path):
+    options = ["--model", "lenet-small", *SYNTHETIC, "--epochs", "1", "--no-plots", "--runs-dir", str(tmp_path)]
+    code, printed, _ = run(capsys, "train", *options, "--print-config")
+    assert code == 0 and run(capsys, "train", *options)[0] == 0
+    (folder,) = tmp_path.iterdir()
+    assert (folder / "config.yaml").read_text() == printed

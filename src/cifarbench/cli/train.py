@@ -31,6 +31,12 @@ def train_options(p) -> None:
         "with --hardware.threads T to compare K=1 with K=2 bit for bit",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar; results only")
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved config as YAML (what the run's config.yaml would hold; `--config` takes it "
+        "back) and exit, reading no data and writing nothing",
+    )
     add_goal_options(p, required=False)
 
 
@@ -52,6 +58,8 @@ def cmd_train(args) -> int:
     from cifarbench.resolve import resolve_config
 
     asked = config_layers(args)
+    if args.print_config:
+        return print_config(args, asked)
     if args.runs < 1:
         raise UserError(f"--runs {args.runs} must be at least 1")
     if args.resume and args.runs > 1:
@@ -116,3 +124,20 @@ def cmd_reproduce(args) -> int:
     result = reproduce(resolve_config(None, config_layers(args)), quiet=args.quiet)
     print((Path(result["folder"]) / "reproduce.md").read_text(), end="")
     return 0 if result["all_match"] else 1
+
+
+def print_config(args, asked: dict) -> int:
+    """`train --print-config`: the config the options resolve to, as config.yaml would hold it."""
+    import yaml
+
+    from cifarbench.resolve import resolve_config
+
+    if args.budget_s is not None or args.target is not None:
+        raise UserError(
+            "--print-config shows a fixed run's config; with --budget-s or --target the plan "
+            "chooses it: `cifarbench plan` shows the plan, its run folder's config.yaml the config"
+        )
+    if args.resume:
+        raise UserError("--print-config shows a new run's config; a resumed run's is its config.yaml")
+    print(yaml.safe_dump(resolve_config(None, asked).to_dict(), sort_keys=False), end="")
+    return 0
