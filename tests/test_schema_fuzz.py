@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from cifarbench.cli import build_parser
 from cifarbench.cli.options import config_layers
-from cifarbench.config import RunConfig, nested, schema_fields, with_implied
+from cifarbench.config import RunConfig, get_path, nested, schema_fields, with_implied
 from cifarbench.errors import ConfigError
 
 FIELDS = [(path, field, kind) for path, field, kind in schema_fields()]
@@ -66,18 +66,12 @@ def check(path: str, value) -> None:
     again = RunConfig.from_dict(yaml.safe_load(yaml.safe_dump(built.to_dict())))
     assert again == built, f"{path}={value!r} does not survive config.yaml"
     if "." in path:  # --set takes section.field=value; the value as YAML, as config.yaml writes it
-        text = yaml.safe_dump(nested_get(built.to_dict(), path), default_flow_style=True, width=10**6).strip()
+        text = yaml.safe_dump(get_path(built.to_dict(), path), default_flow_style=True, width=10**6).strip()
         text = text.removesuffix("\n...").removesuffix("...").strip()
         layers = config_layers(build_parser(("train",)).parse_args(["train", "--set", f"{path}={text}"]))
         # the command line adds what a field implies (hybrid.preset: the hybrid trainer), as documented
         assert RunConfig.from_dict(layers) == RunConfig.from_dict(with_implied(nested(path, value))), \
             f"--set {path}={text} builds another config"
-
-
-def nested_get(values: dict, path: str):
-    for part in path.split("."):
-        values = values[part]
-    return values
 
 
 @pytest.mark.parametrize("path, field, kind", FIELDS, ids=[p for p, _, _ in FIELDS])

@@ -26,7 +26,7 @@ from cifarbench.api import RunResult as RunResult
 from cifarbench.api import resume as resume
 from cifarbench.api import train as train_config
 from cifarbench.config import RunConfig as RunConfig
-from cifarbench.config import merge, schema_fields, with_implied
+from cifarbench.config import merge, nested, schema_fields, with_implied
 from cifarbench.contract.callbacks import Callback
 from cifarbench.errors import ConfigError
 from cifarbench.eval.inference import LoadedModel as LoadedModel
@@ -62,11 +62,7 @@ def layer_of(overrides: dict[str, Any]) -> dict:
         if key in sections and isinstance(value, dict):  # model={...}: the section's fields
             layer = merge(layer, {key: value})
         elif key in keyword_paths():  # model="resnet18": what --model sets
-            *parents, leaf = keyword_paths()[key].split(".")
-            nested: dict = {leaf: value}
-            for parent in reversed(parents):
-                nested = {parent: nested}
-            layer = merge(layer, nested)
+            layer = merge(layer, nested(keyword_paths()[key], value))
         elif key in sections:
             raise ConfigError(f"{key}={value!r}: a section takes a dict of its fields, e.g. {key}={{...}}")
         else:

@@ -32,6 +32,12 @@ def did_you_mean(word: str, names) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+def imported(target: str) -> Any:
+    """What a `"package.module:attribute"` string names, its module imported now."""
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
 class lazy:
     """`"package.module:function"` as a callable that imports the module at its first call: an entry
     the command line lists (its name, help, options) without loading what runs it, torch among it."""
@@ -41,7 +47,7 @@ class lazy:
         self.module, _, self.name = target.partition(":")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return getattr(importlib.import_module(self.module), self.name)(*args, **kwargs)
+        return imported(self.target)(*args, **kwargs)
 
     def __repr__(self) -> str:
         return f"lazy({self.target!r})"
@@ -137,9 +143,8 @@ def catalogued(word: str) -> Registry:
     """The registry `cifarbench list WORD` shows, imported now."""
     if word not in CATALOG:
         raise ConfigError(f"unknown list {word!r}{did_you_mean(word, CATALOG)}; known: {', '.join(CATALOG)}")
-    module, _, attribute = CATALOG[word][0].partition(":")
     try:
-        return getattr(importlib.import_module(module), attribute)
+        return imported(CATALOG[word][0])
     except ModuleNotFoundError as exc:  # an optional framework's registry without the framework
         raise ConfigError(
             f"`list {word}` needs {exc.name}, an optional extra: pip install 'cifarbench[{exc.name}]'"

@@ -8,8 +8,6 @@ for the checks and for `--help`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-
 from cifarbench.config import RunConfig, current_paths, merge
 from cifarbench.data.custom import is_custom
 from cifarbench.data.registry import DATASET_NAMES
@@ -19,8 +17,8 @@ from cifarbench.loggers import LOGGERS
 from cifarbench.models import list_models
 from cifarbench.models.configured import build_configured_model, model_options
 from cifarbench.models.registry import check_options
-from cifarbench.registry import did_you_mean
-from cifarbench.training.recipes import DEFAULT_RECIPE, get_recipe, recipe_for_model, recipe_names
+from cifarbench.registry import catalogued, did_you_mean
+from cifarbench.training.recipes import DEFAULT_RECIPE, get_recipe, recipe_for_model
 
 
 def resolve_config(recipe: str | None = None, *layers: dict) -> RunConfig:
@@ -39,13 +37,9 @@ def resolve_config(recipe: str | None = None, *layers: dict) -> RunConfig:
 def registered_names(registry: str) -> tuple[str, ...]:
     """The names a config field's `registry` metadata refers to (config/ sits below the registries,
     so it names them and they are read here): what the checks below and `--help` list."""
-    names: dict[str, Callable[[], Iterable[str]]] = {
-        "models": list_models,
-        "datasets": lambda: DATASET_NAMES,
-        "recipes": recipe_names,
-        "loggers": LOGGERS.names,
-    }
-    return tuple(names[registry]())
+    if registry == "datasets":  # the registry's and `synthetic`, which is made, not downloaded
+        return tuple(DATASET_NAMES)
+    return tuple(catalogued(registry).names())
 
 
 def check_registered(config: RunConfig) -> RunConfig:
