@@ -32,12 +32,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             argv = shlex.split(command)
             started = time.perf_counter()
-            done = subprocess.run([sys.executable, "-m", "cifarbench", *argv[1:]], capture_output=True, text=True,
-                                  cwd=folder)
+            # stdout and stderr in one pipe, in the order they were written: what a terminal shows
+            done = subprocess.run([sys.executable, "-m", "cifarbench", *argv[1:]], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, cwd=folder)
             wall = time.perf_counter() - started
             (run,) = (Path(folder) / "runs").iterdir()
             made[name] = {"command": command, "exit_code": done.returncode, "wall_seconds": wall,
-                          "stdout": done.stdout, "run_log": json.loads((run / "run_log.json").read_text())}
+                          "output": done.stdout, "run_log": json.loads((run / "run_log.json").read_text())}
         print(f"$ {command}\n{done.stdout}(wall {wall:.1f} s from outside)\n")
     write_result(out, "transcripts", {"transcripts": made})
     print(f"JSON in {out}")
